@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/myco-p2p/myco/node"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// command is one `myco NAME ...` subcommand.
+type command struct {
+	name    string
+	args    string // the positional arguments, for usage
+	summary string
+	// flags adds the command's own flags to fs; it may be nil.
+	flags func(fs *flag.FlagSet)
+	// nargs is the number of positional arguments: exact when min == max.
+	minArgs, maxArgs int
+	run              func(e *env, args []string) error
+}
+
+// env is what every command gets: where to write, the repo and the
+// options common to all commands.
+type env struct {
+	ctx    context.Context
+	stdout io.Writer
+	stderr io.Writer
+	repo   string // resolved repo path
+	json   bool
+}
+
+// client returns an API client for the daemon of the env's repo.
+func (e *env) client() (*node.Client, error) { return node.NewClient(e.repo) }
+
+// printJSON writes v as indented JSON on stdout.
+func (e *env) printJSON(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// usageError is a mistake in how a command was called.
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+func commands() []*command {
+	return []*command{
+		cmdInit(), cmdDaemon(), cmdID(), cmdPeers(), cmdConnect(), cmdVersion(),
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := dispatch(ctx, args, stdout, stderr)
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "myco: %s\n", oneLine(err.Error()))
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitError
+}
+
+// oneLine folds a message onto one line: errors are one line on stderr.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmds := commands()
+	// Options common to every command may also stand before its name.
+	global := flag.NewFlagSet("myco", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	repoFlag := global.String("repo", "", "")
+	jsonFlag := global.Bool("json", false, "")
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout, cmds)
+			return err
+		}
+		return usageError{fmt.Sprintf("%v (see 'myco help')", err)}
+	}
+	rest := global.Args()
+	if len(rest) == 0 {
+		printUsage(stderr, cmds)
+		return usageError{"no command given (see 'myco help')"}
+	}
+	name, rest := rest[0], rest[1:]
+	if name == "help" {
+		return help(stdout, cmds, rest)
+	}
+	cmd := findCommand(cmds, name)
+	if cmd == nil {
+		return usageError{fmt.Sprintf("unknown command %q (see 'myco help')", name)}
+	}
+
+	fs := flag.NewFlagSet("myco "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	repo := fs.String("repo", *repoFlag, "repo directory (default $MYCO_REPO, else ~/.myco)")
+	jsonOut := fs.Bool("json", *jsonFlag, "print JSON for scripts")
+	if cmd.flags != nil {
+		cmd.flags(fs)
+	}
+	pos, err := parseInterleaved(fs, rest)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			commandUsage(stdout, cmd, fs)
+			return err
+		}
+		return usageError{fmt.Sprintf("%s: %v (see 'myco help %s')", cmd.name, err, cmd.name)}
+	}
+	if len(pos) < cmd.minArgs || len(pos) > cmd.maxArgs {
+		return usageError{fmt.Sprintf("usage: myco %s %s (see 'myco help %s')", cmd.name, cmd.args, cmd.name)}
+	}
+	repoPath, err := node.ResolveRepoPath(*repo)
+	if err != nil {
+		return err
+	}
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, repo: repoPath, json: *jsonOut}
+	return cmd.run(e, pos)
+}
+
+// parseInterleaved parses flags that may stand before, between or after
+// the positional arguments (`myco share PATH --chunk-size 262144`), as
+// kubo and bitcoin-cli users expect. Everything after "--" is positional.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var tail []string
+	for i, a := range args {
+		if a == "--" {
+			args, tail = args[:i], args[i+1:]
+			break
+		}
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return append(pos, tail...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func findCommand(cmds []*command, name string) *command {
+	for _, c := range cmds {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func printUsage(w io.Writer, cmds []*command) {
+	fmt.Fprintln(w, "myco: share and fetch files peer to peer, with a ledger of its own")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "usage: myco [--repo DIR] [--json] COMMAND [ARGS]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	sorted := append([]*command(nil), cmds...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
+	for _, c := range sorted {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "'myco help COMMAND' describes one command.")
+}
+
+func help(w io.Writer, cmds []*command, args []string) error {
+	if len(args) == 0 {
+		printUsage(w, cmds)
+		return nil
+	}
+	cmd := findCommand(cmds, args[0])
+	if cmd == nil {
+		return usageError{fmt.Sprintf("unknown command %q (see 'myco help')", args[0])}
+	}
+	fs := flag.NewFlagSet("myco "+cmd.name, flag.ContinueOnError)
+	fs.String("repo", "", "repo directory (default $MYCO_REPO, else ~/.myco)")
+	fs.Bool("json", false, "print JSON for scripts")
+	if cmd.flags != nil {
+		cmd.flags(fs)
+	}
+	commandUsage(w, cmd, fs)
+	return nil
+}
+
+func commandUsage(w io.Writer, cmd *command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: myco %s %s\n\n%s\n\noptions:\n", cmd.name, cmd.args, cmd.summary)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/myco-p2p/myco/node"
+)
+
+func cmdInit() *command {
+	var network *string
+	return &command{
+		name:    "init",
+		summary: "create the repo: config, peer identity and wallet key",
+		flags: func(fs *flag.FlagSet) {
+			network = fs.String("network", "main", "network to join: main or dev")
+		},
+		run: func(e *env, _ []string) error {
+			res, err := node.InitRepo(e.repo, *network)
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(map[string]string{
+					"id": res.PeerID.String(), "address": res.Address, "network": res.Network, "repo": e.repo,
+				})
+			}
+			fmt.Fprintf(e.stdout, "initialised %s repo at %s\npeer id: %s\naddress: %s\n",
+				res.Network, e.repo, res.PeerID, res.Address)
+			return nil
+		},
+	}
+}
+
+func cmdDaemon() *command {
+	var listen, bootstrap multiFlag
+	var api, logLevel, maxUp, maxDown *string
+	var mine *bool
+	return &command{
+		name:    "daemon",
+		summary: "run the node until interrupted (SIGINT or SIGTERM)",
+		flags: func(fs *flag.FlagSet) {
+			fs.Var(&listen, "listen", "multiaddr to listen on (repeatable; replaces the config's)")
+			fs.Var(&bootstrap, "bootstrap", "peer multiaddr with /p2p/ID to dial at start (repeatable; replaces the config's)")
+			api = fs.String("api", "", "HOST:PORT of the HTTP API (default from config, 127.0.0.1:5040; port 0 picks one)")
+			logLevel = fs.String("log-level", "", "debug, info, warn or error (default from config)")
+			mine = fs.Bool("mine", false, "mine blocks")
+			maxUp = fs.String("max-upload", "", "upload limit in bytes/s, k/M/G suffix allowed")
+			maxDown = fs.String("max-download", "", "download limit in bytes/s, k/M/G suffix allowed")
+		},
+		run: func(e *env, _ []string) error {
+			if *mine {
+				return errors.New("daemon --mine: the miner is not part of this build yet")
+			}
+			if *maxUp != "" || *maxDown != "" {
+				return errors.New("daemon --max-upload/--max-download: the swarm is not part of this build yet")
+			}
+			return node.RunDaemon(e.ctx, e.repo, node.DaemonOptions{
+				Listen:    listen,
+				Bootstrap: bootstrap,
+				API:       *api,
+				LogLevel:  *logLevel,
+				Stdout:    e.stdout,
+				Stderr:    e.stderr,
+			})
+		},
+	}
+}
+
+func cmdID() *command {
+	return &command{
+		name:    "id",
+		summary: "show this node's peer id, addresses, wallet address and network",
+		run: func(e *env, _ []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			id, err := c.ID(e.ctx)
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(id)
+			}
+			fmt.Fprintf(e.stdout, "peer id: %s\nnetwork: %s\naddress: %s\naddrs:\n", id.ID, id.Network, id.Address)
+			for _, a := range id.Addrs {
+				fmt.Fprintf(e.stdout, "  %s\n", a)
+			}
+			return nil
+		},
+	}
+}
+
+func cmdPeers() *command {
+	return &command{
+		name:    "peers",
+		summary: "list connected peers",
+		run: func(e *env, _ []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			peers, err := c.Peers(e.ctx)
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(peers)
+			}
+			for _, p := range peers {
+				fmt.Fprintf(e.stdout, "%s %s\n", p.ID, p.Addr)
+			}
+			return nil
+		},
+	}
+}
+
+func cmdConnect() *command {
+	return &command{
+		name:    "connect",
+		args:    "MULTIADDR",
+		summary: "dial a peer at a multiaddr ending in /p2p/ID",
+		minArgs: 1, maxArgs: 1,
+		run: func(e *env, args []string) error {
+			// Check the address here too: a typo gets its answer without
+			// needing a daemon.
+			if _, err := node.ParsePeerAddr(args[0]); err != nil {
+				return err
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			id, err := c.Connect(e.ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(map[string]string{"id": id})
+			}
+			fmt.Fprintf(e.stdout, "connected to %s\n", id)
+			return nil
+		},
+	}
+}
+
+func cmdVersion() *command {
+	return &command{
+		name:    "version",
+		summary: "print the version, commit and network",
+		run: func(e *env, _ []string) error {
+			network := "main"
+			if r, err := node.OpenRepo(e.repo); err == nil {
+				network = r.Config.Network
+			}
+			v := map[string]string{"version": node.Version, "commit": node.Commit(), "network": network}
+			if e.json {
+				return e.printJSON(v)
+			}
+			fmt.Fprintf(e.stdout, "myco %s\ncommit: %s\nnetwork: %s\n", v["version"], v["commit"], strings.TrimSpace(v["network"]))
+			return nil
+		},
+	}
+}

@@ -1,0 +1,223 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// The API is HTTP with JSON bodies under /api/v0/, plus /metrics. Every
+// request, on any path, must carry "Authorization: Bearer <token>" with the
+// token the daemon wrote to <repo>/api.token; anything else gets 401, like
+// bitcoind's cookie authentication. Errors are {"error": "..."} with a 4xx or
+// 5xx status.
+
+// maxRequestBody bounds the JSON body of an API request.
+const maxRequestBody = 1 << 20
+
+// apiError is the body of every failed request.
+type apiError struct {
+	Error string `json:"error"`
+}
+
+// httpError carries an HTTP status with an error from a handler.
+type httpError struct {
+	status int
+	err    error
+}
+
+func (e *httpError) Error() string { return e.err.Error() }
+func (e *httpError) Unwrap() error { return e.err }
+
+func badRequest(err error) error { return &httpError{http.StatusBadRequest, err} }
+
+// NewToken returns a fresh random API token.
+func NewToken() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("make api token: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// APIServer serves a node's HTTP API.
+type APIServer struct {
+	node     *Node
+	token    []byte
+	log      *slog.Logger
+	srv      *http.Server
+	ln       net.Listener
+	requests *prometheus.CounterVec
+	done     chan error
+}
+
+// ListenAPI binds the API address (port 0 picks a free port) and starts
+// serving. Addr reports where it listens.
+func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
+	if _, err := ParseAPIAddr(addr); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("api: listen on %s: %w", addr, err)
+	}
+	s := &APIServer{
+		node:  n,
+		token: []byte(token),
+		log:   n.log.With("subsystem", "api"),
+		ln:    ln,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "myco_api_requests_total",
+			Help: "API requests by path and status code.",
+		}, []string{"path", "code"}),
+		done: make(chan error, 1),
+	}
+	if err := n.reg.Register(s.requests); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("api metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
+	s.handle(mux, "GET /api/v0/id", s.id)
+	s.handle(mux, "GET /api/v0/peers", s.peers)
+	s.handle(mux, "POST /api/v0/connect", s.connect)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	s.srv = &http.Server{
+		Handler:           s.authenticate(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return n.ctx },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	go func() {
+		err := s.srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.done <- err
+	}()
+	return s, nil
+}
+
+// Addr is the host:port the API listens on.
+func (s *APIServer) Addr() string { return s.ln.Addr().String() }
+
+// Shutdown stops accepting requests and waits for those under way until ctx
+// ends, then closes what is left.
+func (s *APIServer) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		s.srv.Close()
+	}
+	return errors.Join(err, <-s.done)
+}
+
+// authenticate rejects every request without the right bearer token.
+func (s *APIServer) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), s.token) != 1 {
+			s.requests.WithLabelValues("unauthorized", "401").Inc()
+			w.Header().Set("WWW-Authenticate", `Bearer realm="myco"`)
+			writeError(w, http.StatusUnauthorized, errors.New("missing or wrong API token (see <repo>/api.token)"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// handle registers a JSON handler: it returns a value to encode or an error.
+func (s *APIServer) handle(mux *http.ServeMux, pattern string, h func(*http.Request) (any, error)) {
+	path := pattern[strings.IndexByte(pattern, ' ')+1:]
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+		v, err := h(r)
+		if err != nil {
+			status := http.StatusInternalServerError
+			var he *httpError
+			if errors.As(err, &he) {
+				status = he.status
+			}
+			s.requests.WithLabelValues(path, fmt.Sprint(status)).Inc()
+			if status >= 500 {
+				s.log.Warn("request failed", "path", path, "err", err)
+			}
+			writeError(w, status, err)
+			return
+		}
+		s.requests.WithLabelValues(path, "200").Inc()
+		writeJSON(w, http.StatusOK, v)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, apiError{Error: err.Error()})
+}
+
+// decodeBody reads a JSON request body into v.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return badRequest(errors.New("empty request body"))
+		}
+		return badRequest(fmt.Errorf("bad request body: %w", err))
+	}
+	return nil
+}
+
+func (s *APIServer) id(*http.Request) (any, error) { return s.node.ID(), nil }
+
+func (s *APIServer) peers(*http.Request) (any, error) {
+	p := s.node.Peers()
+	if p == nil {
+		p = []PeerInfo{}
+	}
+	return p, nil
+}
+
+// ConnectRequest is the body of POST /api/v0/connect.
+type ConnectRequest struct {
+	Addr string `json:"addr"`
+}
+
+// ConnectResponse is the answer to a connect.
+type ConnectResponse struct {
+	ID string `json:"id"`
+}
+
+func (s *APIServer) connect(r *http.Request) (any, error) {
+	var req ConnectRequest
+	if err := decodeBody(r, &req); err != nil {
+		return nil, err
+	}
+	if _, err := ParsePeerAddr(req.Addr); err != nil {
+		return nil, badRequest(err)
+	}
+	id, err := s.node.Connect(r.Context(), req.Addr)
+	if err != nil {
+		return nil, &httpError{http.StatusBadGateway, err}
+	}
+	return ConnectResponse{ID: id.String()}, nil
+}

@@ -1,0 +1,150 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// ErrNoDaemon is returned by the client when no daemon serves the repo.
+var ErrNoDaemon = errors.New("no daemon is running")
+
+// maxResponseBody bounds a JSON answer from the API.
+const maxResponseBody = 64 << 20
+
+// Client talks to a running daemon through its HTTP API, finding it through
+// the api and api.token files in the repo.
+type Client struct {
+	repo  string
+	base  string
+	token string
+	http  *http.Client
+}
+
+// NewClient finds the daemon serving the repo at path.
+func NewClient(path string) (*Client, error) {
+	if _, err := os.Stat(filepath.Join(path, ConfigFile)); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s (create one with 'myco init')", ErrNoRepo, path)
+	}
+	noDaemon := fmt.Errorf("%w for repo %s (start one with 'myco daemon')", ErrNoDaemon, path)
+	addr, err := readSmallFile(filepath.Join(path, APIFile), 256)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, noDaemon
+	} else if err != nil {
+		return nil, fmt.Errorf("read api address: %w", err)
+	}
+	tok, err := readSmallFile(filepath.Join(path, TokenFile), 256)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, noDaemon
+	} else if err != nil {
+		return nil, fmt.Errorf("read api token: %w", err)
+	}
+	return &Client{
+		repo:  path,
+		base:  "http://" + strings.TrimSpace(string(addr)),
+		token: strings.TrimSpace(string(tok)),
+		http:  &http.Client{},
+	}, nil
+}
+
+// Do sends a request to the API and decodes the JSON answer into out (which
+// may be nil). A body, when not nil, is sent as JSON.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	resp, err := c.send(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBody))
+		return nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBody)).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: bad answer from daemon: %w", method, path, err)
+	}
+	return nil
+}
+
+// Stream sends a request and returns the raw answer body for the caller to
+// read (file contents, progress events). The caller closes it.
+func (c *Client) Stream(ctx context.Context, method, path string, body any) (io.ReadCloser, error) {
+	resp, err := c.send(ctx, method, path, body)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+func (c *Client) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("encode request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("%w for repo %s (its api file is stale; start one with 'myco daemon')", ErrNoDaemon, c.repo)
+		}
+		return nil, fmt.Errorf("reach the daemon at %s: %w", c.base, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		var e apiError
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return nil, &APIError{Status: resp.StatusCode, Message: e.Error}
+		}
+		return nil, &APIError{Status: resp.StatusCode, Message: strings.TrimSpace(string(b))}
+	}
+	return resp, nil
+}
+
+// APIError is an error answered by the daemon.
+type APIError struct {
+	Status  int
+	Message string
+}
+
+func (e *APIError) Error() string { return e.Message }
+
+// ID asks the daemon who it is.
+func (c *Client) ID(ctx context.Context) (IDInfo, error) {
+	var v IDInfo
+	err := c.Do(ctx, http.MethodGet, "/api/v0/id", nil, &v)
+	return v, err
+}
+
+// Peers lists the daemon's connected peers.
+func (c *Client) Peers(ctx context.Context) ([]PeerInfo, error) {
+	var v []PeerInfo
+	err := c.Do(ctx, http.MethodGet, "/api/v0/peers", nil, &v)
+	return v, err
+}
+
+// Connect asks the daemon to dial a peer.
+func (c *Client) Connect(ctx context.Context, addr string) (string, error) {
+	var v ConnectResponse
+	err := c.Do(ctx, http.MethodPost, "/api/v0/connect", ConnectRequest{Addr: addr}, &v)
+	return v.ID, err
+}

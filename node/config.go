@@ -1,0 +1,199 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// DefaultAPIAddr is where the HTTP API listens unless told otherwise.
+const DefaultAPIAddr = "127.0.0.1:5040"
+
+// DefaultPort is the libp2p port of a main-network node (TCP and QUIC).
+const DefaultPort = 4040
+
+// Config is the node's config.json. Every field has a sensible default, so an
+// empty file is a valid configuration.
+type Config struct {
+	// Network is "main" or "dev".
+	Network string `json:"network"`
+	// Listen lists the libp2p multiaddrs to listen on.
+	Listen []string `json:"listen"`
+	// API is the host:port of the HTTP API.
+	API string `json:"api"`
+	// Bootstrap lists multiaddrs (with /p2p/ID) dialled at start.
+	Bootstrap []string `json:"bootstrap"`
+	// LogLevel is one of debug, info, warn, error.
+	LogLevel string `json:"log_level"`
+	// Limits bounds what the node may use.
+	Limits Limits `json:"limits"`
+}
+
+// Limits bounds the node's use of the machine and the network.
+type Limits struct {
+	// MaxUpload and MaxDownload are rates in bytes per second with an
+	// optional k/M/G suffix; "" or "0" means unlimited.
+	MaxUpload   string `json:"max_upload"`
+	MaxDownload string `json:"max_download"`
+	// ConnLow and ConnHigh are the connection manager's water marks: above
+	// ConnHigh connections it trims back down to ConnLow.
+	ConnLow  int `json:"conn_low"`
+	ConnHigh int `json:"conn_high"`
+	// MaxMemory is what libp2p's resource manager may reserve in total
+	// (bytes, optional k/M/G suffix).
+	MaxMemory string `json:"max_memory"`
+	// MaxFDs is the number of file descriptors libp2p may use.
+	MaxFDs int `json:"max_fds"`
+}
+
+// DefaultConfig returns the configuration `myco init` writes for a network.
+// The dev network listens on loopback only with ports picked by the kernel,
+// so many dev nodes can run on one machine; main listens on all interfaces
+// on DefaultPort, TCP and QUIC.
+func DefaultConfig(network string) Config {
+	c := Config{
+		Network:   network,
+		API:       DefaultAPIAddr,
+		Bootstrap: []string{},
+		LogLevel:  "info",
+		Limits: Limits{
+			ConnLow:   64,
+			ConnHigh:  256,
+			MaxMemory: "1G",
+			MaxFDs:    1024,
+		},
+	}
+	if network == "main" {
+		c.Listen = []string{
+			fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", DefaultPort),
+			fmt.Sprintf("/ip4/0.0.0.0/udp/%d/quic-v1", DefaultPort),
+			fmt.Sprintf("/ip6/::/tcp/%d", DefaultPort),
+			fmt.Sprintf("/ip6/::/udp/%d/quic-v1", DefaultPort),
+		}
+	} else {
+		c.Listen = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
+	}
+	return c
+}
+
+// maxConfigSize bounds config.json; a larger file is certainly not ours.
+const maxConfigSize = 1 << 20
+
+// LoadConfig reads and validates a config file.
+func LoadConfig(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	if st.Size() > maxConfigSize {
+		return Config{}, fmt.Errorf("read config %s: %d bytes is larger than the %d allowed", path, st.Size(), maxConfigSize)
+	}
+	var c Config
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("parse config %s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Save replaces the config file with this config as indented JSON, mode 0600.
+func (c Config) Save(path string) error {
+	b, err := c.encode()
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, b, 0o600)
+}
+
+func (c Config) encode() ([]byte, error) {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// Validate checks every field and says which one is wrong.
+func (c Config) Validate() error {
+	if c.Network != "main" && c.Network != "dev" {
+		return fmt.Errorf("network %q: must be main or dev", c.Network)
+	}
+	for _, s := range c.Listen {
+		if _, err := ma.NewMultiaddr(s); err != nil {
+			return fmt.Errorf("listen address %q: %w", s, err)
+		}
+	}
+	for _, s := range c.Bootstrap {
+		if _, err := ParsePeerAddr(s); err != nil {
+			return fmt.Errorf("bootstrap address: %w", err)
+		}
+	}
+	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if c.API != "" {
+		if _, err := ParseAPIAddr(c.API); err != nil {
+			return err
+		}
+	}
+	if _, err := ParseSize(c.Limits.MaxUpload); err != nil {
+		return fmt.Errorf("max_upload: %w", err)
+	}
+	if _, err := ParseSize(c.Limits.MaxDownload); err != nil {
+		return fmt.Errorf("max_download: %w", err)
+	}
+	if _, err := ParseSize(c.Limits.MaxMemory); err != nil {
+		return fmt.Errorf("max_memory: %w", err)
+	}
+	if c.Limits.ConnLow < 0 || c.Limits.ConnHigh < c.Limits.ConnLow {
+		return fmt.Errorf("conn_low %d and conn_high %d: need 0 <= conn_low <= conn_high", c.Limits.ConnLow, c.Limits.ConnHigh)
+	}
+	if c.Limits.MaxFDs < 0 {
+		return fmt.Errorf("max_fds %d: must not be negative", c.Limits.MaxFDs)
+	}
+	return nil
+}
+
+// ErrBadSize is returned for a size or rate that does not parse.
+var ErrBadSize = errors.New("not a size: want a whole number of bytes with an optional k, M or G suffix")
+
+// ParseSize parses "512", "64k", "20M", "1G" (powers of 1024). The empty
+// string is 0.
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	mult := int64(1)
+	switch s[len(s)-1] {
+	case 'k', 'K':
+		mult = 1 << 10
+	case 'm', 'M':
+		mult = 1 << 20
+	case 'g', 'G':
+		mult = 1 << 30
+	}
+	num := s
+	if mult != 1 {
+		num = s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q: %w", s, ErrBadSize)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,107 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// shutdownGrace bounds a daemon's shutdown: the issue allows 5 s in all, so
+// the API gets most of it and the rest is for stores and the host.
+const shutdownGrace = 3 * time.Second
+
+// DaemonOptions are the command-line overrides of a daemon.
+type DaemonOptions struct {
+	Listen    []string
+	Bootstrap []string
+	API       string // overrides the config's API address when set
+	LogLevel  string // overrides the config's log level when set
+	Stdout    io.Writer
+	Stderr    io.Writer
+}
+
+// RunDaemon runs a node on the repo at path until ctx ends, then shuts it
+// down: it takes the repo lock, starts the node and its API, writes the api
+// and api.token files, prints "daemon ready", and on the way out removes the
+// api file and releases the lock.
+func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
+	repo, err := OpenRepo(path)
+	if err != nil {
+		return err
+	}
+	level := repo.Config.LogLevel
+	if opts.LogLevel != "" {
+		level = opts.LogLevel
+	}
+	lvl, err := ParseLogLevel(level)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(opts.Stderr, &slog.HandlerOptions{Level: lvl}))
+	apiAddr := repo.Config.API
+	if opts.API != "" {
+		apiAddr = opts.API
+	}
+	if apiAddr == "" {
+		apiAddr = DefaultAPIAddr
+	}
+	if _, err := ParseAPIAddr(apiAddr); err != nil {
+		return err
+	}
+
+	lock, err := repo.Lock()
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+
+	n, err := New(repo, Options{Logger: log, Listen: opts.Listen, Bootstrap: opts.Bootstrap})
+	if err != nil {
+		return err
+	}
+	token, err := NewToken()
+	if err != nil {
+		n.Close()
+		return err
+	}
+	api, err := ListenAPI(n, apiAddr, token)
+	if err != nil {
+		n.Close()
+		return err
+	}
+	// The token is written before the address: a client that finds the
+	// api file always finds the matching token.
+	if err := writeFileAtomic(repo.File(TokenFile), []byte(token+"\n"), 0o600); err != nil {
+		return errors.Join(err, shutdown(api, n))
+	}
+	if err := writeFileAtomic(repo.File(APIFile), []byte(api.Addr()+"\n"), 0o600); err != nil {
+		return errors.Join(err, shutdown(api, n))
+	}
+	defer os.Remove(repo.File(APIFile))
+
+	id := n.ID()
+	fmt.Fprintf(opts.Stdout, "daemon ready: peer %s, network %s, api %s, addrs %s\n",
+		id.ID, id.Network, api.Addr(), strings.Join(id.Addrs, " "))
+	log.Info("daemon ready", "peer", id.ID, "api", api.Addr())
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-api.done:
+		// The API server died under us; say why and stop.
+		api.done <- err
+		log.Error("api server stopped", "err", err)
+	}
+	return shutdown(api, n)
+}
+
+func shutdown(api *APIServer, n *Node) error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	return errors.Join(api.Shutdown(ctx), n.Close())
+}

@@ -1,0 +1,333 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/myco-p2p/myco/ledger"
+)
+
+// mdnsServiceName tags myco's mDNS announcements on the LAN.
+const mdnsServiceName = "_myco-main._udp"
+
+// bootstrapRetry is how often the node re-dials its bootstrap peers while it
+// is connected to none of them.
+const bootstrapRetry = 30 * time.Second
+
+// dialTimeout bounds one dial to one peer.
+const dialTimeout = 15 * time.Second
+
+// Options adjust a Node beyond its repo's config.
+type Options struct {
+	// Logger receives the node's logs; nil discards them.
+	Logger *slog.Logger
+	// Host, when set, is used instead of building a libp2p host from the
+	// config (tests pass mocknet hosts). The node closes it on Close.
+	Host host.Host
+	// Listen, when non-empty, replaces the config's listen addresses.
+	Listen []string
+	// Bootstrap, when non-empty, replaces the config's bootstrap peers.
+	Bootstrap []string
+	// Registry collects the node's metrics; nil makes a fresh one.
+	Registry *prometheus.Registry
+}
+
+// Node is a running myco node: the libp2p host and the services on it.
+type Node struct {
+	repo      *Repo
+	cfg       Config
+	log       *slog.Logger
+	host      host.Host
+	reg       *prometheus.Registry
+	network   ledger.Network
+	wallet    string
+	bootstrap []peer.AddrInfo
+	mdns      mdns.Service
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New starts a node for an opened repo. The caller must Close it.
+func New(repo *Repo, opts Options) (*Node, error) {
+	cfg := repo.Config
+	if len(opts.Listen) > 0 {
+		cfg.Listen = opts.Listen
+	}
+	if len(opts.Bootstrap) > 0 {
+		cfg.Bootstrap = opts.Bootstrap
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	netw, err := ledger.ParseNetwork(cfg.Network)
+	if err != nil {
+		return nil, err
+	}
+	var boot []peer.AddrInfo
+	for _, s := range cfg.Bootstrap {
+		ai, err := ParsePeerAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
+		boot = append(boot, ai)
+	}
+	wk, err := ledger.LoadKey(repo.File(WalletFile))
+	if err != nil {
+		return nil, fmt.Errorf("load wallet key: %w", err)
+	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+
+	h := opts.Host
+	if h == nil {
+		sk, err := repo.Identity()
+		if err != nil {
+			return nil, err
+		}
+		h, err = newHost(sk, cfg.Listen, cfg.Limits, reg)
+		if err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		repo:      repo,
+		cfg:       cfg,
+		log:       log,
+		host:      h,
+		reg:       reg,
+		network:   netw,
+		wallet:    ledger.AddressFromPubKey(wk.PubKey()).Encode(netw.Params()),
+		bootstrap: boot,
+		ctx:       ctx,
+		cancel:    cancel,
+	}
+	n.registerMetrics()
+
+	// The dev network has no LAN discovery: peers meet only through
+	// bootstrap and connect, so tests decide who meets whom.
+	if netw == ledger.NetworkMain && opts.Host == nil {
+		n.mdns = mdns.NewMdnsService(h, mdnsServiceName, mdnsNotifee{n})
+		if err := n.mdns.Start(); err != nil {
+			log.Warn("mDNS discovery unavailable", "err", err)
+			n.mdns = nil
+		}
+	}
+	if len(boot) > 0 {
+		n.wg.Add(1)
+		go n.bootstrapLoop()
+	}
+	return n, nil
+}
+
+// Close stops every service of the node and its host. It is safe to call
+// more than once.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.cancel()
+		var errs []error
+		if n.mdns != nil {
+			errs = append(errs, n.mdns.Close())
+		}
+		n.wg.Wait()
+		errs = append(errs, n.host.Close())
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+// Host returns the node's libp2p host.
+func (n *Node) Host() host.Host { return n.host }
+
+// Registry returns the Prometheus registry of the node's metrics.
+func (n *Node) Registry() *prometheus.Registry { return n.reg }
+
+// IDInfo describes the node to the user.
+type IDInfo struct {
+	ID      string   `json:"id"`
+	Addrs   []string `json:"addrs"`
+	Address string   `json:"address"`
+	Network string   `json:"network"`
+	Version string   `json:"version"`
+}
+
+// ID returns who the node is: its peer id, its addresses with /p2p/ID, its
+// wallet address and its network.
+func (n *Node) ID() IDInfo {
+	info := peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()}
+	full, _ := peer.AddrInfoToP2pAddrs(&info)
+	addrs := make([]string, 0, len(full))
+	for _, a := range full {
+		addrs = append(addrs, a.String())
+	}
+	sort.Strings(addrs)
+	return IDInfo{
+		ID:      n.host.ID().String(),
+		Addrs:   addrs,
+		Address: n.wallet,
+		Network: string(n.network),
+		Version: Version,
+	}
+}
+
+// PeerInfo describes one connected peer.
+type PeerInfo struct {
+	ID        string `json:"id"`
+	Addr      string `json:"addr"`
+	Direction string `json:"direction"`
+	Latency   string `json:"latency,omitempty"`
+}
+
+// Peers lists the connected peers, one entry each (the first connection's
+// remote address), sorted by id.
+func (n *Node) Peers() []PeerInfo {
+	var out []PeerInfo
+	for _, p := range n.host.Network().Peers() {
+		conns := n.host.Network().ConnsToPeer(p)
+		if len(conns) == 0 {
+			continue
+		}
+		c := conns[0]
+		pi := PeerInfo{
+			ID:        p.String(),
+			Addr:      c.RemoteMultiaddr().String(),
+			Direction: directionName(c.Stat().Direction),
+		}
+		if l := n.host.Peerstore().LatencyEWMA(p); l > 0 {
+			pi.Latency = l.Round(time.Microsecond).String()
+		}
+		out = append(out, pi)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func directionName(d network.Direction) string {
+	switch d {
+	case network.DirInbound:
+		return "inbound"
+	case network.DirOutbound:
+		return "outbound"
+	}
+	return "unknown"
+}
+
+// Connect dials a peer given as a multiaddr ending in /p2p/ID.
+func (n *Node) Connect(ctx context.Context, addr string) (peer.ID, error) {
+	ai, err := ParsePeerAddr(addr)
+	if err != nil {
+		return "", err
+	}
+	if ai.ID == n.host.ID() {
+		return "", fmt.Errorf("connect %s: that is this node", ai.ID)
+	}
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	if err := n.host.Connect(ctx, ai); err != nil {
+		return "", fmt.Errorf("connect %s: %w", ai.ID, err)
+	}
+	return ai.ID, nil
+}
+
+// bootstrapLoop dials the bootstrap peers at start, and again every
+// bootstrapRetry while the node is connected to none of them.
+func (n *Node) bootstrapLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(bootstrapRetry)
+	defer t.Stop()
+	n.dialBootstrap()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+			if !n.connectedToBootstrap() {
+				n.dialBootstrap()
+			}
+		}
+	}
+}
+
+func (n *Node) connectedToBootstrap() bool {
+	for _, ai := range n.bootstrap {
+		if n.host.Network().Connectedness(ai.ID) == network.Connected {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *Node) dialBootstrap() {
+	var wg sync.WaitGroup
+	for _, ai := range n.bootstrap {
+		if ai.ID == n.host.ID() {
+			continue
+		}
+		wg.Add(1)
+		go func(ai peer.AddrInfo) {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(n.ctx, dialTimeout)
+			defer cancel()
+			if err := n.host.Connect(ctx, ai); err != nil {
+				if n.ctx.Err() == nil {
+					n.log.Warn("bootstrap peer unreachable", "peer", ai.ID, "err", err)
+				}
+				return
+			}
+			n.log.Info("connected to bootstrap peer", "peer", ai.ID)
+		}(ai)
+	}
+	wg.Wait()
+}
+
+// mdnsNotifee connects to peers found on the LAN.
+type mdnsNotifee struct{ n *Node }
+
+func (m mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
+	n := m.n
+	if ai.ID == n.host.ID() || n.ctx.Err() != nil {
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := context.WithTimeout(n.ctx, dialTimeout)
+		defer cancel()
+		if err := n.host.Connect(ctx, ai); err != nil {
+			n.log.Debug("mDNS peer unreachable", "peer", ai.ID, "err", err)
+			return
+		}
+		n.log.Info("connected to LAN peer", "peer", ai.ID)
+	}()
+}
+
+func (n *Node) registerMetrics() {
+	n.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "myco_peers",
+		Help: "Number of connected peers.",
+	}, func() float64 { return float64(len(n.host.Network().Peers())) }))
+}

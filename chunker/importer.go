@@ -1,0 +1,310 @@
+package chunker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ipfs/go-cid"
+)
+
+// Import parameter bounds and the two common profiles.
+const (
+	// DefaultChunkSize and DefaultMaxLinks are IPFS's unixfs-v1-2025 profile.
+	DefaultChunkSize = 1 << 20
+	DefaultMaxLinks  = 1024
+	// LegacyChunkSize and LegacyMaxLinks are the older 256 KiB / 174-link
+	// profile (kubo's test-cid-v1).
+	LegacyChunkSize = 256 << 10
+	LegacyMaxLinks  = 174
+
+	MinChunkSize = 256     // smaller chunks only multiply blocks
+	MaxChunkSize = 1 << 20 // boxo's chunker limit
+	MinMaxLinks  = 2       // one link per node never finishes the tree
+	MaxMaxLinks  = 8192    // keeps every internal node well under MaxBlockSize
+
+	// MaxDirBlockSize is the largest basic directory node this package
+	// writes. IPFS switches a directory to a HAMT shard when its estimated
+	// size passes 256 KiB; every directory smaller than that as a block is
+	// a basic directory in IPFS too, so the CIDs agree. Larger directories
+	// are refused (see ErrTooLarge) rather than encoded differently.
+	MaxDirBlockSize = 256 << 10
+)
+
+// Params are the import settings. The zero value is not valid; use
+// DefaultParams or LegacyParams and adjust.
+type Params struct {
+	ChunkSize int  // bytes per leaf
+	MaxLinks  int  // links per internal node
+	Hidden    bool // include names starting with "." when importing a directory (ipfs add --hidden)
+}
+
+// DefaultParams is IPFS's unixfs-v1-2025 profile: 1 MiB chunks, 1024 links.
+func DefaultParams() Params { return Params{ChunkSize: DefaultChunkSize, MaxLinks: DefaultMaxLinks} }
+
+// LegacyParams is the 256 KiB / 174-link profile.
+func LegacyParams() Params { return Params{ChunkSize: LegacyChunkSize, MaxLinks: LegacyMaxLinks} }
+
+// Validate reports parameters outside the supported bounds.
+func (p Params) Validate() error {
+	if p.ChunkSize < MinChunkSize || p.ChunkSize > MaxChunkSize {
+		return fmt.Errorf("%w: chunk size %d not in [%d, %d]", ErrBadParams, p.ChunkSize, MinChunkSize, MaxChunkSize)
+	}
+	if p.MaxLinks < MinMaxLinks || p.MaxLinks > MaxMaxLinks {
+		return fmt.Errorf("%w: max links %d not in [%d, %d]", ErrBadParams, p.MaxLinks, MinMaxLinks, MaxMaxLinks)
+	}
+	return nil
+}
+
+// Sink receives the blocks of an import as they are made, children before
+// parents. data is only valid during the call.
+type Sink interface {
+	// Leaf receives each raw leaf in file order with its offset in the file.
+	Leaf(c cid.Cid, data []byte, offset int64) error
+	// Node receives each dag-pb node (file nodes, directories, symlinks).
+	Node(c cid.Cid, data []byte) error
+}
+
+// Entry is the result of importing a file or directory.
+type Entry struct {
+	Cid    cid.Cid
+	Size   uint64 // content bytes: the file's length, or the sum over a directory's files
+	Tsize  uint64 // cumulative size: this block plus all blocks below (a parent link's Tsize)
+	Blocks int    // blocks made, counting repeats
+}
+
+// ImportFile reads r to the end and builds the balanced UnixFS DAG that
+// boxo's balanced importer builds with raw leaves and CIDv1: every leaf is
+// ChunkSize bytes except the last; the first leaf alone is the root if the
+// file fits one chunk; otherwise the tree grows a level whenever the current
+// root holds MaxLinks children, and each new level is filled depth-first
+// before the next. Memory is one chunk plus MaxLinks links per level.
+func ImportFile(ctx context.Context, r io.Reader, p Params, sink Sink) (Entry, error) {
+	if err := p.Validate(); err != nil {
+		return Entry{}, err
+	}
+	b := &builder{ctx: ctx, r: r, p: p, sink: sink, buf: make([]byte, p.ChunkSize)}
+	e, err := b.build()
+	if err != nil {
+		return Entry{}, fmt.Errorf("import file: %w", err)
+	}
+	return e, nil
+}
+
+type builder struct {
+	ctx     context.Context
+	r       io.Reader
+	p       Params
+	sink    Sink
+	buf     []byte
+	n       int   // bytes of the pending chunk in buf
+	pending bool  // buf holds a chunk not yet made into a leaf
+	eof     bool  // r is exhausted
+	offset  int64 // file offset of the next leaf
+	blocks  int
+	enc     []byte // reused encoding buffer
+}
+
+// done reports whether the file has no more chunks, reading the next one
+// into buf if needed (the previous one has always been consumed by then).
+func (b *builder) done() (bool, error) {
+	if b.pending {
+		return false, nil
+	}
+	if b.eof {
+		return true, nil
+	}
+	if err := b.ctx.Err(); err != nil {
+		return false, err
+	}
+	n, err := io.ReadFull(b.r, b.buf)
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		b.eof = true
+	default:
+		return false, fmt.Errorf("read: %w", err)
+	}
+	b.n, b.pending = n, n > 0
+	return !b.pending, nil
+}
+
+// child is a link being collected for a file node.
+type child struct {
+	c        cid.Cid
+	tsize    uint64
+	fileSize uint64
+}
+
+func (b *builder) leaf() (child, error) {
+	data := b.buf[:b.n]
+	c := sumCID(CodecRaw, data)
+	if err := b.sink.Leaf(c, data, b.offset); err != nil {
+		return child{}, err
+	}
+	b.offset += int64(len(data))
+	b.pending = false
+	b.blocks++
+	return child{c: c, tsize: uint64(len(data)), fileSize: uint64(len(data))}, nil
+}
+
+func (b *builder) build() (Entry, error) {
+	done, err := b.done()
+	if err != nil {
+		return Entry{}, err
+	}
+	if done { // the empty file is one empty raw block
+		c := sumCID(CodecRaw, nil)
+		if err := b.sink.Leaf(c, nil, 0); err != nil {
+			return Entry{}, err
+		}
+		return Entry{Cid: c, Blocks: 1}, nil
+	}
+	root, err := b.leaf()
+	if err != nil {
+		return Entry{}, err
+	}
+	for depth := 1; ; depth++ {
+		if done, err = b.done(); err != nil {
+			return Entry{}, err
+		} else if done {
+			break
+		}
+		root, err = b.fill([]child{root}, depth)
+		if err != nil {
+			return Entry{}, err
+		}
+	}
+	return Entry{Cid: root.c, Size: root.fileSize, Tsize: root.tsize, Blocks: b.blocks}, nil
+}
+
+// fill adds children of the given depth (1: leaves) to a node that already
+// holds kids until it has MaxLinks or the file ends, then writes it.
+func (b *builder) fill(kids []child, depth int) (child, error) {
+	for len(kids) < b.p.MaxLinks {
+		done, err := b.done()
+		if err != nil {
+			return child{}, err
+		}
+		if done {
+			break
+		}
+		var k child
+		if depth == 1 {
+			k, err = b.leaf()
+		} else {
+			k, err = b.fill(make([]child, 0, b.p.MaxLinks), depth-1)
+		}
+		if err != nil {
+			return child{}, err
+		}
+		kids = append(kids, k)
+	}
+	return b.fileNode(kids)
+}
+
+func (b *builder) fileNode(kids []child) (child, error) {
+	fs := FSData{Type: TypeFile, HasFileSize: true, BlockSizes: make([]uint64, len(kids))}
+	links := make([]PBLink, len(kids))
+	var tsize uint64
+	for i, k := range kids {
+		fs.FileSize += k.fileSize
+		fs.BlockSizes[i] = k.fileSize
+		links[i] = PBLink{Hash: k.c, Tsize: k.tsize}
+		tsize += k.tsize
+	}
+	data := AppendFSData(nil, &fs)
+	b.enc = AppendPBNode(b.enc[:0], &PBNode{Links: links, Data: data})
+	c := sumCID(CodecDagPB, b.enc)
+	if err := b.sink.Node(c, b.enc); err != nil {
+		return child{}, err
+	}
+	b.blocks++
+	return child{c: c, tsize: tsize + uint64(len(b.enc)), fileSize: fs.FileSize}, nil
+}
+
+// FileImporter imports one regular file found while walking a directory
+// (the store records where its leaves live) and returns its entry.
+type FileImporter func(ctx context.Context, path string) (Entry, error)
+
+// ImportDir imports the directory at path recursively as UnixFS basic
+// directories, as `ipfs add -r` does below the HAMT threshold: one dag-pb
+// node per directory with Data {Type: Directory} and one link per entry,
+// sorted by name, Tsize the entry's cumulative size. Regular files go
+// through importFile; symlinks become UnixFS symlink nodes; names starting
+// with "." are skipped unless p.Hidden; other file types are an error. A
+// directory whose node would exceed MaxDirBlockSize is an ErrTooLarge error.
+func ImportDir(ctx context.Context, path string, p Params, importFile FileImporter, sink Sink) (Entry, error) {
+	if err := p.Validate(); err != nil {
+		return Entry{}, err
+	}
+	return importDir(ctx, path, p, importFile, sink)
+}
+
+func importDir(ctx context.Context, dir string, p Params, importFile FileImporter, sink Sink) (Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return Entry{}, err
+	}
+	ents, err := os.ReadDir(dir) // sorted by name, bytewise, as dag-pb links are
+	if err != nil {
+		return Entry{}, fmt.Errorf("import directory: %w", err)
+	}
+	var links []PBLink
+	total := Entry{Blocks: 1}
+	for _, de := range ents {
+		name := de.Name()
+		if !p.Hidden && strings.HasPrefix(name, ".") {
+			continue
+		}
+		full := filepath.Join(dir, name)
+		var e Entry
+		switch t := de.Type(); {
+		case t.IsDir():
+			e, err = importDir(ctx, full, p, importFile, sink)
+		case t.IsRegular():
+			e, err = importFile(ctx, full)
+		case t&fs.ModeSymlink != 0:
+			e, err = importSymlink(full, sink)
+		default:
+			err = fmt.Errorf("import %s: unsupported file type %s", full, t)
+		}
+		if err != nil {
+			return Entry{}, err
+		}
+		links = append(links, PBLink{Hash: e.Cid, Name: name, Tsize: e.Tsize})
+		total.Size += e.Size
+		total.Tsize += e.Tsize
+		total.Blocks += e.Blocks
+	}
+	data := AppendPBNode(nil, &PBNode{Links: links, Data: dirData()})
+	if len(data) > MaxDirBlockSize {
+		return Entry{}, fmt.Errorf("import directory %s: %w: %d entries make a %d-byte node; IPFS would shard it (HAMT), which this importer does not do",
+			dir, ErrTooLarge, len(links), len(data))
+	}
+	total.Cid = sumCID(CodecDagPB, data)
+	total.Tsize += uint64(len(data))
+	if err := sink.Node(total.Cid, data); err != nil {
+		return Entry{}, err
+	}
+	return total, nil
+}
+
+func dirData() []byte { return AppendFSData(nil, &FSData{Type: TypeDirectory}) }
+
+func importSymlink(path string, sink Sink) (Entry, error) {
+	target, err := os.Readlink(path)
+	if err != nil {
+		return Entry{}, fmt.Errorf("import symlink: %w", err)
+	}
+	data := AppendPBNode(nil, &PBNode{Data: AppendFSData(nil, &FSData{Type: TypeSymlink, Data: []byte(target)})})
+	c := sumCID(CodecDagPB, data)
+	if err := sink.Node(c, data); err != nil {
+		return Entry{}, err
+	}
+	return Entry{Cid: c, Tsize: uint64(len(data)), Blocks: 1}, nil
+}

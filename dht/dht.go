@@ -1,0 +1,277 @@
+package dht
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	leveldb "github.com/ipfs/go-ds-leveldb"
+	kaddht "github.com/libp2p/go-libp2p-kad-dht"
+	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
+	"github.com/libp2p/go-libp2p-kad-dht/records"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// DHT is one node's view of the myco Kademlia network. It is safe for
+// concurrent use. New starts it; Close stops every goroutine it started and
+// closes its datastore. The libp2p host belongs to the caller.
+type DHT struct {
+	cfg   Config
+	host  host.Host
+	kad   *kaddht.IpfsDHT
+	msgr  *pb.ProtocolMessenger
+	store *leveldb.Datastore
+	set   *provideSet
+	log   *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu            sync.Mutex
+	closed        bool
+	pending       map[cid.Cid]struct{} // roots waiting to be announced
+	lastReprovide time.Time
+	lastErr       error
+}
+
+// New opens the datastore in cfg.DataDir, starts a Kademlia DHT on h under
+// the "/myco" prefix and starts the reprovider. It does not dial anyone:
+// call Bootstrap for that.
+func New(h host.Host, cfg Config) (*DHT, error) {
+	if h == nil {
+		return nil, fmt.Errorf("start dht: %w: no host", ErrBadConfig)
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("start dht: %w", err)
+	}
+	store, err := leveldb.NewDatastore(cfg.DataDir, nil)
+	if err != nil {
+		return nil, fmt.Errorf("start dht: open datastore %q: %w", cfg.DataDir, err)
+	}
+
+	mode := kaddht.ModeAuto
+	if cfg.ForceServer {
+		mode = kaddht.ModeServer
+	}
+	opts := []kaddht.Option{
+		kaddht.ProtocolPrefix(ProtocolPrefix),
+		kaddht.Mode(mode),
+		kaddht.Datastore(store),
+		kaddht.RoutingTableRefreshPeriod(cfg.RefreshInterval),
+		kaddht.ProviderManagerOpts(
+			records.ProvideValidity(cfg.ProvideValidity),
+			records.CleanupInterval(min(time.Hour, cfg.ProvideValidity)),
+		),
+	}
+	if len(cfg.BootstrapPeers) > 0 {
+		opts = append(opts, kaddht.BootstrapPeers(cfg.BootstrapPeers...))
+	}
+	kad, err := kaddht.New(h, opts...)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("start dht: %w", err), store.Close())
+	}
+	msgr, err := pb.NewProtocolMessenger(kad.MessageSender())
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("start dht: %w", err), kad.Close(), store.Close())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &DHT{
+		cfg:     cfg,
+		host:    h,
+		kad:     kad,
+		msgr:    msgr,
+		store:   store,
+		set:     newProvideSet(store),
+		log:     cfg.Logger,
+		ctx:     ctx,
+		cancel:  cancel,
+		pending: make(map[cid.Cid]struct{}),
+	}
+	ticks := cfg.ReprovideTicks
+	if ticks == nil {
+		ticks = d.startSchedule(cfg.ReprovideDelay, cfg.ReprovideInterval)
+	}
+	d.wg.Go(func() { d.reprovideLoop(ticks) })
+	d.log.Info("dht started", "id", h.ID(), "mode", d.Mode(), "protocol", ProtocolID,
+		"bootstrap_peers", len(cfg.BootstrapPeers))
+	return d, nil
+}
+
+// Close stops the reprovider and every lookup still running, then the DHT,
+// then closes the datastore. Close the host afterwards. It is idempotent.
+func (d *DHT) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	d.mu.Unlock()
+
+	d.cancel()
+	d.wg.Wait()
+	var errs []error
+	if err := d.kad.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close dht: %w", err))
+	}
+	if err := d.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close dht datastore: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// goOwned runs f in a goroutine that Close waits for; it fails once Close
+// has begun.
+func (d *DHT) goOwned(f func()) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	d.wg.Go(f)
+	return nil
+}
+
+// ID is the local peer.
+func (d *DHT) ID() peer.ID { return d.host.ID() }
+
+// Mode reports "server" when the node answers DHT queries, "client" when it
+// only asks.
+func (d *DHT) Mode() string {
+	if d.kad.Mode() == kaddht.ModeServer {
+		return "server"
+	}
+	return "client"
+}
+
+// Bootstrap dials every configured bootstrap peer in parallel, each bounded
+// by BootstrapTimeout and ctx, then refreshes the routing table and waits
+// for that refresh. The refresh runs even when some peers were unreachable;
+// the error then names each of them (errors.Is ErrBootstrapUnreachable).
+// When every dial fails the node keeps running, and the library retries the
+// bootstrap peers whenever its routing table is empty.
+func (d *DHT) Bootstrap(ctx context.Context) error {
+	if len(d.cfg.BootstrapPeers) == 0 {
+		return fmt.Errorf("bootstrap: %w", ErrNoBootstrapPeers)
+	}
+	errs := make([]error, len(d.cfg.BootstrapPeers))
+	var wg sync.WaitGroup
+	for i, ai := range d.cfg.BootstrapPeers {
+		if ai.ID == d.host.ID() {
+			continue
+		}
+		wg.Go(func() {
+			dctx, cancel := context.WithTimeout(ctx, d.cfg.BootstrapTimeout)
+			defer cancel()
+			if err := d.host.Connect(dctx, ai); err != nil {
+				errs[i] = fmt.Errorf("%w: %s: %w", ErrBootstrapUnreachable, ai.ID, err)
+				d.log.Warn("bootstrap peer unreachable", "peer", ai.ID, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	dialErr := errors.Join(errs...)
+	reached := 0
+	for _, err := range errs {
+		if err == nil {
+			reached++
+		}
+	}
+	if reached == 0 {
+		return fmt.Errorf("bootstrap: %w", dialErr)
+	}
+	if err := d.awaitTable(ctx); err != nil {
+		return fmt.Errorf("bootstrap: %w", errors.Join(dialErr, err))
+	}
+	if err := d.Refresh(ctx); err != nil {
+		return fmt.Errorf("bootstrap: %w", errors.Join(dialErr, err))
+	}
+	if dialErr != nil {
+		return fmt.Errorf("bootstrap: %w", dialErr)
+	}
+	return nil
+}
+
+// tablePoll is how often awaitTable looks at the routing table.
+const tablePoll = 10 * time.Millisecond
+
+// awaitTable waits, bounded by ctx and BootstrapTimeout, until the routing
+// table holds a peer. A dialled peer enters the table only after identify
+// and the library's liveness check, neither of which announces itself, so
+// this looks at the table's size every tablePoll.
+func (d *DHT) awaitTable(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.BootstrapTimeout)
+	defer cancel()
+	tick := time.NewTicker(tablePoll)
+	defer tick.Stop()
+	for d.kad.RoutingTable().Size() == 0 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("no bootstrap peer entered the routing table: %w", ctx.Err())
+		case <-d.ctx.Done():
+			return ErrClosed
+		}
+	}
+	return nil
+}
+
+// Refresh runs one routing-table refresh now, the same work the periodic
+// refresh does every RefreshInterval, and waits for it.
+func (d *DHT) Refresh(ctx context.Context) error {
+	select {
+	case err := <-d.kad.ForceRefresh():
+		if err != nil {
+			return fmt.Errorf("refresh routing table: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("refresh routing table: %w", ctx.Err())
+	case <-d.ctx.Done():
+		return fmt.Errorf("refresh routing table: %w", ErrClosed)
+	}
+}
+
+// Peers lists the routing table.
+func (d *DHT) Peers() []peer.ID {
+	return d.kad.RoutingTable().ListPeers()
+}
+
+// Stats is a snapshot of the node's DHT state.
+type Stats struct {
+	Mode             string    `json:"mode"`
+	RoutingTableSize int       `json:"routing_table_size"`
+	Roots            int       `json:"roots"`            // roots in the provide set
+	ProvidesPending  int       `json:"provides_pending"` // roots not yet announced since they were added or the reprovide began
+	LastReprovide    time.Time `json:"last_reprovide"`   // zero before the first one
+	LastError        string    `json:"last_error,omitempty"`
+}
+
+// Stats reports the routing table size, the provide set and the reprovider.
+func (d *DHT) Stats(ctx context.Context) (Stats, error) {
+	roots, err := d.set.All(ctx)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := Stats{
+		Mode:             d.Mode(),
+		RoutingTableSize: d.kad.RoutingTable().Size(),
+		Roots:            len(roots),
+		ProvidesPending:  len(d.pending),
+		LastReprovide:    d.lastReprovide,
+	}
+	if d.lastErr != nil {
+		s.LastError = d.lastErr.Error()
+	}
+	if err != nil {
+		return s, fmt.Errorf("dht stats: %w", err)
+	}
+	return s, nil
+}

@@ -1,0 +1,17 @@
+package dht
+
+import "errors"
+
+// Errors callers compare with errors.Is.
+var (
+	// ErrMalformedCID: the text or bytes are not a CID.
+	ErrMalformedCID = errors.New("malformed CID")
+	// ErrBadConfig: a Config setting is unusable.
+	ErrBadConfig = errors.New("bad dht config")
+	// ErrClosed: the DHT was closed.
+	ErrClosed = errors.New("dht closed")
+	// ErrBootstrapUnreachable: a bootstrap peer could not be dialled.
+	ErrBootstrapUnreachable = errors.New("bootstrap peer unreachable")
+	// ErrNoBootstrapPeers: Bootstrap was called with none configured.
+	ErrNoBootstrapPeers = errors.New("no bootstrap peers configured")
+)

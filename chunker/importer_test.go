@@ -152,7 +152,7 @@ func TestEmptyDirectoryVector(t *testing.T) {
 	}
 }
 
-func writeFile(t testing.TB, path string, data []byte) {
+func writeTestFile(t testing.TB, path string, data []byte) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,585 @@
+package chunker
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/ipfs/go-cid"
+	"github.com/syndtr/goleveldb/leveldb"
+	"github.com/syndtr/goleveldb/leveldb/opt"
+	"github.com/syndtr/goleveldb/leveldb/util"
+)
+
+// Store is the local content store: a leveldb index under its directory
+// plus, by reference, the user's own files. See the package doc for the
+// layout and the rules. All methods are safe for concurrent use.
+type Store struct {
+	db  *leveldb.DB
+	log *slog.Logger
+
+	// gc serializes the commit of ownership (a batch that adds blocks and
+	// their owner markers) with Remove's check-and-delete, so a block that
+	// another owner is adding is never deleted under it.
+	gc sync.Mutex
+
+	idMu   sync.Mutex
+	nextID uint64
+
+	fetchMu sync.Mutex
+	fetches map[cid.Cid]*Fetch
+}
+
+// RootInfo describes a kept root.
+type RootInfo struct {
+	Cid    cid.Cid
+	Size   uint64 // content bytes
+	Blocks uint64 // blocks in its DAG, counting repeats
+	Dir    bool
+}
+
+// Open opens (creating if needed) the store whose index lives in
+// dir/index. Imports interrupted by a crash are rolled back; incoming
+// fetches are kept for Resume.
+func Open(dir string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db, err := leveldb.OpenFile(filepath.Join(dir, "index"), &opt.Options{
+		BlockCacheCapacity: 8 << 20,
+		WriteBuffer:        4 << 20,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open content store: %w", err)
+	}
+	s := &Store{db: db, log: log, fetches: map[cid.Cid]*Fetch{}}
+	if v, err := db.Get([]byte{pCounter}, nil); err == nil && len(v) == 8 {
+		s.nextID = binary.BigEndian.Uint64(v)
+	} else if err != nil && !errors.Is(err, leveldb.ErrNotFound) {
+		db.Close()
+		return nil, fmt.Errorf("open content store: %w", err)
+	}
+	if err := s.rollbackImports(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open content store: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the index. Fetches still open must not be used after.
+func (s *Store) Close() error {
+	s.fetchMu.Lock()
+	for _, f := range s.fetches {
+		f.closeFiles()
+	}
+	s.fetches = map[cid.Cid]*Fetch{}
+	s.fetchMu.Unlock()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close content store: %w", err)
+	}
+	return nil
+}
+
+const (
+	pendingImport = 'I'
+	pendingFetch  = 'F'
+)
+
+// newOwner allocates an owner id and marks it pending (synced), so a crash
+// before its root is committed is rolled back (imports) or resumed
+// (fetches) at the next Open.
+func (s *Store) newOwner(kind byte) (uint64, error) {
+	id, err := s.newID()
+	if err != nil {
+		return 0, err
+	}
+	if err := s.db.Put(idKey(pPending, id), []byte{kind}, &opt.WriteOptions{Sync: true}); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+func (s *Store) newID() (uint64, error) {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	s.nextID++
+	if err := s.db.Put([]byte{pCounter}, binary.BigEndian.AppendUint64(nil, s.nextID), nil); err != nil {
+		return 0, err
+	}
+	return s.nextID, nil
+}
+
+func (s *Store) rollbackImports() error {
+	it := s.db.NewIterator(util.BytesPrefix([]byte{pPending}), nil)
+	var stale []uint64
+	for it.Next() {
+		if v := it.Value(); len(v) == 1 && v[0] == pendingImport && len(it.Key()) == 9 {
+			stale = append(stale, binary.BigEndian.Uint64(it.Key()[1:]))
+		}
+	}
+	it.Release()
+	if err := it.Error(); err != nil {
+		return err
+	}
+	for _, o := range stale {
+		s.log.Info("rolling back interrupted import", "owner", o)
+		if err := s.release(o, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// release deletes everything owner holds that no other owner uses, plus
+// the owner's pending marker and any keys in also, atomically per step.
+func (s *Store) release(owner uint64, also [][]byte) error {
+	s.gc.Lock()
+	defer s.gc.Unlock()
+	b := new(leveldb.Batch)
+	flush := func() error {
+		if b.Len() == 0 {
+			return nil
+		}
+		err := s.db.Write(b, nil)
+		b.Reset()
+		return err
+	}
+	// Nodes: drop the owner's marker; drop the bytes when no marker is left.
+	it := s.db.NewIterator(util.BytesPrefix(idKey(pOwnerNode, owner)), nil)
+	for it.Next() {
+		c, err := cid.Cast(it.Key()[9:])
+		if err != nil {
+			continue
+		}
+		b.Delete(bytes.Clone(it.Key()))
+		b.Delete(nodeOwnerKey(c, owner))
+		if err := flush(); err != nil {
+			it.Release()
+			return err
+		}
+		if !s.hasPrefix(cidKey(pNodeOwner, c)) {
+			b.Delete(plainCidKey(pNode, c))
+		}
+	}
+	it.Release()
+	if err := it.Error(); err != nil {
+		return err
+	}
+	// Files: each belongs to one owner; drop it and its leaf locations.
+	it = s.db.NewIterator(util.BytesPrefix(idKey(pOwnerFile, owner)), nil)
+	for it.Next() {
+		fid := binary.BigEndian.Uint64(it.Key()[9:])
+		b.Delete(bytes.Clone(it.Key()))
+		b.Delete(idKey(pFile, fid))
+		lit := s.db.NewIterator(util.BytesPrefix(idKey(pFileLeaf, fid)), nil)
+		for lit.Next() {
+			off := int64(binary.BigEndian.Uint64(lit.Key()[9:]))
+			if c, err := cid.Cast(lit.Value()); err == nil {
+				b.Delete(leafLocKey(c, fid, off))
+			}
+			b.Delete(bytes.Clone(lit.Key()))
+			if b.Len() > 1000 {
+				if err := flush(); err != nil {
+					lit.Release()
+					it.Release()
+					return err
+				}
+			}
+		}
+		lit.Release()
+		if err := lit.Error(); err != nil {
+			it.Release()
+			return err
+		}
+	}
+	it.Release()
+	if err := it.Error(); err != nil {
+		return err
+	}
+	b.Delete(idKey(pPending, owner))
+	for _, k := range also {
+		b.Delete(k)
+	}
+	if err := s.db.Write(b, &opt.WriteOptions{Sync: true}); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *Store) hasPrefix(p []byte) bool {
+	it := s.db.NewIterator(util.BytesPrefix(p), nil)
+	defer it.Release()
+	return it.Next()
+}
+
+// ownedBatch collects index writes of one owner and commits them under gc.
+type ownedBatch struct {
+	s     *Store
+	owner uint64
+	b     leveldb.Batch
+	bytes int
+}
+
+func (w *ownedBatch) node(c cid.Cid, data []byte) error {
+	w.b.Put(plainCidKey(pNode, c), data)
+	w.b.Put(nodeOwnerKey(c, w.owner), nil)
+	w.b.Put(ownerNodeKey(w.owner, c), nil)
+	w.bytes += len(data) + 100
+	return w.maybeFlush()
+}
+
+func (w *ownedBatch) leafRef(c cid.Cid, file uint64, off int64, n int) error {
+	w.b.Put(leafLocKey(c, file, off), binary.AppendUvarint(nil, uint64(n)))
+	w.b.Put(fileLeafKey(file, off), c.Bytes())
+	w.bytes += 120
+	return w.maybeFlush()
+}
+
+func (w *ownedBatch) maybeFlush() error {
+	if w.bytes < 1<<20 {
+		return nil
+	}
+	return w.flush(false)
+}
+
+func (w *ownedBatch) flush(sync bool) error {
+	w.s.gc.Lock()
+	defer w.s.gc.Unlock()
+	if err := w.s.db.Write(&w.b, &opt.WriteOptions{Sync: sync}); err != nil {
+		return fmt.Errorf("write index: %w", err)
+	}
+	w.b.Reset()
+	w.bytes = 0
+	return nil
+}
+
+// refSink records an import's leaves as references into one file and its
+// nodes in the index.
+type refSink struct {
+	w    *ownedBatch
+	file uint64
+}
+
+func (r *refSink) Leaf(c cid.Cid, data []byte, off int64) error {
+	if len(data) == 0 {
+		return r.w.node(c, nil)
+	}
+	return r.w.leafRef(c, r.file, off, len(data))
+}
+
+func (r *refSink) Node(c cid.Cid, data []byte) error { return r.w.node(c, data) }
+
+// inlineSink keeps every block, leaves included, in the index.
+type inlineSink struct{ w *ownedBatch }
+
+func (i inlineSink) Leaf(c cid.Cid, data []byte, _ int64) error { return i.w.node(c, data) }
+func (i inlineSink) Node(c cid.Cid, data []byte) error        { return i.w.node(c, data) }
+
+// AddPath imports the file or directory at path and keeps its root. File
+// bytes are not copied: leaves are recorded as (file, offset, length)
+// references, re-verified on every read. Sharing a root that is already
+// kept replaces the old references with the new ones.
+func (s *Store) AddPath(ctx context.Context, path string, p Params) (RootInfo, error) {
+	if err := p.Validate(); err != nil {
+		return RootInfo{}, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return RootInfo{}, fmt.Errorf("share %s: %w", path, err)
+	}
+	fi, err := os.Lstat(abs)
+	if err != nil {
+		return RootInfo{}, fmt.Errorf("share: %w", err)
+	}
+	owner, err := s.newOwner(pendingImport)
+	if err != nil {
+		return RootInfo{}, fmt.Errorf("share %s: %w", path, err)
+	}
+	w := &ownedBatch{s: s, owner: owner}
+	var e Entry
+	kind := byte(kindFile)
+	switch {
+	case fi.IsDir():
+		kind = kindDir
+		e, err = ImportDir(ctx, abs, p, func(ctx context.Context, path string) (Entry, error) {
+			return s.importRef(ctx, w, path, p)
+		}, inlineSink{w})
+	case fi.Mode().IsRegular():
+		e, err = s.importRef(ctx, w, abs, p)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		kind = kindSymlink
+		e, err = importSymlink(abs, inlineSink{w})
+	default:
+		err = fmt.Errorf("unsupported file type %s", fi.Mode().Type())
+	}
+	if err == nil {
+		err = s.commitRoot(w, e, kind)
+	}
+	if err != nil {
+		if rerr := s.release(owner, nil); rerr != nil {
+			s.log.Error("rolling back failed import", "path", path, "err", rerr)
+		}
+		return RootInfo{}, fmt.Errorf("share %s: %w", path, err)
+	}
+	s.log.Info("shared", "path", abs, "cid", e.Cid, "size", e.Size)
+	return RootInfo{Cid: e.Cid, Size: e.Size, Blocks: uint64(e.Blocks), Dir: kind == kindDir}, nil
+}
+
+// AddReader imports a stream (no file to refer to): every block, leaves
+// included, is kept in the index.
+func (s *Store) AddReader(ctx context.Context, r io.Reader, p Params) (RootInfo, error) {
+	if err := p.Validate(); err != nil {
+		return RootInfo{}, err
+	}
+	owner, err := s.newOwner(pendingImport)
+	if err != nil {
+		return RootInfo{}, fmt.Errorf("add stream: %w", err)
+	}
+	w := &ownedBatch{s: s, owner: owner}
+	e, err := ImportFile(ctx, r, p, inlineSink{w})
+	if err == nil {
+		err = s.commitRoot(w, e, kindFile)
+	}
+	if err != nil {
+		if rerr := s.release(owner, nil); rerr != nil {
+			s.log.Error("rolling back failed import", "err", rerr)
+		}
+		return RootInfo{}, fmt.Errorf("add stream: %w", err)
+	}
+	return RootInfo{Cid: e.Cid, Size: e.Size, Blocks: uint64(e.Blocks)}, nil
+}
+
+// importRef imports one regular file by reference under w's owner.
+func (s *Store) importRef(ctx context.Context, w *ownedBatch, path string, p Params) (Entry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Entry{}, err
+	}
+	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return Entry{}, err
+	}
+	fid, err := s.newID()
+	if err != nil {
+		return Entry{}, err
+	}
+	rec := fileRecord{Owner: w.owner, Complete: true, Size: before.Size(), MTime: before.ModTime().UnixNano(), Path: path}
+	w.b.Put(idKey(pFile, fid), rec.encode())
+	w.b.Put(ownerFileKey(w.owner, fid), nil)
+	e, err := ImportFile(ctx, f, p, &refSink{w: w, file: fid})
+	if err != nil {
+		return Entry{}, fmt.Errorf("%s: %w", path, err)
+	}
+	after, err := f.Stat()
+	if err != nil {
+		return Entry{}, err
+	}
+	if after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) || e.Size != uint64(before.Size()) {
+		return Entry{}, fmt.Errorf("%s: file changed while it was being imported", path)
+	}
+	return e, nil
+}
+
+// commitRoot flushes w and makes e.Cid a kept root owned by w.owner, in
+// one synced batch; a previous owner of the same root is released.
+func (s *Store) commitRoot(w *ownedBatch, e Entry, kind byte) error {
+	old, oldErr := s.rootRecord(e.Cid)
+	rec := rootRecord{Owner: w.owner, Size: e.Size, Blocks: uint64(e.Blocks), Kind: kind}
+	w.b.Put(plainCidKey(pRoot, e.Cid), rec.encode())
+	w.b.Delete(idKey(pPending, w.owner))
+	if err := w.flush(true); err != nil {
+		return err
+	}
+	if oldErr == nil {
+		return s.release(old.Owner, nil)
+	}
+	return nil
+}
+
+func (s *Store) rootRecord(c cid.Cid) (rootRecord, error) {
+	v, err := s.db.Get(plainCidKey(pRoot, c), nil)
+	if errors.Is(err, leveldb.ErrNotFound) {
+		return rootRecord{}, fmt.Errorf("%s: %w", c, ErrNotKept)
+	}
+	if err != nil {
+		return rootRecord{}, err
+	}
+	return decodeRootRecord(v)
+}
+
+// Roots lists the kept roots.
+func (s *Store) Roots() ([]RootInfo, error) {
+	it := s.db.NewIterator(util.BytesPrefix([]byte{pRoot}), nil)
+	defer it.Release()
+	var out []RootInfo
+	for it.Next() {
+		c, err := cid.Cast(it.Key()[1:])
+		if err != nil {
+			return nil, fmt.Errorf("list roots: %w", err)
+		}
+		r, err := decodeRootRecord(it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("list roots: %s: %w", c, err)
+		}
+		out = append(out, RootInfo{Cid: c, Size: r.Size, Blocks: r.Blocks, Dir: r.Kind == kindDir})
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("list roots: %w", err)
+	}
+	return out, nil
+}
+
+// Root returns what the store knows of a kept root (ErrNotKept if none).
+func (s *Store) Root(c cid.Cid) (RootInfo, error) {
+	r, err := s.rootRecord(c)
+	if err != nil {
+		return RootInfo{}, err
+	}
+	return RootInfo{Cid: c, Size: r.Size, Blocks: r.Blocks, Dir: r.Kind == kindDir}, nil
+}
+
+// Remove stops keeping root and frees every block no other kept or
+// incoming root uses. Files kept by reference are never deleted: the store
+// only forgets them.
+func (s *Store) Remove(root cid.Cid) error {
+	r, err := s.rootRecord(root)
+	if err != nil {
+		return fmt.Errorf("remove: %w", err)
+	}
+	if err := s.release(r.Owner, [][]byte{plainCidKey(pRoot, root)}); err != nil {
+		return fmt.Errorf("remove %s: %w", root, err)
+	}
+	s.log.Info("removed", "cid", root)
+	return nil
+}
+
+// Has reports whether the store holds a location for block c (without
+// reading or verifying it).
+func (s *Store) Has(c cid.Cid) bool {
+	if ok, _ := s.db.Has(plainCidKey(pNode, c), nil); ok {
+		return true
+	}
+	return s.hasPrefix(cidKey(pLeafLoc, c))
+}
+
+// Get returns the bytes of block c, verified against c. A block kept by
+// reference is read from its file; if every location fails, the error says
+// why (ErrSourceMissing, ErrSourceChanged, ErrHashMismatch), wrapped in a
+// *BlockError naming c. Unknown blocks are ErrNotFound.
+func (s *Store) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	if err := checkCID(c); err != nil {
+		return nil, err
+	}
+	v, err := s.db.Get(plainCidKey(pNode, c), nil)
+	if err == nil {
+		if err := Verify(c, v); err != nil {
+			return nil, err
+		}
+		return v, nil
+	}
+	if !errors.Is(err, leveldb.ErrNotFound) {
+		return nil, blockErr("get", c, err)
+	}
+	var first error
+	it := s.db.NewIterator(util.BytesPrefix(cidKey(pLeafLoc, c)), nil)
+	defer it.Release()
+	for it.Next() {
+		k := it.Key()
+		fid := binary.BigEndian.Uint64(k[len(k)-16:])
+		off := int64(binary.BigEndian.Uint64(k[len(k)-8:]))
+		n, _ := binary.Uvarint(it.Value())
+		b, err := s.readRef(c, fid, off, int64(n))
+		if err == nil {
+			return b, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return nil, first
+	}
+	return nil, blockErr("get", c, ErrNotFound)
+}
+
+// readRef reads and verifies one leaf kept by reference.
+func (s *Store) readRef(c cid.Cid, fid uint64, off, n int64) ([]byte, error) {
+	if n > MaxBlockSize {
+		return nil, blockErr("get", c, fmt.Errorf("%w: %d bytes", ErrTooLarge, n))
+	}
+	v, err := s.db.Get(idKey(pFile, fid), nil)
+	if err != nil {
+		return nil, blockErr("get", c, fmt.Errorf("file record %d: %w", fid, err))
+	}
+	rec, err := decodeFileRecord(v)
+	if err != nil {
+		return nil, blockErr("get", c, err)
+	}
+	f, err := os.Open(rec.Path)
+	if err != nil {
+		return nil, blockErr("get", c, fmt.Errorf("%w: %s: %v", ErrSourceMissing, rec.Path, err))
+	}
+	defer f.Close()
+	buf := make([]byte, n)
+	_, rerr := f.ReadAt(buf, off)
+	if rerr == nil {
+		if Verify(c, buf) == nil {
+			return buf, nil
+		}
+	}
+	changed := !rec.Complete
+	if fi, err := f.Stat(); err == nil && rec.Complete {
+		changed = fi.Size() != rec.Size || fi.ModTime().UnixNano() != rec.MTime
+	}
+	if changed {
+		return nil, blockErr("get", c, fmt.Errorf("%w: %s (offset %d)", ErrSourceChanged, rec.Path, off))
+	}
+	if rerr != nil {
+		return nil, blockErr("get", c, fmt.Errorf("%w: %s: %v", ErrHashMismatch, rec.Path, rerr))
+	}
+	return nil, blockErr("get", c, fmt.Errorf("%w: %s (offset %d)", ErrHashMismatch, rec.Path, off))
+}
+
+// Cat streams the file at root (kept or not, if its blocks are here) to w.
+func (s *Store) Cat(ctx context.Context, root cid.Cid, w io.Writer) (int64, error) {
+	return WriteFile(ctx, s, root, w)
+}
+
+// Export writes the file or directory at root to dst (which must not exist).
+func (s *Store) Export(ctx context.Context, root cid.Cid, dst string) error {
+	return WriteTree(ctx, s, root, dst)
+}
+
+// Leaves returns the layout (files and leaves in order) of a root whose
+// internal nodes are in the store.
+func (s *Store) Leaves(ctx context.Context, root cid.Cid) (*Layout, error) {
+	l, err := buildLayout(ctx, root, s.getNode)
+	if err != nil {
+		return nil, fmt.Errorf("leaves of %s: %w", root, err)
+	}
+	return l, nil
+}
+
+// getNode returns a verified dag-pb node from the index, or errNodeMissing.
+func (s *Store) getNode(c cid.Cid) ([]byte, error) {
+	v, err := s.db.Get(plainCidKey(pNode, c), nil)
+	if errors.Is(err, leveldb.ErrNotFound) {
+		return nil, errNodeMissing
+	}
+	if err != nil {
+		return nil, blockErr("get", c, err)
+	}
+	if err := Verify(c, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}

@@ -71,6 +71,10 @@ type Config struct {
 	// Tests inject it to drive reprovides without waiting.
 	ReprovideTicks <-chan time.Time
 
+	// OnReprovide, when set, is called after every scheduled reprovide
+	// with its report and error (metrics, logs, tests waiting for one).
+	OnReprovide func(ReprovideReport, error)
+
 	// ReprovideConcurrency bounds how many roots are announced at once
 	// during a reprovide.
 	ReprovideConcurrency int

@@ -160,8 +160,12 @@ func (d *DHT) reprovideLoop(ticks <-chan time.Time) {
 			if !ok {
 				return
 			}
-			if _, err := d.Reprovide(d.ctx); err != nil {
+			rep, err := d.Reprovide(d.ctx)
+			if err != nil {
 				d.log.Warn("reprovide incomplete", "err", err)
+			}
+			if d.cfg.OnReprovide != nil {
+				d.cfg.OnReprovide(rep, err)
 			}
 		}
 	}

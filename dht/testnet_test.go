@@ -156,12 +156,17 @@ const bucketSize = 20
 // one-chunk file.
 func rootCID(t testing.TB, name string) cid.Cid {
 	t.Helper()
-	sum := sha256.Sum256([]byte(name))
+	return cid.NewCidV1(cid.Raw, mustHash(name))
+}
+
+// mustHash is the sha2-256 multihash of s.
+func mustHash(s string) multihash.Multihash {
+	sum := sha256.Sum256([]byte(s))
 	mh, err := multihash.Encode(sum[:], multihash.SHA2_256)
 	if err != nil {
-		t.Fatalf("multihash: %v", err)
+		panic(err)
 	}
-	return cid.NewCidV1(cid.Raw, mh)
+	return mh
 }
 
 // collect reads a FindProviders channel to its end.

@@ -61,10 +61,11 @@ type Params struct {
 	PowLimit     *big.Int
 	PowLimitBits uint32
 
-	// GenesisTime (Unix milliseconds) and GenesisBits fix the genesis header; the genesis block pays GenesisReward to nobody's
-	// key (the zero address), so it creates no spendable coins.
-	GenesisTime int64
-	GenesisBits uint32
+	// GenesisTime (Unix milliseconds), GenesisBits and GenesisNonce fix the
+	// genesis header (see Genesis).
+	GenesisTime  int64
+	GenesisBits  uint32
+	GenesisNonce uint64
 	// GenesisMessage is the genesis coinbase payload.
 	GenesisMessage string
 
@@ -97,6 +98,7 @@ func (n Network) Params() *Params {
 			PowLimitBits:     0x1e0fffff,
 			GenesisTime:      1767225600000, // 2026-01-01T00:00:00Z
 			GenesisBits:      0x1e0fffff,
+			GenesisNonce:     mainGenesisNonce,
 			GenesisMessage:   "myco main genesis: files and a ledger, peer to peer",
 			InitialSubsidy:   50 * Coin,
 			HalvingInterval:  2_100_000, // about four years of 60 s blocks
@@ -117,6 +119,7 @@ func (n Network) Params() *Params {
 			PowLimitBits:     0x207fffff,
 			GenesisTime:      1767225600000,
 			GenesisBits:      0x1f0fffff, // about 4096 hashes per block
+			GenesisNonce:     devGenesisNonce,
 			GenesisMessage:   "myco dev genesis",
 			InitialSubsidy:   50 * Coin,
 			HalvingInterval:  10_000,

@@ -1,0 +1,267 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcec/v2/schnorr"
+	"github.com/ipfs/go-cid"
+)
+
+// TxKind says what a transaction does.
+type TxKind uint8
+
+const (
+	// TxCoinbase is the first transaction of a block: it pays the subsidy
+	// plus the block's fees to the miner. It has no sender and no signature;
+	// its nonce is the block height, which makes every coinbase id unique.
+	TxCoinbase TxKind = 0
+	// TxTransfer moves Amount from the sender to Recipient; Payload is a memo.
+	TxTransfer TxKind = 1
+	// TxAnchor records a CID, optionally under a name, in Payload (see
+	// Anchor). It moves no coins and only pays its fee.
+	TxAnchor TxKind = 2
+)
+
+// String returns the kind's name.
+func (k TxKind) String() string {
+	switch k {
+	case TxCoinbase:
+		return "coinbase"
+	case TxTransfer:
+		return "transfer"
+	case TxAnchor:
+		return "anchor"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// PubKeySize is the size of a BIP-340 x-only public key; SigSize of a
+// BIP-340 signature.
+const (
+	PubKeySize = 32
+	SigSize    = 64
+)
+
+// MaxPayloadEncodable is the most a payload's 2-byte length can say; the
+// network's MaxPayload is the rule.
+const MaxPayloadEncodable = 1<<16 - 1
+
+// Tx is a transaction. Its canonical encoding is, in order: chain id
+// (uint32), kind (uint8), sender (32-byte x-only key), nonce (uint64),
+// recipient (20 bytes), amount (uint64), fee (uint64), payload length
+// (uint16) and payload, signature (64 bytes); integers little-endian. The
+// signature is BIP-340 Schnorr over SigHash, which covers every field but
+// the signature. The id is the double SHA-256 of the whole encoding.
+type Tx struct {
+	ChainID   uint32
+	Kind      TxKind
+	Sender    [PubKeySize]byte
+	Nonce     uint64
+	Recipient Address
+	Amount    uint64
+	Fee       uint64
+	Payload   []byte
+	Sig       [SigSize]byte
+}
+
+// Size returns the length of the canonical encoding.
+func (tx *Tx) Size() int { return TxFixedSize + len(tx.Payload) }
+
+// AppendUnsigned appends the encoding of every field except the signature.
+func (tx *Tx) AppendUnsigned(b []byte) []byte {
+	b = binary.LittleEndian.AppendUint32(b, tx.ChainID)
+	b = append(b, byte(tx.Kind))
+	b = append(b, tx.Sender[:]...)
+	b = binary.LittleEndian.AppendUint64(b, tx.Nonce)
+	b = append(b, tx.Recipient[:]...)
+	b = binary.LittleEndian.AppendUint64(b, tx.Amount)
+	b = binary.LittleEndian.AppendUint64(b, tx.Fee)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(tx.Payload)))
+	return append(b, tx.Payload...)
+}
+
+// Append appends the canonical encoding of tx. A payload longer than
+// MaxPayloadEncodable cannot be encoded; check with Sanity first.
+func (tx *Tx) Append(b []byte) []byte {
+	if len(tx.Payload) > MaxPayloadEncodable {
+		panic("ledger: encode tx: payload longer than 65535 bytes")
+	}
+	b = tx.AppendUnsigned(b)
+	return append(b, tx.Sig[:]...)
+}
+
+// Encode returns the canonical encoding of tx.
+func (tx *Tx) Encode() []byte { return tx.Append(make([]byte, 0, tx.Size())) }
+
+// ID returns the transaction id: the double SHA-256 of the encoding.
+func (tx *Tx) ID() Hash { return DoubleSHA256(tx.Encode()) }
+
+// sigHashTag domain-separates transaction signatures (BIP-340 tagged hash).
+const sigHashTag = "myco/tx/v1"
+
+// SigHash returns the 32-byte message the sender signs: the BIP-340 tagged
+// hash of the unsigned encoding.
+func (tx *Tx) SigHash() [32]byte {
+	tag := sha256.Sum256([]byte(sigHashTag))
+	h := sha256.New()
+	h.Write(tag[:])
+	h.Write(tag[:])
+	h.Write(tx.AppendUnsigned(make([]byte, 0, tx.Size())))
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// SenderAddress returns the address of the sender's key.
+func (tx *Tx) SenderAddress() Address { return addressFromXOnly(tx.Sender[:]) }
+
+// Sign sets the sender to k's public key and signs tx.
+func (tx *Tx) Sign(k *btcec.PrivateKey) error {
+	copy(tx.Sender[:], schnorr.SerializePubKey(k.PubKey()))
+	h := tx.SigHash()
+	sig, err := schnorr.Sign(k, h[:])
+	if err != nil {
+		return fmt.Errorf("sign tx: %w", err)
+	}
+	copy(tx.Sig[:], sig.Serialize())
+	return nil
+}
+
+// VerifySignature checks the sender's signature (coinbases have none).
+func (tx *Tx) VerifySignature() error {
+	pub, err := schnorr.ParsePubKey(tx.Sender[:])
+	// The sender must be a valid x-only public key.
+	if err != nil {
+		return ruleErr(ErrBadPubKey, "sender %x: %v", tx.Sender, err)
+	}
+	sig, err := schnorr.ParseSignature(tx.Sig[:])
+	// The signature must parse and verify against the sender over SigHash.
+	if err != nil {
+		return ruleErr(ErrBadSignature, "tx %s: %v", tx.ID(), err)
+	}
+	h := tx.SigHash()
+	if !sig.Verify(h[:], pub) {
+		return ruleErr(ErrBadSignature, "tx %s: signature does not verify", tx.ID())
+	}
+	return nil
+}
+
+// DecodeTx decodes exactly one canonical transaction from b.
+func DecodeTx(b []byte) (*Tx, error) {
+	r := reader{b: b}
+	tx, err := r.tx()
+	if err != nil {
+		return nil, err
+	}
+	if len(r.b) != 0 {
+		return nil, ruleErr(ErrMalformed, "decode tx: %d trailing bytes", len(r.b))
+	}
+	return tx, nil
+}
+
+// reader consumes a byte slice, reporting short input as ErrMalformed.
+type reader struct{ b []byte }
+
+func (r *reader) take(n int, what string) ([]byte, error) {
+	if n > len(r.b) {
+		return nil, ruleErr(ErrMalformed, "decode %s: need %d bytes, have %d", what, n, len(r.b))
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out, nil
+}
+
+func (r *reader) tx() (*Tx, error) {
+	// The fixed part is checked in one piece, before anything is allocated.
+	fixed, err := r.take(TxFixedSize-SigSize, "tx")
+	if err != nil {
+		return nil, err
+	}
+	tx := &Tx{}
+	tx.ChainID = binary.LittleEndian.Uint32(fixed[0:4])
+	tx.Kind = TxKind(fixed[4])
+	copy(tx.Sender[:], fixed[5:37])
+	tx.Nonce = binary.LittleEndian.Uint64(fixed[37:45])
+	copy(tx.Recipient[:], fixed[45:65])
+	tx.Amount = binary.LittleEndian.Uint64(fixed[65:73])
+	tx.Fee = binary.LittleEndian.Uint64(fixed[73:81])
+	n := int(binary.LittleEndian.Uint16(fixed[81:83]))
+	// The payload length is checked against the input left before copying.
+	payload, err := r.take(n, "tx payload")
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		tx.Payload = append([]byte(nil), payload...)
+	}
+	sig, err := r.take(SigSize, "tx signature")
+	if err != nil {
+		return nil, err
+	}
+	copy(tx.Sig[:], sig)
+	return tx, nil
+}
+
+// MaxNameLen bounds an anchor's name in bytes.
+const MaxNameLen = 64
+
+// Anchor is the payload of a TxAnchor: a CID and an optional name. Its
+// encoding is the CID's length (one byte), the CID's binary form, then the
+// name's UTF-8 bytes (the rest of the payload, possibly empty).
+type Anchor struct {
+	CID  cid.Cid
+	Name string
+}
+
+// Encode returns the payload bytes of a.
+func (a Anchor) Encode() ([]byte, error) {
+	raw := a.CID.Bytes()
+	if !a.CID.Defined() || len(raw) > 255 {
+		return nil, fmt.Errorf("encode anchor: CID must be defined and at most 255 bytes")
+	}
+	if err := checkAnchorName(a.Name); err != nil {
+		return nil, fmt.Errorf("encode anchor: %w", err)
+	}
+	b := append([]byte{byte(len(raw))}, raw...)
+	return append(b, a.Name...), nil
+}
+
+// DecodeAnchor parses an anchor payload.
+func DecodeAnchor(b []byte) (Anchor, error) {
+	var a Anchor
+	if len(b) == 0 {
+		return a, fmt.Errorf("decode anchor: empty payload")
+	}
+	n := int(b[0])
+	if n == 0 || 1+n > len(b) {
+		return a, fmt.Errorf("decode anchor: CID length %d with %d bytes left", n, len(b)-1)
+	}
+	c, err := cid.Cast(b[1 : 1+n])
+	if err != nil {
+		return a, fmt.Errorf("decode anchor: %w", err)
+	}
+	name := string(b[1+n:])
+	if err := checkAnchorName(name); err != nil {
+		return a, fmt.Errorf("decode anchor: %w", err)
+	}
+	return Anchor{CID: c, Name: name}, nil
+}
+
+func checkAnchorName(name string) error {
+	if len(name) > MaxNameLen {
+		return fmt.Errorf("name is %d bytes, at most %d", len(name), MaxNameLen)
+	}
+	if !utf8.ValidString(name) {
+		return fmt.Errorf("name is not UTF-8")
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("name contains control character %U", r)
+		}
+	}
+	return nil
+}

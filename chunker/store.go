@@ -281,7 +281,7 @@ func (r *refSink) Node(c cid.Cid, data []byte) error { return r.w.node(c, data) 
 type inlineSink struct{ w *ownedBatch }
 
 func (i inlineSink) Leaf(c cid.Cid, data []byte, _ int64) error { return i.w.node(c, data) }
-func (i inlineSink) Node(c cid.Cid, data []byte) error        { return i.w.node(c, data) }
+func (i inlineSink) Node(c cid.Cid, data []byte) error          { return i.w.node(c, data) }
 
 // AddPath imports the file or directory at path and keeps its root. File
 // bytes are not copied: leaves are recorded as (file, offset, length)

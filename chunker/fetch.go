@@ -235,6 +235,9 @@ func (f *Fetch) PutNode(c cid.Cid, data []byte) error {
 		}
 	}
 	if !wanted {
+		if ok, _ := f.s.db.Has(plainCidKey(pNode, c), nil); ok {
+			return nil // already here (a node repeated in the DAG)
+		}
 		return blockErr("put node", c, ErrNotWanted)
 	}
 	w := &ownedBatch{s: f.s, owner: f.owner}
@@ -267,7 +270,14 @@ func (f *Fetch) advance() error {
 	}
 	var me *MissingError
 	if errors.As(err, &me) {
-		f.missing = me.Cids
+		f.missing = f.missing[:0]
+		seen := make(map[cid.Cid]bool, len(me.Cids))
+		for _, c := range me.Cids {
+			if !seen[c] {
+				seen[c] = true
+				f.missing = append(f.missing, c)
+			}
+		}
 		return nil
 	}
 	if err != nil {
@@ -349,6 +359,7 @@ func (f *Fetch) prepare(l *Layout) error {
 	f.have = make([]bool, len(l.Leaves))
 	f.byCid = make(map[cid.Cid][]int, len(l.Leaves))
 	at := make(map[[2]int64]int, len(l.Leaves)) // (file, offset) -> leaf
+	// Empty leaves need no bytes: the empty block is kept in the index.
 	empty := sumCID(CodecRaw, nil)
 	for i, lf := range l.Leaves {
 		f.byCid[lf.Cid] = append(f.byCid[lf.Cid], i)
@@ -358,6 +369,15 @@ func (f *Fetch) prepare(l *Layout) error {
 			f.nhave++
 		}
 	}
+	if len(f.byCid[empty]) > 0 {
+		if err := w.node(empty, nil); err != nil {
+			return err
+		}
+		if err := w.flush(false); err != nil {
+			return err
+		}
+	}
+	resumed := f.nhave
 	// Leaves recorded by an earlier run count only if their bytes verify.
 	drop := new(leveldb.Batch)
 	for fi, fid := range f.fileIDs {
@@ -392,7 +412,7 @@ func (f *Fetch) prepare(l *Layout) error {
 			return err
 		}
 	}
-	if f.nhave > 0 {
+	if f.nhave > resumed {
 		f.s.log.Info("fetch resumes with leaves on disk", "cid", f.root, "have", f.nhave, "total", len(f.have))
 	}
 	return nil

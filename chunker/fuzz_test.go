@@ -1,0 +1,64 @@
+package chunker
+
+import (
+	"bytes"
+	"testing"
+)
+
+func FuzzDecodePBNode(f *testing.F) {
+	leaf := sumCID(CodecRaw, []byte("x"))
+	f.Add([]byte{})
+	f.Add([]byte{0x0a, 0x02, 0x08, 0x01})
+	f.Add(AppendPBNode(nil, &PBNode{Links: []PBLink{{Hash: leaf, Name: "a", Tsize: 1}}, Data: dirData()}))
+	f.Add(AppendPBNode(nil, &PBNode{Links: []PBLink{{Hash: leaf, Tsize: 300}, {Hash: leaf, Tsize: 1 << 40}},
+		Data: AppendFSData(nil, &FSData{Type: TypeFile, HasFileSize: true, FileSize: 300, BlockSizes: []uint64{256, 44}})}))
+	f.Add([]byte{0x0a, 0x00, 0x12, 0x00}) // data before links
+	f.Add([]byte{0x12, 0x05, 0x0a, 0x03, 0x01, 0x55, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, err := DecodePBNode(b)
+		if err != nil {
+			return
+		}
+		// Whatever decodes re-encodes (canonically) to something that
+		// decodes to the same node.
+		again, err := DecodePBNode(AppendPBNode(nil, n))
+		if err != nil {
+			t.Fatalf("re-encoded node does not decode: %v", err)
+		}
+		if len(again.Links) != len(n.Links) || !bytes.Equal(again.Data, n.Data) || (again.Data == nil) != (n.Data == nil) {
+			t.Fatal("re-encoded node differs")
+		}
+		for i := range n.Links {
+			if again.Links[i] != n.Links[i] {
+				t.Fatalf("link %d differs", i)
+			}
+		}
+		if n.Data != nil {
+			if d, err := DecodeFSData(n.Data); err == nil {
+				re, err := DecodeFSData(AppendFSData(nil, d))
+				if err != nil || re.Type != d.Type || re.FileSize != d.FileSize || len(re.BlockSizes) != len(d.BlockSizes) || !bytes.Equal(re.Data, d.Data) {
+					t.Fatalf("unixfs re-encode: %v", err)
+				}
+			}
+		}
+	})
+}
+
+func FuzzDecodeFSData(f *testing.F) {
+	f.Add([]byte{0x08, 0x01})
+	f.Add([]byte{0x08, 0x02, 0x18, 0xac, 0x02, 0x20, 0x80, 0x02, 0x20, 0x2c})
+	f.Add([]byte{0x08, 0x02, 0x22, 0x02, 0x80, 0x02}) // packed blocksizes
+	f.Add([]byte{0x08, 0x04, 0x12, 0x03, 'a', '/', 'b'})
+	f.Add([]byte{0x38, 0xa4, 0x03, 0x42, 0x02, 0x08, 0x01, 0x08, 0x01}) // mode, mtime
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := DecodeFSData(b)
+		if err != nil {
+			return
+		}
+		re, err := DecodeFSData(AppendFSData(nil, d))
+		if err != nil || re.Type != d.Type || re.FileSize != d.FileSize || re.HasFileSize != d.HasFileSize ||
+			len(re.BlockSizes) != len(d.BlockSizes) || !bytes.Equal(re.Data, d.Data) {
+			t.Fatalf("re-encode: %v", err)
+		}
+	})
+}

@@ -28,4 +28,46 @@
 // by CID. A Handshake carries the sender's leaf count, 0 when it does not
 // know it yet. Peer exchange (Peers) is capped at MaxPeersPerMessage peers
 // of MaxAddrsPerPeer addresses each.
+//
+// # Choker
+//
+// The Choker follows BitTorrent's mainline choker with the parameters of
+// DESIGN.md, all injectable (ChokerConfig):
+//
+//   - Downloading, every RechokeInterval (10 s) the Slots (4) regular slots
+//     go to the interested peers that sent us the most bytes over the
+//     interval that just ended. A peer that has sent nothing for
+//     SnubTimeout (60 s; counted from when it connected) is snubbed and can
+//     hold only the optimistic slot. Among equal rates the current holders
+//     keep their slots, then the rng decides.
+//   - One optimistic slot rotates every OptimisticInterval (30 s) among the
+//     interested peers without a regular slot, never to the same peer twice
+//     in a row when anyone else is eligible. Peers connected less than
+//     NewPeerWindow (60 s) are NewPeerWeight (3) times as likely to win. If
+//     the optimistic peer turns out to be among the fastest at a rechoke it
+//     is promoted to a regular slot and a new optimistic peer is drawn.
+//   - A slot that frees (the holder leaves or loses interest) is refilled at
+//     once, by the bytes received over the last and current intervals.
+//   - Seeding, all Slots+1 slots go round robin: at every rechoke the
+//     interested peers we have sent the fewest bytes get the slots; ties go
+//     to the peer that held a slot longest ago, then to the rng. Ranking by
+//     bytes rather than by turns means a peer that absorbs data slowly keeps
+//     its place until it has had its share, and a newcomer is served first.
+//     There is no optimistic slot when seeding: the rotation already gives
+//     every peer a turn, and nothing is learned from what peers send us.
+//
+// Deliberately not adopted: FairTorrent's deficit scheduling and PropShare.
+// Both allocate upload bandwidth per block in proportion to what each peer
+// gave, which needs a per-peer upload scheduler below the rate limiter and
+// per-block decisions; their gains are measured against free-riders with
+// many identities, which the node's per-root ban of misbehaving peers and
+// the snub rule already limit. The 4+1 slot choker is well understood,
+// easy to test deterministically and matches the benchmark in DESIGN.md (a
+// free-rider finishes clearly later). Instead the seeding round robin above
+// is deficit-like: it serves whoever has received least.
+//
+// The Choker returns Decisions (choke or unchoke, per peer, chokes first,
+// sorted by peer ID); the session sends them. Randomness comes only from
+// the injected *rand.Rand and maps are never iterated in a way that reaches
+// the rng, so a seeded rng replays the same decisions.
 package swarm

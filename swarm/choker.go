@@ -1,0 +1,508 @@
+package swarm
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// ChokerConfig sets the choker's policy. A zero field takes its default.
+type ChokerConfig struct {
+	// Slots is the number of regular unchoke slots (default 4). One more
+	// slot is the optimistic unchoke.
+	Slots int
+	// RechokeInterval is how often the regular slots are recomputed
+	// (default 10 s).
+	RechokeInterval time.Duration
+	// OptimisticInterval is how long a peer holds the optimistic slot
+	// (default 30 s).
+	OptimisticInterval time.Duration
+	// SnubTimeout is how long a peer may send us nothing before it is
+	// snubbed: eligible only for the optimistic slot (default 60 s).
+	SnubTimeout time.Duration
+	// NewPeerWindow is how long after connecting a peer counts as new for
+	// the optimistic draw (default 60 s: the time after which it could be
+	// snubbed, so every peer is judged only after it had a fair chance).
+	NewPeerWindow time.Duration
+	// NewPeerWeight is how much likelier a new peer is to win the optimistic
+	// draw than an old one (default 3).
+	NewPeerWeight int
+}
+
+// DefaultChokerConfig returns the defaults of DESIGN.md.
+func DefaultChokerConfig() ChokerConfig {
+	return ChokerConfig{
+		Slots:              4,
+		RechokeInterval:    10 * time.Second,
+		OptimisticInterval: 30 * time.Second,
+		SnubTimeout:        60 * time.Second,
+		NewPeerWindow:      60 * time.Second,
+		NewPeerWeight:      3,
+	}
+}
+
+func (c ChokerConfig) withDefaults() (ChokerConfig, error) {
+	d := DefaultChokerConfig()
+	if c.Slots < 0 || c.RechokeInterval < 0 || c.OptimisticInterval < 0 ||
+		c.SnubTimeout < 0 || c.NewPeerWindow < 0 || c.NewPeerWeight < 0 {
+		return c, fmt.Errorf("choker config %+v: negative value", c)
+	}
+	if c.Slots == 0 {
+		c.Slots = d.Slots
+	}
+	if c.RechokeInterval == 0 {
+		c.RechokeInterval = d.RechokeInterval
+	}
+	if c.OptimisticInterval == 0 {
+		c.OptimisticInterval = d.OptimisticInterval
+	}
+	if c.SnubTimeout == 0 {
+		c.SnubTimeout = d.SnubTimeout
+	}
+	if c.NewPeerWindow == 0 {
+		c.NewPeerWindow = d.NewPeerWindow
+	}
+	if c.NewPeerWeight == 0 {
+		c.NewPeerWeight = d.NewPeerWeight
+	}
+	return c, nil
+}
+
+// Decision tells the caller to send a choke (Unchoke false) or unchoke
+// message to Peer.
+type Decision struct {
+	Peer    peer.ID
+	Unchoke bool
+}
+
+// Slot says why a peer is unchoked.
+type Slot int
+
+const (
+	// SlotNone: the peer is choked.
+	SlotNone Slot = iota
+	// SlotRegular: the peer holds a regular slot (tit-for-tat, or a turn of
+	// the round robin when seeding).
+	SlotRegular
+	// SlotOptimistic: the peer holds the optimistic slot.
+	SlotOptimistic
+)
+
+func (s Slot) String() string {
+	switch s {
+	case SlotNone:
+		return "choked"
+	case SlotRegular:
+		return "regular"
+	case SlotOptimistic:
+		return "optimistic"
+	}
+	return fmt.Sprintf("Slot(%d)", int(s))
+}
+
+type chokerPeer struct {
+	id         peer.ID
+	joined     time.Time
+	interested bool
+	slot       Slot
+	// lastRecv is when the peer last sent us data (joined until it does).
+	lastRecv time.Time
+	// recv is what the peer sent us since the last rechoke, prevRecv what
+	// it sent in the interval before.
+	recv, prevRecv int64
+	// sent is everything we sent the peer; lastSlot the last time it held a
+	// slot (at a rechoke or when unchoked). Both order the seeding round robin.
+	sent         int64
+	lastSlot time.Time
+	// tiebreak orders peers that are otherwise equal; drawn from the rng
+	// at every ranking.
+	tiebreak uint64
+}
+
+// Choker decides which peers of one session we upload to. It is a pure state
+// machine: the caller reports events (peers joining and leaving, interest,
+// bytes moved) and calls Tick; every method returns the choke and unchoke
+// messages to send, in a deterministic order (chokes first, each sorted by
+// peer ID). It reads no clock and starts no goroutine. It is not safe for
+// concurrent use.
+type Choker struct {
+	cfg     ChokerConfig
+	rng     *rand.Rand
+	peers   map[peer.ID]*chokerPeer
+	seeding bool
+
+	nextRechoke    time.Time
+	nextOptimistic time.Time
+}
+
+// ErrUnknownPeer is returned for an event about a peer the choker or picker
+// was not told about.
+var ErrUnknownPeer = errors.New("unknown peer")
+
+// NewChoker returns a choker whose timers start at now. rng supplies every
+// random choice, so a seeded rng makes the choker deterministic.
+func NewChoker(cfg ChokerConfig, rng *rand.Rand, now time.Time) (*Choker, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("new choker: %w", err)
+	}
+	if rng == nil {
+		return nil, errors.New("new choker: nil rng")
+	}
+	return &Choker{
+		cfg:            cfg,
+		rng:            rng,
+		peers:          make(map[peer.ID]*chokerPeer),
+		nextRechoke:    now.Add(cfg.RechokeInterval),
+		nextOptimistic: now.Add(cfg.OptimisticInterval),
+	}, nil
+}
+
+// Config returns the choker's configuration with defaults filled in.
+func (c *Choker) Config() ChokerConfig { return c.cfg }
+
+// AddPeer registers a newly connected peer. It starts choked and not
+// interested. Adding a known peer does nothing.
+func (c *Choker) AddPeer(id peer.ID, now time.Time) {
+	if _, ok := c.peers[id]; ok {
+		return
+	}
+	c.peers[id] = &chokerPeer{id: id, joined: now, lastRecv: now}
+}
+
+// RemovePeer forgets a peer that left; its slot goes to another peer at once.
+func (c *Choker) RemovePeer(id peer.ID, now time.Time) []Decision {
+	p, ok := c.peers[id]
+	if !ok {
+		return nil
+	}
+	prev := c.slots()
+	delete(c.peers, id)
+	if p.slot == SlotNone {
+		return nil
+	}
+	c.fill(now)
+	return c.diff(prev, now)
+}
+
+// SetInterested records whether the peer wants data from us. A peer that
+// loses interest is choked and its slot given away at once; one that gains
+// interest is unchoked at once if a slot is free.
+func (c *Choker) SetInterested(id peer.ID, interested bool, now time.Time) ([]Decision, error) {
+	p, ok := c.peers[id]
+	if !ok {
+		return nil, fmt.Errorf("set interest of %s: %w", id, ErrUnknownPeer)
+	}
+	if p.interested == interested {
+		return nil, nil
+	}
+	p.interested = interested
+	prev := c.slots()
+	if !interested {
+		p.slot = SlotNone
+	}
+	c.fill(now)
+	return c.diff(prev, now), nil
+}
+
+// Received records n bytes of block data the peer sent us: it counts towards
+// the peer's upload rate and clears a snub.
+func (c *Choker) Received(id peer.ID, n int, now time.Time) {
+	if p, ok := c.peers[id]; ok && n > 0 {
+		p.recv += int64(n)
+		p.lastRecv = now
+	}
+}
+
+// Sent records n bytes of block data we sent the peer; it orders the seeding
+// round robin.
+func (c *Choker) Sent(id peer.ID, n int) {
+	if p, ok := c.peers[id]; ok && n > 0 {
+		p.sent += int64(n)
+	}
+}
+
+// SetSeeding switches between downloading (tit-for-tat) and seeding
+// (round robin). The slots are recomputed at once.
+func (c *Choker) SetSeeding(seeding bool, now time.Time) []Decision {
+	if c.seeding == seeding {
+		return nil
+	}
+	c.seeding = seeding
+	return c.rechoke(now)
+}
+
+// Tick runs the timers: a rechoke every RechokeInterval and, when
+// downloading, a new optimistic unchoke every OptimisticInterval. Call it
+// about once a second; it does nothing between deadlines.
+func (c *Choker) Tick(now time.Time) []Decision {
+	var out []Decision
+	if !now.Before(c.nextRechoke) {
+		out = c.rechoke(now)
+	}
+	if !c.seeding && !now.Before(c.nextOptimistic) {
+		prev := c.slots()
+		c.pickOptimistic(now)
+		out = mergeDecisions(out, c.diff(prev, now))
+	}
+	return out
+}
+
+// Slot returns the slot the peer holds (SlotNone when choked or unknown).
+func (c *Choker) Slot(id peer.ID) Slot {
+	if p, ok := c.peers[id]; ok {
+		return p.slot
+	}
+	return SlotNone
+}
+
+// Optimistic returns the holder of the optimistic slot, or "" if none.
+func (c *Choker) Optimistic() peer.ID {
+	for _, p := range c.peers {
+		if p.slot == SlotOptimistic {
+			return p.id
+		}
+	}
+	return ""
+}
+
+// Snubbed reports whether the peer has sent us nothing for SnubTimeout.
+// Snubbing only matters while downloading.
+func (c *Choker) Snubbed(id peer.ID, now time.Time) bool {
+	p, ok := c.peers[id]
+	return ok && c.snubbed(p, now)
+}
+
+func (c *Choker) snubbed(p *chokerPeer, now time.Time) bool {
+	return now.Sub(p.lastRecv) >= c.cfg.SnubTimeout
+}
+
+// rechoke recomputes the regular slots: when downloading, the Slots fastest
+// uploaders of the last interval among the interested, unsnubbed peers;
+// when seeding, Slots+1 interested peers in round-robin order. It resets the
+// interval's byte counts.
+func (c *Choker) rechoke(now time.Time) []Decision {
+	prev := c.slots()
+	c.nextRechoke = now.Add(c.cfg.RechokeInterval)
+	ranked := c.rank(now, false)
+	for _, p := range c.peers {
+		if p.slot != SlotNone {
+			p.lastSlot = now
+		}
+		if p.slot == SlotRegular || c.seeding {
+			p.slot = SlotNone
+		}
+	}
+	n := min(c.regularSlots(), len(ranked))
+	for _, p := range ranked[:n] {
+		p.slot = SlotRegular // a promoted optimistic peer gives up that slot
+	}
+	for _, p := range c.peers {
+		p.prevRecv, p.recv = p.recv, 0
+	}
+	if !c.seeding && c.Optimistic() == "" {
+		c.pickOptimistic(now)
+	}
+	return c.diff(prev, now)
+}
+
+// fill gives free regular slots to the best ranked peers without touching
+// the peers that hold slots, and draws an optimistic peer if that slot is
+// free.
+func (c *Choker) fill(now time.Time) {
+	free := c.regularSlots()
+	for _, p := range c.peers {
+		if p.slot == SlotRegular {
+			free--
+		}
+	}
+	for _, p := range c.rank(now, true) {
+		if free <= 0 {
+			break
+		}
+		if p.slot == SlotNone {
+			p.slot = SlotRegular
+			free--
+		}
+	}
+	if !c.seeding && c.Optimistic() == "" {
+		c.pickOptimistic(now)
+	}
+}
+
+func (c *Choker) regularSlots() int {
+	if c.seeding {
+		return c.cfg.Slots + 1 // no optimistic slot: the round robin gives everyone a turn
+	}
+	return c.cfg.Slots
+}
+
+// rank returns the peers eligible for a regular slot, best first.
+//
+// Downloading: interested, not snubbed; most bytes received in the interval
+// that just ended first (when filling a slot between rechokes, in that
+// interval and the current one, so a slot freed right after a rechoke still
+// goes to the fastest); among equals the holders of regular slots first
+// (less churn), then random.
+//
+// Seeding: interested; fewest bytes sent first, then the one that held a
+// slot longest ago, then random.
+func (c *Choker) rank(now time.Time, between bool) []*chokerPeer {
+	var out []*chokerPeer
+	for _, p := range c.sortedPeers() {
+		p.tiebreak = c.rng.Uint64()
+		if p.interested && (c.seeding || !c.snubbed(p, now)) {
+			out = append(out, p)
+		}
+	}
+	if c.seeding {
+		slices.SortFunc(out, func(a, b *chokerPeer) int {
+			return cmp.Or(cmp.Compare(a.sent, b.sent),
+				a.lastSlot.Compare(b.lastSlot),
+				cmp.Compare(a.tiebreak, b.tiebreak))
+		})
+		return out
+	}
+	uploaded := func(p *chokerPeer) int64 {
+		if between {
+			return p.prevRecv + p.recv
+		}
+		return p.recv
+	}
+	slices.SortFunc(out, func(a, b *chokerPeer) int {
+		return cmp.Or(cmp.Compare(uploaded(b), uploaded(a)),
+			cmp.Compare(b.holdsRegular(), a.holdsRegular()),
+			cmp.Compare(a.tiebreak, b.tiebreak))
+	})
+	return out
+}
+
+// pickOptimistic draws the optimistic peer among the interested peers that
+// hold no regular slot, new peers NewPeerWeight times as likely as old ones.
+// The current holder is drawn again only if nobody else can be.
+func (c *Choker) pickOptimistic(now time.Time) {
+	c.nextOptimistic = now.Add(c.cfg.OptimisticInterval)
+	var current *chokerPeer
+	var cands []*chokerPeer
+	total := 0
+	for _, p := range c.sortedPeers() {
+		if p.slot == SlotOptimistic {
+			current = p
+			p.slot = SlotNone
+			continue
+		}
+		if p.interested && p.slot == SlotNone {
+			cands = append(cands, p)
+			total += c.weight(p, now)
+		}
+	}
+	if len(cands) == 0 {
+		if current != nil && current.interested {
+			current.slot = SlotOptimistic
+		}
+		return
+	}
+	r := c.rng.IntN(total)
+	for _, p := range cands {
+		if r -= c.weight(p, now); r < 0 {
+			p.slot = SlotOptimistic
+			return
+		}
+	}
+}
+
+func (p *chokerPeer) holdsRegular() int {
+	if p.slot == SlotRegular {
+		return 1
+	}
+	return 0
+}
+
+func (c *Choker) weight(p *chokerPeer, now time.Time) int {
+	if now.Sub(p.joined) < c.cfg.NewPeerWindow {
+		return c.cfg.NewPeerWeight
+	}
+	return 1
+}
+
+func (c *Choker) sortedPeers() []*chokerPeer {
+	out := make([]*chokerPeer, 0, len(c.peers))
+	for _, p := range c.peers {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b *chokerPeer) int { return cmp.Compare(a.id, b.id) })
+	return out
+}
+
+// slots snapshots which peers hold a slot.
+func (c *Choker) slots() map[peer.ID]Slot {
+	m := make(map[peer.ID]Slot, len(c.peers))
+	for id, p := range c.peers {
+		if p.slot != SlotNone {
+			m[id] = p.slot
+		}
+	}
+	return m
+}
+
+// diff returns the decisions that take the peers from the prev snapshot to
+// their current slots, and stamps newly unchoked peers with now.
+func (c *Choker) diff(prev map[peer.ID]Slot, now time.Time) []Decision {
+	var out []Decision
+	for id := range prev {
+		if p, ok := c.peers[id]; ok && p.slot == SlotNone {
+			out = append(out, Decision{Peer: id})
+		}
+	}
+	for id, p := range c.peers {
+		if _, was := prev[id]; !was && p.slot != SlotNone {
+			p.lastSlot = now
+			out = append(out, Decision{Peer: id, Unchoke: true})
+		}
+	}
+	return sortDecisions(out)
+}
+
+// mergeDecisions combines two batches taken one after the other: a peer
+// choked then unchoked (or the reverse) cancels out.
+func mergeDecisions(a, b []Decision) []Decision {
+	last := make(map[peer.ID]int)
+	for _, d := range a {
+		last[d.Peer] += boolSign(d.Unchoke)
+	}
+	for _, d := range b {
+		last[d.Peer] += boolSign(d.Unchoke)
+	}
+	var out []Decision
+	for id, s := range last {
+		if s != 0 {
+			out = append(out, Decision{Peer: id, Unchoke: s > 0})
+		}
+	}
+	return sortDecisions(out)
+}
+
+func boolSign(b bool) int {
+	if b {
+		return 1
+	}
+	return -1
+}
+
+func sortDecisions(ds []Decision) []Decision {
+	slices.SortFunc(ds, func(a, b Decision) int {
+		if a.Unchoke != b.Unchoke {
+			if a.Unchoke {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(a.Peer, b.Peer)
+	})
+	return ds
+}

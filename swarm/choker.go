@@ -117,7 +117,7 @@ type chokerPeer struct {
 	recv, prevRecv int64
 	// sent is everything we sent the peer; lastSlot the last time it held a
 	// slot (at a rechoke or when unchoked). Both order the seeding round robin.
-	sent         int64
+	sent     int64
 	lastSlot time.Time
 	// tiebreak orders peers that are otherwise equal; drawn from the rng
 	// at every ranking.

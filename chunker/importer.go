@@ -2,7 +2,6 @@ package chunker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -88,7 +87,9 @@ func ImportFile(ctx context.Context, r io.Reader, p Params, sink Sink) (Entry, e
 	if err := p.Validate(); err != nil {
 		return Entry{}, err
 	}
-	b := &builder{ctx: ctx, r: r, p: p, sink: sink, buf: make([]byte, p.ChunkSize)}
+	src := startChunks(ctx, r, p.ChunkSize)
+	defer src.stop()
+	b := &builder{p: p, sink: sink, src: src}
 	e, err := b.build()
 	if err != nil {
 		return Entry{}, fmt.Errorf("import file: %w", err)
@@ -97,41 +98,31 @@ func ImportFile(ctx context.Context, r io.Reader, p Params, sink Sink) (Entry, e
 }
 
 type builder struct {
-	ctx     context.Context
-	r       io.Reader
-	p       Params
-	sink    Sink
-	buf     []byte
-	n       int   // bytes of the pending chunk in buf
-	pending bool  // buf holds a chunk not yet made into a leaf
-	eof     bool  // r is exhausted
-	offset  int64 // file offset of the next leaf
-	blocks  int
-	enc     []byte // reused encoding buffer
+	p      Params
+	sink   Sink
+	src    *chunkSource
+	cur    *chunk // the next chunk, read and hashed, not yet made a leaf
+	eof    bool   // no chunks left
+	offset int64  // file offset of the next leaf
+	blocks int
+	enc    []byte // reused encoding buffer
 }
 
-// done reports whether the file has no more chunks, reading the next one
-// into buf if needed (the previous one has always been consumed by then).
+// done reports whether the file has no more chunks, taking the next one
+// from the source if the previous one was consumed.
 func (b *builder) done() (bool, error) {
-	if b.pending {
+	if b.cur != nil {
 		return false, nil
 	}
 	if b.eof {
 		return true, nil
 	}
-	if err := b.ctx.Err(); err != nil {
+	ch, err := b.src.next()
+	if err != nil {
 		return false, err
 	}
-	n, err := io.ReadFull(b.r, b.buf)
-	switch {
-	case err == nil:
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		b.eof = true
-	default:
-		return false, fmt.Errorf("read: %w", err)
-	}
-	b.n, b.pending = n, n > 0
-	return !b.pending, nil
+	b.cur, b.eof = ch, ch == nil
+	return b.eof, nil
 }
 
 // child is a link being collected for a file node.
@@ -142,15 +133,16 @@ type child struct {
 }
 
 func (b *builder) leaf() (child, error) {
-	data := b.buf[:b.n]
-	c := sumCID(CodecRaw, data)
-	if err := b.sink.Leaf(c, data, b.offset); err != nil {
+	ch := b.cur
+	data := ch.buf[:ch.n]
+	if err := b.sink.Leaf(ch.c, data, b.offset); err != nil {
 		return child{}, err
 	}
 	b.offset += int64(len(data))
-	b.pending = false
+	b.cur = nil
+	b.src.release(ch)
 	b.blocks++
-	return child{c: c, tsize: uint64(len(data)), fileSize: uint64(len(data))}, nil
+	return child{c: ch.c, tsize: uint64(len(data)), fileSize: uint64(len(data))}, nil
 }
 
 func (b *builder) build() (Entry, error) {

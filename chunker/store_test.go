@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -400,5 +401,43 @@ func TestDirectoryTooLarge(t *testing.T) {
 	}
 	if roots, _ := s.Roots(); len(roots) != 0 {
 		t.Fatal("failed import left a root")
+	}
+}
+
+type failingReader struct {
+	r   io.Reader
+	err error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err == io.EOF {
+		return n, f.err
+	}
+	return n, err
+}
+
+func TestImportErrorsRollBack(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	boom := errors.New("disk on fire")
+	_, err := s.AddReader(context.Background(), &failingReader{bytes.NewReader(testData(5000, 1)), boom}, small)
+	if !errors.Is(err, boom) {
+		t.Fatalf("read error: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.AddReader(ctx, bytes.NewReader(testData(5000, 1)), small); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	if _, err := s.AddPath(context.Background(), filepath.Join(t.TempDir(), "nope"), small); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing path: %v", err)
+	}
+	it := s.db.NewIterator(nil, nil)
+	defer it.Release()
+	for it.Next() {
+		if it.Key()[0] != pCounter {
+			t.Errorf("failed imports left key %q", it.Key())
+		}
 	}
 }

@@ -128,16 +128,19 @@ func (d *DHT) Close() error {
 	return errors.Join(errs...)
 }
 
-// goOwned runs f in a goroutine that Close waits for; it fails once Close
-// has begun.
-func (d *DHT) goOwned(f func()) error {
+// enter admits a call into the DHT: it fails once Close has begun, and
+// otherwise makes Close wait for the call, whose context also ends at
+// Close. The caller defers the returned leave.
+func (d *DHT) enter(ctx context.Context) (context.Context, func(), error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
-		return ErrClosed
+		return nil, nil, ErrClosed
 	}
-	d.wg.Go(f)
-	return nil
+	d.wg.Add(1)
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(d.ctx, cancel)
+	return ctx, func() { stop(); cancel(); d.wg.Done() }, nil
 }
 
 // ID is the local peer.
@@ -162,6 +165,11 @@ func (d *DHT) Bootstrap(ctx context.Context) error {
 	if len(d.cfg.BootstrapPeers) == 0 {
 		return fmt.Errorf("bootstrap: %w", ErrNoBootstrapPeers)
 	}
+	ctx, leave, err := d.enter(ctx)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	defer leave()
 	errs := make([]error, len(d.cfg.BootstrapPeers))
 	var wg sync.WaitGroup
 	for i, ai := range d.cfg.BootstrapPeers {
@@ -217,8 +225,6 @@ func (d *DHT) awaitTable(ctx context.Context) error {
 		case <-tick.C:
 		case <-ctx.Done():
 			return fmt.Errorf("no bootstrap peer entered the routing table: %w", ctx.Err())
-		case <-d.ctx.Done():
-			return ErrClosed
 		}
 	}
 	return nil
@@ -227,6 +233,11 @@ func (d *DHT) awaitTable(ctx context.Context) error {
 // Refresh runs one routing-table refresh now, the same work the periodic
 // refresh does every RefreshInterval, and waits for it.
 func (d *DHT) Refresh(ctx context.Context) error {
+	ctx, leave, err := d.enter(ctx)
+	if err != nil {
+		return fmt.Errorf("refresh routing table: %w", err)
+	}
+	defer leave()
 	select {
 	case err := <-d.kad.ForceRefresh():
 		if err != nil {
@@ -235,8 +246,6 @@ func (d *DHT) Refresh(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("refresh routing table: %w", ctx.Err())
-	case <-d.ctx.Done():
-		return fmt.Errorf("refresh routing table: %w", ErrClosed)
 	}
 }
 
@@ -257,6 +266,11 @@ type Stats struct {
 
 // Stats reports the routing table size, the provide set and the reprovider.
 func (d *DHT) Stats(ctx context.Context) (Stats, error) {
+	ctx, leave, err := d.enter(ctx)
+	if err != nil {
+		return Stats{}, fmt.Errorf("dht stats: %w", err)
+	}
+	defer leave()
 	roots, err := d.set.All(ctx)
 	d.mu.Lock()
 	defer d.mu.Unlock()

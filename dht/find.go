@@ -54,19 +54,18 @@ func (d *DHT) FindProviders(ctx context.Context, c cid.Cid, opt FindOptions) (<-
 	if opt.Limit < 0 {
 		return nil, fmt.Errorf("find providers %s: limit %d is negative", c, opt.Limit)
 	}
-	out := make(chan peer.AddrInfo)
-	ctx, cancel := context.WithCancel(ctx)
-	err := d.goOwned(func() {
-		defer close(out)
-		defer cancel()
-		stop := context.AfterFunc(d.ctx, cancel)
-		defer stop()
-		d.findProviders(ctx, cancel, c, opt, out)
-	})
+	ctx, leave, err := d.enter(ctx)
 	if err != nil {
-		cancel()
 		return nil, fmt.Errorf("find providers %s: %w", c, err)
 	}
+	out := make(chan peer.AddrInfo)
+	go func() {
+		defer leave()
+		defer close(out)
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		d.findProviders(ctx, cancel, c, opt, out)
+	}()
 	return out, nil
 }
 

@@ -219,3 +219,36 @@ func FuzzDecodeProvideEntry(f *testing.F) {
 		}
 	})
 }
+
+// After Close every call fails with ErrClosed, and a lookup running when
+// Close is called ends (its channel closes) instead of outliving the DHT.
+func TestClose(t *testing.T) {
+	tn := newTestNet(t, 4, nil)
+	ctx := t.Context()
+	d := tn.nodes[3]
+	root := rootCID(t, "closing")
+	ch, err := d.FindProviders(ctx, root, FindOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	for range ch {
+	}
+	if err := d.Close(); err != nil {
+		t.Errorf("second close: %v", err)
+	}
+	if err := d.Provide(ctx, root); !errors.Is(err, ErrClosed) {
+		t.Errorf("Provide after Close = %v", err)
+	}
+	if _, err := d.FindProviders(ctx, root, FindOptions{}); !errors.Is(err, ErrClosed) {
+		t.Errorf("FindProviders after Close = %v", err)
+	}
+	if _, err := d.Stats(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Stats after Close = %v", err)
+	}
+	if err := d.Bootstrap(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Bootstrap after Close = %v", err)
+	}
+}

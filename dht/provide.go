@@ -20,9 +20,11 @@ func (d *DHT) Provide(ctx context.Context, c cid.Cid) error {
 	if err := checkCID("provide", c); err != nil {
 		return err
 	}
-	if d.isClosed() {
-		return fmt.Errorf("provide %s: %w", c, ErrClosed)
+	ctx, leave, err := d.enter(ctx)
+	if err != nil {
+		return fmt.Errorf("provide %s: %w", c, err)
 	}
+	defer leave()
 	if err := d.set.Add(ctx, c); err != nil {
 		return fmt.Errorf("provide: %w", err)
 	}
@@ -40,6 +42,11 @@ func (d *DHT) Unprovide(ctx context.Context, c cid.Cid) (bool, error) {
 	if err := checkCID("unprovide", c); err != nil {
 		return false, err
 	}
+	ctx, leave, err := d.enter(ctx)
+	if err != nil {
+		return false, fmt.Errorf("unprovide %s: %w", c, err)
+	}
+	defer leave()
 	had, err := d.set.Remove(ctx, c)
 	if err != nil {
 		return false, fmt.Errorf("unprovide: %w", err)
@@ -52,6 +59,11 @@ func (d *DHT) Unprovide(ctx context.Context, c cid.Cid) (bool, error) {
 
 // Provided lists the roots in the provide set.
 func (d *DHT) Provided(ctx context.Context) ([]cid.Cid, error) {
+	ctx, leave, err := d.enter(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list roots: %w", err)
+	}
+	defer leave()
 	return d.set.All(ctx)
 }
 
@@ -68,6 +80,11 @@ type ReprovideReport struct {
 // error joins the failures, each naming its root.
 func (d *DHT) Reprovide(ctx context.Context) (ReprovideReport, error) {
 	rep := ReprovideReport{At: d.cfg.Now()}
+	ctx, leave, err := d.enter(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("reprovide: %w", err)
+	}
+	defer leave()
 	roots, listErr := d.set.All(ctx)
 	rep.Roots = len(roots)
 	d.mu.Lock()
@@ -113,7 +130,7 @@ feed:
 	if ctx.Err() != nil {
 		errs = append(errs, fmt.Errorf("reprovide: %w", ctx.Err()))
 	}
-	err := errors.Join(errs...)
+	err = errors.Join(errs...)
 
 	d.mu.Lock()
 	d.lastReprovide = rep.At
@@ -142,12 +159,6 @@ func (d *DHT) markPending(c cid.Cid) {
 	d.mu.Lock()
 	d.pending[c] = struct{}{}
 	d.mu.Unlock()
-}
-
-func (d *DHT) isClosed() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.closed
 }
 
 // reprovideLoop runs one Reprovide per tick until Close.

@@ -70,4 +70,26 @@
 // sorted by peer ID); the session sends them. Randomness comes only from
 // the injected *rand.Rand and maps are never iterated in a way that reaches
 // the rng, so a seeded rng replays the same decisions.
+//
+// # Piece picker
+//
+// The Picker chooses which leaves to request from which peer: RandomFirst
+// (4) leaves at random, so that the first ones come quickly and there is
+// something to trade; then rarest first, by the number of session peers
+// that have each leaf (tracked from bitfields, have messages and
+// departures), random among equals through a permutation drawn once per
+// picker; then endgame, once every missing leaf is requested: the same
+// leaves are requested from other peers too, fewest requesters first, at
+// most EndgamePeers (3) at once, and Received returns the peers to cancel
+// when a copy arrives. A leaf is never requested from a peer that has not
+// announced it, nor twice from the same peer.
+//
+// Leaves are requested whole. A leaf (at most 1 MiB) is the unit verified
+// against its CID, so splitting it across peers would leave a bad sub-block
+// without a culprit; with whole leaves a bad block names the peer that sent
+// it. So there are no partly received leaves to "finish first"; what that
+// BitTorrent rule guards against, a piece stuck at a slow peer, is handled
+// by per-peer queue depths sized to the peer's rate (Pipeline), by the
+// session failing a timed-out request (Picker.Failed returns the leaf to the
+// pool at once) and by endgame.
 package swarm

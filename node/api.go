@@ -94,6 +94,7 @@ func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
 	s.handle(mux, "GET /api/v0/id", s.id)
 	s.handle(mux, "GET /api/v0/peers", s.peers)
 	s.handle(mux, "POST /api/v0/connect", s.connect)
+	s.registerDHT(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -147,21 +148,27 @@ func (s *APIServer) handle(mux *http.ServeMux, pattern string, h func(*http.Requ
 		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
 		v, err := h(r)
 		if err != nil {
-			status := http.StatusInternalServerError
-			var he *httpError
-			if errors.As(err, &he) {
-				status = he.status
-			}
-			s.requests.WithLabelValues(path, fmt.Sprint(status)).Inc()
-			if status >= 500 {
-				s.log.Warn("request failed", "path", path, "err", err)
-			}
-			writeError(w, status, err)
+			s.fail(w, path, err)
 			return
 		}
 		s.requests.WithLabelValues(path, "200").Inc()
 		writeJSON(w, http.StatusOK, v)
 	})
+}
+
+// fail answers a request with err, with the status it carries (500 when
+// it carries none).
+func (s *APIServer) fail(w http.ResponseWriter, path string, err error) {
+	status := http.StatusInternalServerError
+	var he *httpError
+	if errors.As(err, &he) {
+		status = he.status
+	}
+	s.requests.WithLabelValues(path, fmt.Sprint(status)).Inc()
+	if status >= 500 {
+		s.log.Warn("request failed", "path", path, "err", err)
+	}
+	writeError(w, status, err)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,10 +10,15 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
+
+	mycodht "github.com/myco-p2p/myco/dht"
 )
 
 // ErrNoDaemon is returned by the client when no daemon serves the repo.
@@ -147,4 +153,57 @@ func (c *Client) Connect(ctx context.Context, addr string) (string, error) {
 	var v ConnectResponse
 	err := c.Do(ctx, http.MethodPost, "/api/v0/connect", ConnectRequest{Addr: addr}, &v)
 	return v.ID, err
+}
+
+// FindProviders streams the providers of root c to found as the daemon
+// finds them, at most num (0: no limit), for at most timeout (0: the
+// daemon's default).
+func (c *Client) FindProviders(ctx context.Context, root string, num int, timeout time.Duration, found func(ProviderInfo) error) error {
+	q := url.Values{"cid": {root}, "num": {strconv.Itoa(num)}}
+	if timeout > 0 {
+		q.Set("timeout", timeout.String())
+	}
+	body, err := c.Stream(ctx, http.MethodGet, "/api/v0/dht/findprovs?"+q.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	return decodeStream(body, func(p *ProviderInfo) error { return found(*p) })
+}
+
+// DHTPeers lists the daemon's routing table.
+func (c *Client) DHTPeers(ctx context.Context) ([]DHTPeer, error) {
+	var v []DHTPeer
+	err := c.Do(ctx, http.MethodGet, "/api/v0/dht/peers", nil, &v)
+	return v, err
+}
+
+// DHTStat reports the daemon's DHT state.
+func (c *Client) DHTStat(ctx context.Context) (mycodht.Stats, error) {
+	var v mycodht.Stats
+	err := c.Do(ctx, http.MethodGet, "/api/v0/dht/stat", nil, &v)
+	return v, err
+}
+
+// maxStreamLine bounds one line of a newline-delimited JSON answer.
+const maxStreamLine = 1 << 20
+
+// decodeStream reads newline-delimited JSON values of type T from r and
+// hands each to f, stopping at the end of r or the first error.
+func decodeStream[T any](r io.Reader, f func(*T) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), maxStreamLine)
+	for sc.Scan() {
+		var v T
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			return fmt.Errorf("bad answer from daemon: %w", err)
+		}
+		if err := f(&v); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read answer from daemon: %w", err)
+	}
+	return nil
 }

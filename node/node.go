@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	mycodht "github.com/myco-p2p/myco/dht"
 	"github.com/myco-p2p/myco/ledger"
 )
 
@@ -55,6 +56,7 @@ type Node struct {
 	wallet    string
 	bootstrap []peer.AddrInfo
 	mdns      mdns.Service
+	dht       *mycodht.DHT
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -113,6 +115,17 @@ func New(repo *Repo, opts Options) (*Node, error) {
 			return nil, err
 		}
 	}
+	// The dev network always answers DHT queries: on loopback AutoNAT never
+	// finds a node public, and a network of clients finds nothing.
+	d, err := mycodht.New(h, mycodht.Config{
+		DataDir:        repo.File("dht"),
+		BootstrapPeers: boot,
+		ForceServer:    netw == ledger.NetworkDev,
+		Logger:         log.With("subsystem", "dht"),
+	})
+	if err != nil {
+		return nil, errors.Join(err, h.Close())
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
 		repo:      repo,
@@ -123,6 +136,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		network:   netw,
 		wallet:    ledger.AddressFromPubKey(wk.PubKey()).Encode(netw.Params()),
 		bootstrap: boot,
+		dht:       d,
 		ctx:       ctx,
 		cancel:    cancel,
 	}
@@ -154,6 +168,7 @@ func (n *Node) Close() error {
 			errs = append(errs, n.mdns.Close())
 		}
 		n.wg.Wait()
+		errs = append(errs, n.dht.Close())
 		errs = append(errs, n.host.Close())
 		n.closeErr = errors.Join(errs...)
 	})
@@ -253,20 +268,21 @@ func (n *Node) Connect(ctx context.Context, addr string) (peer.ID, error) {
 	return ai.ID, nil
 }
 
-// bootstrapLoop dials the bootstrap peers at start, and again every
-// bootstrapRetry while the node is connected to none of them.
+// bootstrapLoop bootstraps the DHT at start (dial the bootstrap peers,
+// then fill the routing table), and again every bootstrapRetry while the
+// node is connected to none of them.
 func (n *Node) bootstrapLoop() {
 	defer n.wg.Done()
 	t := time.NewTicker(bootstrapRetry)
 	defer t.Stop()
-	n.dialBootstrap()
+	n.bootstrapDHT()
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
 			if !n.connectedToBootstrap() {
-				n.dialBootstrap()
+				n.bootstrapDHT()
 			}
 		}
 	}
@@ -281,27 +297,12 @@ func (n *Node) connectedToBootstrap() bool {
 	return false
 }
 
-func (n *Node) dialBootstrap() {
-	var wg sync.WaitGroup
-	for _, ai := range n.bootstrap {
-		if ai.ID == n.host.ID() {
-			continue
-		}
-		wg.Add(1)
-		go func(ai peer.AddrInfo) {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(n.ctx, dialTimeout)
-			defer cancel()
-			if err := n.host.Connect(ctx, ai); err != nil {
-				if n.ctx.Err() == nil {
-					n.log.Warn("bootstrap peer unreachable", "peer", ai.ID, "err", err)
-				}
-				return
-			}
-			n.log.Info("connected to bootstrap peer", "peer", ai.ID)
-		}(ai)
+func (n *Node) bootstrapDHT() {
+	if err := n.dht.Bootstrap(n.ctx); err != nil && n.ctx.Err() == nil {
+		n.log.Warn("bootstrap incomplete", "err", err)
+		return
 	}
-	wg.Wait()
+	n.log.Info("bootstrapped", "routing_table", len(n.dht.Peers()))
 }
 
 // mdnsNotifee connects to peers found on the LAN.

@@ -67,9 +67,7 @@ func New(t testing.TB, kind Kind, n int) *Network {
 		nw.start(i)
 	}
 	if kind == Mock {
-		if err := nw.mn.LinkAll(); err != nil {
-			t.Fatalf("testnet: link mocknet: %v", err)
-		}
+		nw.linkMissing()
 	}
 	return nw
 }
@@ -203,12 +201,26 @@ func (nw *Network) Partition(a, b []int) {
 func (nw *Network) Heal() {
 	nw.t.Helper()
 	nw.mustMock("Heal")
-	if err := nw.mn.LinkAll(); err != nil {
-		nw.t.Fatalf("testnet: heal: %v", err)
+	nw.linkMissing()
+}
+
+// linkMissing links every pair of running nodes that has no link.
+func (nw *Network) linkMissing() {
+	nw.t.Helper()
+	for i := range nw.Len() {
+		for j := i + 1; j < nw.Len(); j++ {
+			ni, nj := nw.Node(i), nw.Node(j)
+			if ni == nil || nj == nil || nw.Linked(i, j) {
+				continue
+			}
+			if _, err := nw.mn.LinkPeers(ni.Host().ID(), nj.Host().ID()); err != nil {
+				nw.t.Fatalf("testnet: link %d-%d: %v", i, j, err)
+			}
+		}
 	}
 }
 
-// Linked reports whether nodes i and j can reach each other.
+// Linked reports whether running nodes i and j can reach each other.
 func (nw *Network) Linked(i, j int) bool {
 	if nw.kind != Mock {
 		return true
@@ -233,6 +245,17 @@ func (nw *Network) Kill(i int) {
 	if n == nil {
 		nw.t.Fatalf("testnet: node %d is not running", i)
 	}
+	if nw.kind == Mock {
+		// Drop the dead host's links: a restarted node gets new ones, and
+		// mocknet would otherwise dial over either at random.
+		for j := range nw.Len() {
+			if o := nw.Node(j); o != nil && len(nw.mn.LinksBetweenPeers(o.Host().ID(), n.Host().ID())) > 0 {
+				if err := nw.mn.UnlinkPeers(o.Host().ID(), n.Host().ID()); err != nil {
+					nw.t.Fatalf("testnet: unlink %d-%d: %v", i, j, err)
+				}
+			}
+		}
+	}
 	if err := n.Close(); err != nil {
 		nw.t.Logf("testnet: close node %d: %v", i, err)
 	}
@@ -247,9 +270,7 @@ func (nw *Network) Restart(i int) {
 	}
 	nw.start(i)
 	if nw.kind == Mock {
-		if err := nw.mn.LinkAll(); err != nil {
-			nw.t.Fatalf("testnet: link node %d: %v", i, err)
-		}
+		nw.linkMissing()
 	}
 }
 

@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/network"
-	"go.uber.org/goleak"
+
+	"github.com/myco-p2p/myco/internal/leakcheck"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	leakcheck.VerifyTestMain(m)
 }
 
 func connected(nw *Network, i, j int) bool {

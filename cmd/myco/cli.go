@@ -63,6 +63,7 @@ func (u usageError) Error() string { return u.msg }
 func commands() []*command {
 	return []*command{
 		cmdInit(), cmdDaemon(), cmdID(), cmdPeers(), cmdConnect(), cmdVersion(),
+		cmdDHTFindProvs(), cmdDHTPeers(), cmdDHTStat(),
 	}
 }
 
@@ -112,8 +113,15 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if name == "help" {
 		return help(stdout, cmds, rest)
 	}
+	// Two-word commands: `myco dht findprovs`, `myco wallet balance`.
+	if len(rest) > 0 && findCommand(cmds, name+" "+rest[0]) != nil {
+		name, rest = name+" "+rest[0], rest[1:]
+	}
 	cmd := findCommand(cmds, name)
 	if cmd == nil {
+		if sub := subcommands(cmds, name); sub != "" {
+			return usageError{fmt.Sprintf("usage: myco %s %s (see 'myco help')", name, sub)}
+		}
 		return usageError{fmt.Sprintf("unknown command %q (see 'myco help')", name)}
 	}
 
@@ -168,6 +176,18 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// subcommands lists the second words of the two-word commands that start
+// with name, as "a|b|c", or "" when there are none.
+func subcommands(cmds []*command, name string) string {
+	var subs []string
+	for _, c := range cmds {
+		if rest, ok := strings.CutPrefix(c.name, name+" "); ok {
+			subs = append(subs, rest)
+		}
+	}
+	return strings.Join(subs, "|")
+}
+
 func findCommand(cmds []*command, name string) *command {
 	for _, c := range cmds {
 		if c.name == name {
@@ -186,7 +206,7 @@ func printUsage(w io.Writer, cmds []*command) {
 	sorted := append([]*command(nil), cmds...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
 	for _, c := range sorted {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "'myco help COMMAND' describes one command.")
@@ -197,9 +217,9 @@ func help(w io.Writer, cmds []*command, args []string) error {
 		printUsage(w, cmds)
 		return nil
 	}
-	cmd := findCommand(cmds, args[0])
+	cmd := findCommand(cmds, strings.Join(args, " "))
 	if cmd == nil {
-		return usageError{fmt.Sprintf("unknown command %q (see 'myco help')", args[0])}
+		return usageError{fmt.Sprintf("unknown command %q (see 'myco help')", strings.Join(args, " "))}
 	}
 	fs := flag.NewFlagSet("myco "+cmd.name, flag.ContinueOnError)
 	fs.String("repo", "", "repo directory (default $MYCO_REPO, else ~/.myco)")

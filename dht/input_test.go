@@ -252,3 +252,37 @@ func TestClose(t *testing.T) {
 		t.Errorf("Bootstrap after Close = %v", err)
 	}
 }
+
+// A root that cannot be announced (no peers yet) is still remembered and
+// stays pending; a reprovide reports each failure by root and keeps them
+// pending until an announcement succeeds.
+func TestProvideWithoutPeersStaysPending(t *testing.T) {
+	tn := newTestNet(t, 1, func(_ int, c *Config) { c.ProvideTimeout = 2 * time.Second })
+	d, ctx := tn.nodes[0], t.Context()
+	a, b := rootCID(t, "a"), rootCID(t, "b")
+	for _, c := range []cid.Cid{a, b} {
+		if err := d.Provide(ctx, c); err == nil {
+			t.Fatalf("Provide(%s) with no peers succeeded", c)
+		}
+	}
+	rep, err := d.Reprovide(ctx)
+	if err == nil || !strings.Contains(err.Error(), a.String()) || !strings.Contains(err.Error(), b.String()) {
+		t.Errorf("Reprovide error = %v, want both roots named", err)
+	}
+	if rep.Roots != 2 || rep.Failed != 2 || rep.Announced != 0 {
+		t.Errorf("report = %+v", rep)
+	}
+	st, err := d.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Roots != 2 || st.ProvidesPending != 2 || st.LastError == "" {
+		t.Errorf("stats = %+v, want 2 roots pending with the error", st)
+	}
+	if _, err := d.Unprovide(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := d.Stats(ctx); st.Roots != 1 || st.ProvidesPending != 1 {
+		t.Errorf("stats after unprovide = %+v", st)
+	}
+}

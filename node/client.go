@@ -207,3 +207,41 @@ func decodeStream[T any](r io.Reader, f func(*T) error) error {
 	}
 	return nil
 }
+
+// Share asks the daemon to import and keep the file or directory at an
+// absolute path.
+func (c *Client) Share(ctx context.Context, req ShareRequest) (RootJSON, error) {
+	var v RootJSON
+	err := c.Do(ctx, http.MethodPost, "/api/v0/share", req, &v)
+	return v, err
+}
+
+// Roots lists the daemon's kept roots.
+func (c *Client) Roots(ctx context.Context) ([]RootJSON, error) {
+	var v []RootJSON
+	err := c.Do(ctx, http.MethodGet, "/api/v0/ls", nil, &v)
+	return v, err
+}
+
+// Remove asks the daemon to drop a kept root.
+func (c *Client) Remove(ctx context.Context, root string) error {
+	return c.Do(ctx, http.MethodPost, "/api/v0/rm", CIDRequest{CID: root}, nil)
+}
+
+// Cat copies the file at root to w. An error the daemon met after it
+// started sending (a block failing verification) is returned too.
+func (c *Client) Cat(ctx context.Context, root string, w io.Writer) (int64, error) {
+	resp, err := c.send(ctx, http.MethodGet, "/api/v0/cat?"+url.Values{"cid": {root}}.Encode(), nil)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("cat %s: %w", root, err)
+	}
+	if msg := resp.Trailer.Get(catErrorTrailer); msg != "" {
+		return n, &APIError{Status: http.StatusConflict, Message: msg}
+	}
+	return n, nil
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/myco-p2p/myco/chunker"
 	mycodht "github.com/myco-p2p/myco/dht"
 	"github.com/myco-p2p/myco/ledger"
 )
@@ -57,6 +58,7 @@ type Node struct {
 	bootstrap []peer.AddrInfo
 	mdns      mdns.Service
 	dht       *mycodht.DHT
+	store     *chunker.Store
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -115,6 +117,10 @@ func New(repo *Repo, opts Options) (*Node, error) {
 			return nil, err
 		}
 	}
+	store, err := chunker.Open(repo.File("content"), log.With("subsystem", "content"))
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("open content store: %w", err), h.Close())
+	}
 	// The dev network always answers DHT queries: on loopback AutoNAT never
 	// finds a node public, and a network of clients finds nothing.
 	d, err := mycodht.New(h, mycodht.Config{
@@ -124,7 +130,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		Logger:         log.With("subsystem", "dht"),
 	})
 	if err != nil {
-		return nil, errors.Join(err, h.Close())
+		return nil, errors.Join(err, store.Close(), h.Close())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
@@ -137,6 +143,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		wallet:    ledger.AddressFromPubKey(wk.PubKey()).Encode(netw.Params()),
 		bootstrap: boot,
 		dht:       d,
+		store:     store,
 		ctx:       ctx,
 		cancel:    cancel,
 	}
@@ -170,6 +177,7 @@ func (n *Node) Close() error {
 		n.wg.Wait()
 		errs = append(errs, n.dht.Close())
 		errs = append(errs, n.host.Close())
+		errs = append(errs, n.store.Close())
 		n.closeErr = errors.Join(errs...)
 	})
 	return n.closeErr

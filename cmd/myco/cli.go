@@ -64,6 +64,7 @@ func commands() []*command {
 	return []*command{
 		cmdInit(), cmdDaemon(), cmdID(), cmdPeers(), cmdConnect(), cmdVersion(),
 		cmdDHTFindProvs(), cmdDHTPeers(), cmdDHTStat(),
+		cmdShare(), cmdCat(), cmdLs(), cmdRm(),
 	}
 }
 

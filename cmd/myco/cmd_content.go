@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/myco-p2p/myco/dht"
+	"github.com/myco-p2p/myco/node"
+)
+
+func cmdShare() *command {
+	var chunkSize, maxLinks *int
+	var hidden *bool
+	return &command{
+		name:    "share",
+		args:    "PATH",
+		summary: "import a file or directory, keep it and provide it; prints the root CID",
+		minArgs: 1, maxArgs: 1,
+		flags: func(fs *flag.FlagSet) {
+			chunkSize = fs.Int("chunk-size", 1<<20, "chunk size in bytes (262144 with --max-links 174 is IPFS's older profile)")
+			maxLinks = fs.Int("max-links", 1024, "most links per DAG node")
+			hidden = fs.Bool("hidden", false, "include files whose names start with a dot")
+		},
+		run: func(e *env, args []string) error {
+			path, err := filepath.Abs(args[0])
+			if err != nil {
+				return fmt.Errorf("share %s: %w", args[0], err)
+			}
+			// The daemon reads the file itself; checking here first gives
+			// the clearest message for a typo.
+			f, err := os.Open(path)
+			if err != nil {
+				return fmt.Errorf("share: %w", err)
+			}
+			f.Close()
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			root, err := c.Share(e.ctx, node.ShareRequest{Path: path, ChunkSize: *chunkSize, MaxLinks: *maxLinks, Hidden: *hidden})
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(root)
+			}
+			fmt.Fprintln(e.stdout, root.CID)
+			return nil
+		},
+	}
+}
+
+func cmdCat() *command {
+	return &command{
+		name:    "cat",
+		args:    "CID",
+		summary: "write a file's content to stdout",
+		minArgs: 1, maxArgs: 1,
+		run: func(e *env, args []string) error {
+			if _, err := dht.ParseCID(args[0]); err != nil {
+				return err
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriterSize(e.stdout, 1<<20)
+			_, err = c.Cat(e.ctx, args[0], w)
+			if ferr := w.Flush(); err == nil {
+				err = ferr
+			}
+			return err
+		},
+	}
+}
+
+func cmdLs() *command {
+	return &command{
+		name:    "ls",
+		summary: "list the roots this node keeps",
+		run: func(e *env, _ []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			roots, err := c.Roots(e.ctx)
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(roots)
+			}
+			for _, r := range roots {
+				kind := "file"
+				if r.Dir {
+					kind = "dir"
+				}
+				fmt.Fprintf(e.stdout, "%s %d %s\n", r.CID, r.Size, kind)
+			}
+			return nil
+		},
+	}
+}
+
+func cmdRm() *command {
+	return &command{
+		name:    "rm",
+		args:    "CID",
+		summary: "stop keeping and providing a root (shared files themselves stay)",
+		minArgs: 1, maxArgs: 1,
+		run: func(e *env, args []string) error {
+			if _, err := dht.ParseCID(args[0]); err != nil {
+				return err
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			if err := c.Remove(e.ctx, args[0]); err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(map[string]string{"cid": args[0]})
+			}
+			fmt.Fprintf(e.stdout, "removed %s\n", args[0])
+			return nil
+		},
+	}
+}

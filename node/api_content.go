@@ -1,0 +1,82 @@
+package node
+
+import "net/http"
+
+// catErrorTrailer carries an error that happens after cat started sending
+// bytes (a block that fails verification mid-file): the status is already
+// sent, so the client learns of it from this trailer.
+const catErrorTrailer = "X-Myco-Error"
+
+func (s *APIServer) registerContent(mux *http.ServeMux) {
+	s.handle(mux, "POST /api/v0/share", func(r *http.Request) (any, error) {
+		var req ShareRequest
+		if err := decodeBody(r, &req); err != nil {
+			return nil, err
+		}
+		return s.node.Share(r.Context(), req)
+	})
+	s.handle(mux, "GET /api/v0/ls", func(*http.Request) (any, error) {
+		return s.node.Roots()
+	})
+	s.handle(mux, "POST /api/v0/rm", func(r *http.Request) (any, error) {
+		var req CIDRequest
+		if err := decodeBody(r, &req); err != nil {
+			return nil, err
+		}
+		if err := s.node.Remove(r.Context(), req.CID); err != nil {
+			return nil, err
+		}
+		return req, nil
+	})
+	mux.HandleFunc("GET /api/v0/cat", s.cat)
+}
+
+// CIDRequest is a request body naming one CID.
+type CIDRequest struct {
+	CID string `json:"cid"`
+}
+
+// cat answers GET /api/v0/cat?cid=C with the file's bytes. Errors found
+// before the first byte get a JSON error and a status; later ones end the
+// body early and are reported in the X-Myco-Error trailer.
+func (s *APIServer) cat(w http.ResponseWriter, r *http.Request) {
+	const path = "/api/v0/cat"
+	c := r.URL.Query().Get("cid")
+	w.Header().Set("Trailer", catErrorTrailer)
+	lw := &lazyWriter{w: w}
+	n, err := s.node.Cat(r.Context(), c, lw)
+	if err != nil {
+		if !lw.started {
+			w.Header().Del("Trailer")
+			s.fail(w, path, err)
+			return
+		}
+		s.log.Warn("cat failed mid-stream", "cid", c, "bytes", n, "err", err)
+		w.Header().Set(catErrorTrailer, err.Error())
+		return
+	}
+	if !lw.started {
+		lw.start()
+	}
+	s.requests.WithLabelValues(path, "200").Inc()
+}
+
+// lazyWriter sends the 200 status and headers with the first byte, so a
+// handler can still answer an error until then.
+type lazyWriter struct {
+	w       http.ResponseWriter
+	started bool
+}
+
+func (l *lazyWriter) start() {
+	l.started = true
+	l.w.Header().Set("Content-Type", "application/octet-stream")
+	l.w.WriteHeader(http.StatusOK)
+}
+
+func (l *lazyWriter) Write(p []byte) (int, error) {
+	if !l.started {
+		l.start()
+	}
+	return l.w.Write(p)
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# bench.sh: measure myco on real daemons over loopback and print one table:
+# what, figure, reference measured in the same run, ratio, target.
+#
+#   testnet/bench.sh            # every benchmark
+#   BENCH_NODES=8 testnet/bench.sh
+#
+# It starts its own network (under a run directory of its own) and stops it.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+nodes=${BENCH_NODES:-8}
+export MYCO_RUN_DIR=${MYCO_RUN_DIR:-$TESTNET_DIR/.run-bench}
+RUN_DIR=$MYCO_RUN_DIR
+rows=()
+
+# row WHAT FIGURE REFERENCE RATIO TARGET
+row() { rows+=("$1|$2|$3|$4|$5"); }
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+cleanup() { "$TESTNET_DIR/down.sh" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+build_myco
+export MYCO_BIN=$MYCO
+
+# --- DHT: routing tables and findprovs on $nodes daemons -------------------
+echo "== starting $nodes daemons for the DHT benchmarks" >&2
+"$TESTNET_DIR/up.sh" "$nodes" >/dev/null
+t0=$(now_ms)
+for ((i = 0; i < nodes; i++)); do
+	for ((k = 0; k < 300; k++)); do
+		size=$("$MYCO" --repo "$(node_repo "$i")" dht stat --json | grep -o '"routing_table_size": *[0-9]*' | grep -o '[0-9]*$')
+		[ "$size" -ge $((nodes - 1)) ] && break
+		sleep 0.05
+	done
+	[ "$size" -ge $((nodes - 1)) ] || die "node $i's routing table has $size of $((nodes - 1)) peers after 15 s"
+done
+fill_ms=$(($(now_ms) - t0))
+row "DHT: every routing table full ($nodes daemons, after the last is ready)" "${fill_ms} ms" "-" "-" "within seconds"
+
+# findprovs of a root shared just before, asked from every other node.
+lat=()
+for ((i = 1; i < nodes; i++)); do
+	f="$RUN_DIR/fresh$i"
+	head -c 65536 /dev/urandom >"$f"
+	c=$("$MYCO" --repo "$(node_repo 0)" share "$f")
+	t0=$(now_ms)
+	got=$("$MYCO" --repo "$(node_repo "$i")" dht findprovs --num 1 --timeout 10s "$c")
+	lat+=($(($(now_ms) - t0)))
+	[ "$got" = "$("$MYCO" --repo "$(node_repo 0)" id --json | grep -o '"id": *"[^"]*"' | head -n1 | grep -o '12D3[^"]*')" ] ||
+		die "node $i: findprovs $c returned '$got', not node 0"
+done
+sorted=$(printf '%s\n' "${lat[@]}" | sort -n)
+p50=$(echo "$sorted" | sed -n "$(((${#lat[@]} + 1) / 2))p")
+worst=$(echo "$sorted" | tail -n 1)
+ratio=$(awk -v a="$worst" 'BEGIN { printf "%.2f", a / 1000 }')
+row "DHT: findprovs of a fresh root, from each of $((nodes - 1)) nodes (p50 / worst, incl. CLI start)" "${p50} / ${worst} ms" "1000 ms target" "$ratio" "< 1 s"
+cleanup
+
+# --- the table ----------------------------------------------------------------
+printf '\n%-100s | %-16s | %-16s | %-6s | %s\n' "what" "figure" "reference" "ratio" "target"
+printf '%s\n' "$(printf -- '-%.0s' {1..160})"
+for r in "${rows[@]}"; do
+	IFS='|' read -r what fig ref ratio target <<<"$r"
+	printf '%-100s | %-16s | %-16s | %-6s | %s\n' "$what" "$fig" "$ref" "$ratio" "$target"
+done

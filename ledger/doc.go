@@ -3,5 +3,74 @@
 // the mempool, the miner, the leveldb store and wallet keys.
 //
 // Its core is a deterministic state machine: it does no network I/O and
-// reads no clock; callers hand it blocks, transactions and the time.
+// reads no clock; callers hand it blocks, transactions and the time
+// (Chain.ProcessBlock(blk, now), Chain.AddTx, Chain.BlockTemplate(addr, now)).
+// Gossip, sync and the HTTP API belong to node. The only goroutines it
+// starts are the miner's (owned by Miner: Start/Stop with a context and a
+// WaitGroup) and the short-lived signature verifiers inside one block
+// validation, which end before it returns.
+//
+// Decisions:
+//
+//   - Encoding. Fixed-layout little-endian binary (see Tx and Header); a
+//     decoder checks every length against the bytes left (and a block against
+//     MaxBlockSize) before it allocates, and rejects trailing bytes, so the
+//     encoding is canonical and an id (double SHA-256 of the bytes) is
+//     unique. Hashes print as hex in byte order and are read big-endian for
+//     proof of work.
+//   - Header. 96 bytes with the nonce in the last 8, so the first 64 bytes
+//     are one SHA-256 block: the miner hashes them once (midstate, restored
+//     through crypto/sha256's BinaryMarshaler state, which keeps SHA-NI) and
+//     then two compressions per nonce instead of three. Timestamps are Unix
+//     milliseconds, because dev blocks are 1 s apart. The nonce is 64 bits,
+//     so no extra-nonce is needed.
+//   - Keys and addresses. secp256k1 keys, BIP-340 Schnorr signatures over a
+//     tagged hash ("myco/tx/v1") of every field but the signature; the
+//     sender is its 32-byte x-only key. An address is the first 20 bytes of
+//     SHA-256 of that key, bech32m-encoded with the network's prefix ("myco",
+//     "mycod"). Key files are 0600, never overwritten, refused when readable
+//     by others.
+//   - Accounts. Balance and nonce; a transaction's nonce must be exactly the
+//     sender's next, which rules out replays; the chain id in the signed
+//     bytes rules out cross-network replays. Empty accounts are deleted, so
+//     two nodes with the same chain hold byte-identical state. The coinbase
+//     nonce is the height, so coinbase ids never repeat; it is credited
+//     after the block's other transactions, so a block cannot spend its own
+//     reward. There is no coinbase maturity: after a reorg, mempool
+//     transactions that no longer fit the state simply drop out.
+//   - Anchors. The payload encoding (CID length, CID, name) is fixed now; an
+//     anchor moves no coins and pays a fee. Name ownership rules come with
+//     the anchors issue. Transactions are indexed by id on the main chain
+//     (FindTx), which `myco verify` needs.
+//   - Rules. validate.go holds them, one sentence above each check, each
+//     rejection a *RuleError with its own ErrorCode. Difficulty is ASERT
+//     (aserti3-2d's integer cubic approximation) anchored at genesis with no
+//     offset: blocks on schedule keep the genesis target. Timestamps must be
+//     above the median of the last 11 blocks and at most MaxFutureDrift
+//     (main 5 min, dev 10 s) past the caller's clock.
+//   - Chain selection. Most cumulative work, 2^256/(target+1) per block;
+//     ties go to the block seen first (a sequence number persisted with the
+//     index). Every block that passes its context-free and header checks is
+//     stored, on any branch; state rules are checked when a branch would
+//     become the main chain. A reorganisation validates the whole new branch
+//     on an overlay of the state (rewound through undo records) before it
+//     writes anything; if a block fails it and its descendants are marked
+//     invalid and the next best branch is tried.
+//   - Storage. One atomic batch per connected or disconnected block
+//     (accounts, undo record, height index, tx index, tip). A crash between
+//     the batches of a reorganisation leaves a consistent chain on a branch
+//     with less work; OpenChain notices and finishes the reorganisation.
+//     Orphans (unknown parent) are kept in memory only, at most MaxOrphans,
+//     oldest evicted first.
+//   - Mempool. Per sender, a run of consecutive nonces from the committed
+//     nonce, spending at most the committed balance (incoming pending
+//     transfers are not counted). Same sender and nonce twice is a conflict
+//     (no replace-by-fee yet). When full, the lowest fee rate among each
+//     sender's last transaction is evicted if the newcomer pays more.
+//     Templates take each sender's next transaction by highest fee rate.
+//     Verified signatures are cached by transaction id, so a block's
+//     transactions that came through the mempool are not verified again.
+//   - Networks. main: 60 s blocks, 2 h ASERT half-life, genesis target about
+//     2^20 hashes; dev: 1 s blocks, 20 s half-life, genesis target 4096
+//     hashes. Both start with no coins (the genesis coinbase pays nothing).
 package ledger

@@ -116,3 +116,41 @@ func TestMempoolNonceOrderWithinSender(t *testing.T) {
 		t.Fatalf("mempool holds %d after the block", c.MempoolStats().Txs)
 	}
 }
+
+func TestOrphanPoolBounded(t *testing.T) {
+	g := ledgertest.New(ledger.NetworkDev.Params(), 1)
+	c, err := ledger.OpenChain(ledger.Config{Params: g.P, Store: ledger.NewMemStore(), MaxOrphans: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	parent := "genesis"
+	var names []string
+	for i := range 6 {
+		name := "o" + itoa(i)
+		g.NextBlock(name, parent, nil, ledgertest.Opts{})
+		names = append(names, name)
+		parent = name
+	}
+	// Deliver o5..o1 (all orphans); only the 3 newest stay.
+	for i := 5; i >= 1; i-- {
+		res := feed(t, c, g, names[i])
+		if res.Status != ledger.StatusOrphan {
+			t.Fatalf("%s: %s, want orphan", names[i], res.Status)
+		}
+	}
+	if n := c.OrphanCount(); n != 3 {
+		t.Fatalf("orphan pool holds %d, want 3", n)
+	}
+	// o0 adopts o1, o2, o3 (kept); o4 and o5 were evicted.
+	res := feed(t, c, g, "o0")
+	if !res.TipChanged || len(res.Connected) != 4 {
+		t.Fatalf("adopted %d blocks, want 4", len(res.Connected))
+	}
+	if got := g.Name(c.Tip().Hash); got != "o3" {
+		t.Fatalf("tip %s, want o3", got)
+	}
+	if c.OrphanCount() != 0 {
+		t.Fatalf("orphans left: %d", c.OrphanCount())
+	}
+}

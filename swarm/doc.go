@@ -92,4 +92,17 @@
 // by per-peer queue depths sized to the peer's rate (Pipeline), by the
 // session failing a timed-out request (Picker.Failed returns the leaf to the
 // pool at once) and by endgame.
+//
+// # Accounting and rate limits
+//
+// Accounting keeps per-peer bytes up and down and rates over a sliding
+// window (DefaultRateWindow, 20 s, in one-second buckets; Meter), given
+// explicit times; its PeerStats has the JSON names of `myco swarm stats`.
+// Limiter is a token bucket whose rate can change at run time (SetRate
+// wakes every waiter to recompute); its bucket holds a quarter second of the
+// rate, at least 64 KiB, and a block larger than that passes when the bucket
+// is full and leaves a debt, so the long-run rate holds for 1 MiB blocks.
+// ParseRate reads `--max-upload 20M`: k, M, G, T are powers of 1000 (so 20M
+// is the "20 MB/s" of DESIGN.md), Ki, Mi, Gi, Ti powers of 1024, an optional
+// B and /s; 0 means unlimited.
 package swarm

@@ -32,3 +32,19 @@ func TestParseAmount(t *testing.T) {
 		t.Errorf("FormatCoins = %q", got)
 	}
 }
+
+func TestSubsidyHalving(t *testing.T) {
+	p := NetworkMain.Params()
+	for _, tc := range []struct{ height, want uint64 }{
+		{0, 50 * Coin},
+		{p.HalvingInterval - 1, 50 * Coin},
+		{p.HalvingInterval, 25 * Coin},
+		{3 * p.HalvingInterval, 50 * Coin / 8},
+		{64 * p.HalvingInterval, 0},
+		{^uint64(0), 0},
+	} {
+		if got := p.Subsidy(tc.height); got != tc.want {
+			t.Errorf("Subsidy(%d) = %d, want %d", tc.height, got, tc.want)
+		}
+	}
+}

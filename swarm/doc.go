@@ -105,4 +105,12 @@
 // ParseRate reads `--max-upload 20M`: k, M, G, T are powers of 1000 (so 20M
 // is the "20 MB/s" of DESIGN.md), Ki, Mi, Gi, Ti powers of 1024, an optional
 // B and /s; 0 means unlimited.
+//
+// # Request pipelining
+//
+// Pipeline sizes the queue of requests outstanding to one peer the way
+// libtorrent does: enough leaves to cover PipelineConfig.Target (3 s) of
+// transfer at the peer's measured rate, between Min (2) and Max (32). A new
+// peer starts at Min in slow start, growing by one leaf per leaf received
+// (doubling per round trip) until its rate stops growing by 10% a second.
 package swarm

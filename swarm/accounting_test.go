@@ -2,8 +2,10 @@ package swarm
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,5 +91,28 @@ func TestAccountingStats(t *testing.T) {
 	}
 	if _, ok := a.Peer(peer.ID("never"), now); ok {
 		t.Error("unknown peer reported")
+	}
+}
+
+func TestAccountingConcurrent(t *testing.T) {
+	a := NewAccounting(0, t0)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			id := peer.ID(fmt.Sprint(g % 2))
+			for k := range 1000 {
+				now := t0.Add(time.Duration(k) * time.Millisecond)
+				a.Uploaded(id, 10, now)
+				a.Downloaded(id, 1, now)
+				if k%100 == 0 {
+					a.Stats(now)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	tot := a.Totals(t0.Add(time.Second))
+	if tot.Uploaded != 40000 || tot.Downloaded != 4000 {
+		t.Errorf("totals after concurrent updates: %+v, want 40000 up, 4000 down", tot)
 	}
 }

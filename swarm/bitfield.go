@@ -67,6 +67,18 @@ func BitfieldFromBytes(p []byte, n int) (*Bitfield, error) {
 	return b, nil
 }
 
+// BitfieldFromBools returns a bitfield with bit i set where have[i] is true
+// (the form chunker.Fetch.Have reports).
+func BitfieldFromBools(have []bool) *Bitfield {
+	b := NewBitfield(len(have))
+	for i, h := range have {
+		if h {
+			b.Set(i)
+		}
+	}
+	return b
+}
+
 // Bytes returns the wire form of b: (Len()+7)/8 bytes, leaf 0 in the high
 // bit of the first byte.
 func (b *Bitfield) Bytes() []byte {

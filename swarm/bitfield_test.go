@@ -138,6 +138,13 @@ func TestBitfieldRoundTripRandom(t *testing.T) {
 	}
 }
 
+func TestBitfieldFromBools(t *testing.T) {
+	b := BitfieldFromBools([]bool{true, false, false, true, true})
+	if b.String() != "10011" || b.Count() != 3 {
+		t.Errorf("BitfieldFromBools = %s (count %d), want 10011", b, b.Count())
+	}
+}
+
 func TestBitfieldFromBytesRejects(t *testing.T) {
 	tests := []struct {
 		name string

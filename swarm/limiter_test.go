@@ -3,6 +3,7 @@ package swarm
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -180,6 +181,31 @@ func FuzzParseRate(f *testing.F) {
 		v, err := ParseRate(s)
 		if err == nil && v < 0 {
 			t.Fatalf("ParseRate(%q) = %d, negative", s, v)
+		}
+	})
+}
+
+func TestLimiterConcurrentWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const rate = 1 << 20
+		l := NewLimiter(rate, time.Now(), nil) // bucket 256 KiB
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for range 8 {
+					if err := l.Wait(context.Background(), 64<<10); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		// 2 MiB through a 1 MiB/s limit with a full 256 KiB bucket at the
+		// start: 1.75 s.
+		if got := time.Since(start); got < 1700*time.Millisecond || got > 1800*time.Millisecond {
+			t.Errorf("4 waiters moving 2 MiB at 1 MiB/s took %v, want 1.75 s", got)
 		}
 	})
 }

@@ -299,6 +299,25 @@ func (p *Picker) Received(id peer.ID, i int) ([]peer.ID, error) {
 	return cancel, nil
 }
 
+// MarkHave records that leaf i is on disk without having been received
+// from a requested peer: another index with the same CID was written (the
+// store writes a repeated leaf at every index at once), or the leaf came
+// through another session. It returns the peers the leaf is requested from,
+// to send them a cancel.
+func (p *Picker) MarkHave(i int) ([]peer.ID, error) {
+	if i < 0 || i >= p.n {
+		return nil, fmt.Errorf("mark leaf %d of %d: %w", i, p.n, ErrLeafRange)
+	}
+	cancel := slices.Clone(p.reqs[i])
+	for _, id := range cancel {
+		delete(p.peers[id].pending, i)
+	}
+	delete(p.reqs, i)
+	p.requested.Clear(i)
+	p.have.Set(i)
+	return cancel, nil
+}
+
 // Failed records that the request of leaf i from the peer ended without the
 // leaf: rejected, cancelled by us, timed out, or the data did not verify.
 // The leaf can be picked again at once (from this peer too: the caller

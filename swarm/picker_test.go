@@ -359,3 +359,24 @@ func BenchmarkPickerPick(b *testing.B) {
 		})
 	}
 }
+
+func TestPickerMarkHave(t *testing.T) {
+	p := newTestPicker(t, 4, PickerConfig{}, 1)
+	mustAddPeer(t, p, "a", NewFullBitfield(4))
+	got := p.Pick("a", 4)
+	// The store wrote leaf got[0]'s bytes at another index too (same CID):
+	// the request for that index is cancelled.
+	cancel, err := p.MarkHave(got[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cancel, ids("a")) || p.Pending("a") != 3 || !p.Have().Has(got[1]) {
+		t.Fatalf("MarkHave: cancel %v, pending %d, have %s", cancel, p.Pending("a"), p.Have())
+	}
+	if _, err := p.Received("a", got[1]); !errors.Is(err, ErrNotRequested) {
+		t.Errorf("leaf after MarkHave: err = %v, want ErrNotRequested", err)
+	}
+	if _, err := p.MarkHave(4); !errors.Is(err, ErrLeafRange) {
+		t.Errorf("MarkHave(4) of 4: err = %v", err)
+	}
+}

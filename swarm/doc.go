@@ -8,12 +8,17 @@
 // # Layers
 //
 // The core of the package is pure and deterministic: the wire format
-// (message.go, wire.go), Bitfield, the Choker, the Picker, the accounting
-// and the token-bucket Limiter. None of them does I/O, starts a goroutine or
-// reads the clock; they take the current time as an argument and randomness
-// from an injected *rand.Rand, so tests replay whole scenarios in one
-// goroutine without sleeping. The session layer (streams, deadlines, the
-// chunker store) sits on top and feeds them events.
+// (message.go, wire.go), Bitfield, the Choker, the Picker, the Pipeline,
+// Accounting and the token-bucket Limiter. None of them starts a goroutine
+// or reads the clock; they take the current time as an argument and
+// randomness from an injected *rand.Rand, so tests replay whole scenarios
+// in one goroutine without sleeping. The one blocking call is Limiter.Wait,
+// the edge of the limiter: it reads the clock given to NewLimiter and
+// sleeps on a timer (its tests run under testing/synctest). Choker, Picker
+// and Pipeline are not safe for concurrent use (the session owns one of
+// each per root, or per peer, under its own lock); Accounting and Limiter
+// are, since every stream reports to them. The session layer (streams,
+// deadlines, the chunker store) sits on top and feeds them events.
 //
 // # Wire format
 //

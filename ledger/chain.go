@@ -47,6 +47,22 @@ type blockNode struct {
 	work   *big.Int // cumulative work from genesis up to and including this block
 	seq    uint64   // order first seen: ties in work go to the lower seq
 	status byte
+	// anchor is the timestamp of this branch's block 1, the ASERT anchor
+	// (0 for genesis).
+	anchor int64
+}
+
+// anchorFor returns the ASERT anchor of a block at header h on parent.
+func anchorFor(h *Header, parent *blockNode) int64 {
+	if h.Height == 1 {
+		return h.Time
+	}
+	return parent.anchor
+}
+
+// nextBits is the bits a child of n must carry.
+func (n *blockNode) nextBits(p *Params) uint32 {
+	return NextBits(p, n.anchor, n.header.Height, n.header.Time)
 }
 
 func (n *blockNode) invalid() bool { return n.status&statusInvalid != 0 }
@@ -272,6 +288,7 @@ func (c *Chain) load() error {
 				return fmt.Errorf("load block index: block %s has no parent %s", n.hash, n.header.PrevHash)
 			}
 			n.parent = parent
+			n.anchor = anchorFor(&n.header, parent)
 			n.work = new(big.Int).Add(parent.work, Work(n.header.Bits))
 			if parent.invalid() {
 				n.status |= statusInvalid
@@ -449,6 +466,7 @@ func (c *Chain) processBlock(blk *Block, hash Hash, now time.Time, log *connectL
 		parent: parent,
 		work:   new(big.Int).Add(parent.work, Work(blk.Header.Bits)),
 		seq:    c.nextSeq,
+		anchor: anchorFor(&blk.Header, parent),
 	}
 	var b Batch
 	b.Put(key(prefixBlock, hash[:]), blk.Encode())
@@ -777,7 +795,7 @@ func (c *Chain) tipInfo() TipInfo {
 		Hash:       t.hash,
 		Work:       new(big.Int).Set(t.work),
 		Bits:       t.header.Bits,
-		NextBits:   NextBits(c.p, t.header.Height, t.header.Time),
+		NextBits:   t.nextBits(c.p),
 		Time:       t.header.Time,
 		MedianTime: medianTime(t, c.p.MedianTimeBlocks),
 	}

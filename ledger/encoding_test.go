@@ -89,6 +89,9 @@ func TestNextBitsASERT(t *testing.T) {
 	ms := p.BlockInterval.Milliseconds()
 	half := p.ASERTHalfLife.Milliseconds()
 	genesis := ledger.CompactToBig(p.GenesisBits)
+	// A chain whose block 1 came long after the genesis timestamp: the
+	// retarget counts from block 1, not from genesis.
+	anchor := p.GenesisTime + 300*24*3600*1000
 	ratio := func(bits uint32) float64 {
 		f, _ := new(big.Rat).SetFrac(ledger.CompactToBig(bits), genesis).Float64()
 		return f
@@ -100,15 +103,16 @@ func TestNextBitsASERT(t *testing.T) {
 		lo, hi       float64
 		wantPowLimit bool
 	}{
-		{"on schedule", 100, p.GenesisTime + 100*ms, 0.999, 1.001, false},
-		{"one half-life late", 100, p.GenesisTime + 100*ms + half, 1.99, 2.01, false},
-		{"one half-life early", 100, p.GenesisTime + 100*ms - half, 0.49, 0.51, false},
-		{"half a half-life late", 10, p.GenesisTime + 10*ms + half/2, 1.41, 1.42, false},
-		{"ten half-lives early", 1000, p.GenesisTime + 1000*ms - 10*half, 0.00097, 0.00098, false},
-		{"far too late", 5, p.GenesisTime + 1000*half, 0, 0, true},
+		{"on schedule", 100, anchor + 99*ms, 0.999, 1.001, false},
+		{"one half-life late", 100, anchor + 99*ms + half, 1.99, 2.01, false},
+		{"one half-life early", 100, anchor + 99*ms - half, 0.49, 0.51, false},
+		{"half a half-life late", 10, anchor + 9*ms + half/2, 1.41, 1.42, false},
+		{"ten half-lives early", 1000, anchor + 999*ms - 10*half, 0.00097, 0.00098, false},
+		{"block 1 carries the genesis bits", 0, anchor + 1000*half, 1, 1, false},
+		{"far too late", 5, anchor + 1000*half, 0, 0, true},
 		{"absurd timestamp", 5, 1 << 62, 0, 0, true},
 	} {
-		bits := ledger.NextBits(p, tc.height, tc.time)
+		bits := ledger.NextBits(p, anchor, tc.height, tc.time)
 		if tc.wantPowLimit {
 			if bits != p.PowLimitBits {
 				t.Errorf("%s: bits %#x, want the limit %#x", tc.name, bits, p.PowLimitBits)
@@ -120,7 +124,7 @@ func TestNextBitsASERT(t *testing.T) {
 		}
 	}
 	// Very early blocks never push the target to zero.
-	if bits := ledger.NextBits(p, 1<<40, p.GenesisTime); ledger.CompactToBig(bits).Sign() <= 0 {
+	if bits := ledger.NextBits(p, anchor, 1<<40, anchor); ledger.CompactToBig(bits).Sign() <= 0 {
 		t.Errorf("target collapsed to %#x", bits)
 	}
 	// Work of a harder target is larger.

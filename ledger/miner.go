@@ -59,7 +59,7 @@ func (c *Chain) BlockTemplate(to Address, now time.Time) (*Block, error) {
 			Height:   height,
 			PrevHash: tip.hash,
 			Time:     ts,
-			Bits:     NextBits(c.p, tip.header.Height, tip.header.Time),
+			Bits:     tip.nextBits(c.p),
 		},
 		Txs: txs,
 	}

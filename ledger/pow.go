@@ -84,21 +84,29 @@ func Work(bits uint32) *big.Int {
 
 // NextBits returns the bits a block must carry whose parent is at
 // parentHeight with timestamp parentTime (Unix ms). It is per-block ASERT
-// (aserti3-2d as Bitcoin Cash specifies it) anchored at the genesis block:
+// (aserti3-2d as Bitcoin Cash specifies it) anchored at the first block
+// after genesis, whose timestamp is anchorTime:
 //
-//	target = genesis_target * 2^((parentTime - genesisTime - interval*parentHeight) / halfLife)
+//	target = genesis_target * 2^((parentTime - anchorTime - interval*(parentHeight-1)) / halfLife)
 //
 // so the difficulty stays put while blocks arrive on schedule and halves or
-// doubles for every half-life they fall behind or run ahead. 2^x is
+// doubles for every half-life they fall behind or run ahead. Block 1 itself
+// carries the genesis bits. Anchoring at block 1 rather than at genesis
+// matters: the genesis timestamp is fixed when the network is defined, and a
+// chain started months later would otherwise count itself months behind
+// schedule and mine at the easiest target until it caught up. 2^x is
 // evaluated in 16.16 fixed point with Bitcoin Cash's cubic approximation, so
 // every node computes the same bits without floating point.
-func NextBits(p *Params, parentHeight uint64, parentTime int64) uint32 {
+func NextBits(p *Params, anchorTime int64, parentHeight uint64, parentTime int64) uint32 {
+	if parentHeight == 0 {
+		return p.GenesisBits
+	}
 	interval := big.NewInt(p.BlockInterval.Milliseconds())
 	halfLife := big.NewInt(p.ASERTHalfLife.Milliseconds())
 
 	// exponent = (timeDiff - interval*heightDiff) * 65536 / halfLife, floored.
-	exp := new(big.Int).Sub(big.NewInt(parentTime), big.NewInt(p.GenesisTime))
-	exp.Sub(exp, new(big.Int).Mul(interval, new(big.Int).SetUint64(parentHeight)))
+	exp := new(big.Int).Sub(big.NewInt(parentTime), big.NewInt(anchorTime))
+	exp.Sub(exp, new(big.Int).Mul(interval, new(big.Int).SetUint64(parentHeight-1)))
 	exp.Lsh(exp, 16)
 	exp.Div(exp, halfLife) // Euclidean division: floor for a positive divisor
 

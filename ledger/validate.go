@@ -127,7 +127,7 @@ func checkHeaderContext(h *Header, parent *blockNode, now time.Time, p *Params) 
 		return ruleErr(ErrBadHeight, "height %d on a parent at %d", h.Height, parent.header.Height)
 	}
 	// A block's bits are the ASERT retarget computed from its parent.
-	if want := NextBits(p, parent.header.Height, parent.header.Time); h.Bits != want {
+	if want := parent.nextBits(p); h.Bits != want {
 		return ruleErr(ErrUnexpectedBits, "bits %#08x, want %#08x", h.Bits, want)
 	}
 	// A block's timestamp is above the median of its last MedianTimeBlocks ancestors.

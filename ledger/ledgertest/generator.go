@@ -138,7 +138,7 @@ func (g *Generator) NextBlock(name, parent string, txs []*ledger.Tx, o Opts) *le
 			Height:   height,
 			PrevHash: par.Hash(),
 			Time:     par.Header.Time + delta,
-			Bits:     ledger.NextBits(g.P, par.Header.Height, par.Header.Time),
+			Bits:     ledger.NextBits(g.P, g.anchorTime(par), par.Header.Height, par.Header.Time),
 		},
 		Txs: append([]*ledger.Tx{cb}, txs...),
 	}
@@ -210,4 +210,16 @@ func model(prev map[ledger.Address]ledger.Account, blk *ledger.Block) map[ledger
 		}
 	}
 	return s
+}
+
+// anchorTime is the timestamp of the block at height 1 on b's branch (the
+// ASERT anchor), or 0 for genesis.
+func (g *Generator) anchorTime(b *ledger.Block) int64 {
+	for b.Header.Height > 1 {
+		b = g.blocks[g.names[b.Header.PrevHash]]
+	}
+	if b.Header.Height == 0 {
+		return 0
+	}
+	return b.Header.Time
 }

@@ -96,6 +96,7 @@ func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
 	s.handle(mux, "POST /api/v0/connect", s.connect)
 	s.registerDHT(mux)
 	s.registerContent(mux)
+	s.registerLedger(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -245,3 +245,58 @@ func (c *Client) Cat(ctx context.Context, root string, w io.Writer) (int64, erro
 	}
 	return n, nil
 }
+
+// ChainStatus asks for the tip of the daemon's chain.
+func (c *Client) ChainStatus(ctx context.Context) (ChainStatus, error) {
+	var v ChainStatus
+	err := c.Do(ctx, http.MethodGet, "/api/v0/chain/status", nil, &v)
+	return v, err
+}
+
+// Block asks for a block by height or hash.
+func (c *Client) Block(ctx context.Context, id string) (BlockJSON, error) {
+	var v BlockJSON
+	err := c.Do(ctx, http.MethodGet, "/api/v0/chain/block?"+url.Values{"id": {id}}.Encode(), nil, &v)
+	return v, err
+}
+
+// Balance asks for an address's balance; "" is the daemon's own wallet.
+func (c *Client) Balance(ctx context.Context, addr string) (BalanceJSON, error) {
+	var v BalanceJSON
+	err := c.Do(ctx, http.MethodGet, "/api/v0/wallet/balance?"+url.Values{"address": {addr}}.Encode(), nil, &v)
+	return v, err
+}
+
+// Send asks the daemon to sign and submit a transfer.
+func (c *Client) Send(ctx context.Context, req SendRequest) (TxIDJSON, error) {
+	var v TxIDJSON
+	err := c.Do(ctx, http.MethodPost, "/api/v0/send", req, &v)
+	return v, err
+}
+
+// Mine starts the miner on threads goroutines, or stops it when threads is 0.
+func (c *Client) Mine(ctx context.Context, threads int) (MineStatus, error) {
+	var v MineStatus
+	var err error
+	if threads == 0 {
+		err = c.Do(ctx, http.MethodPost, "/api/v0/mine/stop", struct{}{}, &v)
+	} else {
+		err = c.Do(ctx, http.MethodPost, "/api/v0/mine/start", MineRequest{Threads: threads}, &v)
+	}
+	return v, err
+}
+
+// MineStatus reports the daemon's miner.
+func (c *Client) MineStatus(ctx context.Context) (MineStatus, error) {
+	var v MineStatus
+	err := c.Do(ctx, http.MethodGet, "/api/v0/mine/status", nil, &v)
+	return v, err
+}
+
+// WaitHeight blocks until the daemon's chain reaches height, or timeout.
+func (c *Client) WaitHeight(ctx context.Context, height uint64, timeout time.Duration) (ChainStatus, error) {
+	var v ChainStatus
+	q := url.Values{"height": {strconv.FormatUint(height, 10)}, "timeout": {timeout.String()}}
+	err := c.Do(ctx, http.MethodGet, "/api/v0/chain/wait?"+q.Encode(), nil, &v)
+	return v, err
+}

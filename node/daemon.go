@@ -21,6 +21,7 @@ type DaemonOptions struct {
 	Bootstrap []string
 	API       string // overrides the config's API address when set
 	LogLevel  string // overrides the config's log level when set
+	Mine      int    // mining threads to start with; 0 does not mine
 	Stdout    io.Writer
 	Stderr    io.Writer
 }
@@ -63,6 +64,12 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 	n, err := New(repo, Options{Logger: log, Listen: opts.Listen, Bootstrap: opts.Bootstrap})
 	if err != nil {
 		return err
+	}
+	if opts.Mine > 0 {
+		if err := n.StartMining(opts.Mine); err != nil {
+			n.Close()
+			return err
+		}
 	}
 	token, err := NewToken()
 	if err != nil {

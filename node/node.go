@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -59,6 +60,9 @@ type Node struct {
 	mdns      mdns.Service
 	dht       *mycodht.DHT
 	store     *chunker.Store
+	chain     *ledger.Chain
+	miner     *ledger.Miner
+	walletKey *btcec.PrivateKey
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -121,6 +125,10 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open content store: %w", err), h.Close())
 	}
+	chain, err := ledger.OpenDir(repo.File("chain"), netw, log.With("subsystem", "ledger"))
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("open chain: %w", err), store.Close(), h.Close())
+	}
 	// The dev network always answers DHT queries: on loopback AutoNAT never
 	// finds a node public, and a network of clients finds nothing.
 	d, err := mycodht.New(h, mycodht.Config{
@@ -130,7 +138,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		Logger:         log.With("subsystem", "dht"),
 	})
 	if err != nil {
-		return nil, errors.Join(err, store.Close(), h.Close())
+		return nil, errors.Join(err, chain.Close(), store.Close(), h.Close())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
@@ -144,8 +152,21 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		bootstrap: boot,
 		dht:       d,
 		store:     store,
+		chain:     chain,
+		walletKey: wk,
 		ctx:       ctx,
 		cancel:    cancel,
+	}
+	n.miner, err = ledger.NewMiner(ledger.MinerConfig{
+		Chain:   chain,
+		Address: ledger.AddressFromPubKey(wk.PubKey()),
+		Now:     time.Now,
+		Logger:  log.With("subsystem", "miner"),
+		OnBlock: n.onMined,
+	})
+	if err != nil {
+		cancel()
+		return nil, errors.Join(err, d.Close(), chain.Close(), store.Close(), h.Close())
 	}
 	n.registerMetrics()
 
@@ -170,6 +191,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.cancel()
+		n.miner.Stop()
 		var errs []error
 		if n.mdns != nil {
 			errs = append(errs, n.mdns.Close())
@@ -178,6 +200,7 @@ func (n *Node) Close() error {
 		errs = append(errs, n.dht.Close())
 		errs = append(errs, n.host.Close())
 		errs = append(errs, n.store.Close())
+		errs = append(errs, n.chain.Close())
 		n.closeErr = errors.Join(errs...)
 	})
 	return n.closeErr

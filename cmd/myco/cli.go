@@ -65,6 +65,9 @@ func commands() []*command {
 		cmdInit(), cmdDaemon(), cmdID(), cmdPeers(), cmdConnect(), cmdVersion(),
 		cmdDHTFindProvs(), cmdDHTPeers(), cmdDHTStat(),
 		cmdShare(), cmdCat(), cmdLs(), cmdRm(),
+		cmdWalletAddress(), cmdWalletBalance(), cmdSend(),
+		cmdChainStatus(), cmdChainBlock(), cmdChainWait(),
+		cmdMineStart(), cmdMineStop(), cmdMineStatus(),
 	}
 }
 

@@ -38,6 +38,7 @@ func cmdDaemon() *command {
 	var listen, bootstrap multiFlag
 	var api, logLevel, maxUp, maxDown *string
 	var mine *bool
+	var mineThreads *int
 	return &command{
 		name:    "daemon",
 		summary: "run the node until interrupted (SIGINT or SIGTERM)",
@@ -47,12 +48,17 @@ func cmdDaemon() *command {
 			api = fs.String("api", "", "HOST:PORT of the HTTP API (default from config, 127.0.0.1:5040; port 0 picks one)")
 			logLevel = fs.String("log-level", "", "debug, info, warn or error (default from config)")
 			mine = fs.Bool("mine", false, "mine blocks")
+			mineThreads = fs.Int("mine-threads", 1, "mining threads with --mine")
 			maxUp = fs.String("max-upload", "", "upload limit in bytes/s, k/M/G suffix allowed")
 			maxDown = fs.String("max-download", "", "download limit in bytes/s, k/M/G suffix allowed")
 		},
 		run: func(e *env, _ []string) error {
+			threads := 0
 			if *mine {
-				return errors.New("daemon --mine: the miner is not part of this build yet")
+				if *mineThreads < 1 {
+					return usageError{fmt.Sprintf("daemon: --mine-threads %d: want at least 1", *mineThreads)}
+				}
+				threads = *mineThreads
 			}
 			if *maxUp != "" || *maxDown != "" {
 				return errors.New("daemon --max-upload/--max-download: the swarm is not part of this build yet")
@@ -61,6 +67,7 @@ func cmdDaemon() *command {
 				Listen:    listen,
 				Bootstrap: bootstrap,
 				API:       *api,
+				Mine:      threads,
 				LogLevel:  *logLevel,
 				Stdout:    e.stdout,
 				Stderr:    e.stderr,

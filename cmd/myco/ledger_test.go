@@ -85,6 +85,7 @@ func TestMineSendAndConfirm(t *testing.T) {
 		t.Fatal("no coinbase reward after 3 blocks")
 	}
 
+	before, _ := chainStatus(t, repo)
 	r = myco(t, repo, "send", to, "12345", "--fee", "7")
 	if r.code != 0 {
 		t.Fatalf("send: exit %d: %s", r.code, r.stderr)
@@ -93,8 +94,7 @@ func TestMineSendAndConfirm(t *testing.T) {
 	if len(txid) != 64 {
 		t.Fatalf("send printed %q; want a transaction id", r.stdout)
 	}
-	h, _ := chainStatus(t, repo)
-	waitHeight(t, repo, h+2)
+	waitHeight(t, repo, before+3)
 	if got := getBalance(t, repo, to); got.Balance != 12345 || got.Address != to {
 		t.Errorf("recipient balance = %+v; want 12345", got)
 	}
@@ -103,7 +103,8 @@ func TestMineSendAndConfirm(t *testing.T) {
 	}
 	// The transfer is in a block that chain block shows.
 	found := false
-	for height := h; height <= h+2 && !found; height++ {
+	last, _ := chainStatus(t, repo)
+	for height := before + 1; height <= last && !found; height++ {
 		r := myco(t, repo, "chain", "block", strconv.FormatUint(height, 10), "--json")
 		if r.code != 0 {
 			t.Fatalf("chain block %d: %s", height, r.stderr)
@@ -111,7 +112,7 @@ func TestMineSendAndConfirm(t *testing.T) {
 		found = strings.Contains(r.stdout, txid)
 	}
 	if !found {
-		t.Errorf("transaction %s not in blocks %d..%d", txid, h, h+2)
+		t.Errorf("transaction %s not in blocks %d..%d", txid, before+1, last)
 	}
 
 	if r := myco(t, repo, "mine", "stop"); r.code != 0 || !strings.Contains(r.stdout, "not mining") {

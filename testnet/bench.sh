@@ -59,10 +59,25 @@ ratio=$(awk -v a="$worst" 'BEGIN { printf "%.2f", a / 1000 }')
 row "DHT: findprovs of a fresh root, from each of $((nodes - 1)) nodes (p50 / worst, incl. CLI start)" "${p50} / ${worst} ms" "1000 ms target" "$ratio" "< 1 s"
 cleanup
 
+# --- ledger: miner hash rate and block validation (Go benchmarks) ----------
+# metric OUTPUT BENCH UNIT: the value of UNIT on the line of benchmark BENCH.
+metric() { grep -E "^Benchmark$2-[0-9]+ " <<<"$1" | grep -oE "[0-9.]+ $3( |$)" | head -n1 | cut -d' ' -f1; }
+echo "== ledger benchmarks" >&2
+out=$(cd "$ROOT_DIR" && go test -run XXX -bench 'HeaderHash/plain-80B|MinerSolve/threads=1$' ./ledger)
+plain=$(metric "$out" "HeaderHash/plain-80B" "hashes/s")
+miner=$(metric "$out" "MinerSolve/threads=1" "hashes/s/thread")
+row "ledger: miner hash rate per thread (midstate, 96-byte header)" "$(awk -v v="$miner" 'BEGIN{printf "%.2f MH/s", v/1e6}')" \
+	"$(awk -v v="$plain" 'BEGIN{printf "%.2f MH/s plain", v/1e6}')" "$(awk -v a="$miner" -v b="$plain" 'BEGIN{printf "%.2f", a/b}')" ">= 1.0x plain 80-byte double SHA-256"
+out=$(cd "$ROOT_DIR" && go test -run XXX -bench 'BlockValidation/txs=4000/workers' -benchtime 3x ./ledger)
+one=$(metric "$out" "BlockValidation/txs=4000/workers=1" "tx/s")
+two=$(metric "$out" "BlockValidation/txs=4000/workers=2" "tx/s")
+row "ledger: block validation, 4000 transactions, 2 signature workers" "${two%.*} tx/s" "${one%.*} tx/s on 1" \
+	"$(awk -v a="$two" -v b="$one" 'BEGIN{printf "%.2f", a/b}')" ">= 1.6x one core"
+
 # --- the table ----------------------------------------------------------------
-printf '\n%-100s | %-16s | %-16s | %-6s | %s\n' "what" "figure" "reference" "ratio" "target"
+printf '\n%-100s | %-20s | %-20s | %-6s | %s\n' "what" "figure" "reference" "ratio" "target"
 printf '%s\n' "$(printf -- '-%.0s' {1..160})"
 for r in "${rows[@]}"; do
 	IFS='|' read -r what fig ref ratio target <<<"$r"
-	printf '%-100s | %-16s | %-16s | %-6s | %s\n' "$what" "$fig" "$ref" "$ratio" "$target"
+	printf '%-100s | %-20s | %-20s | %-6s | %s\n' "$what" "$fig" "$ref" "$ratio" "$target"
 done

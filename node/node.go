@@ -358,8 +358,12 @@ func (m mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 }
 
 func (n *Node) registerMetrics() {
-	n.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "myco_peers",
-		Help: "Number of connected peers.",
-	}, func() float64 { return float64(len(n.host.Network().Peers())) }))
+	gauge := func(name, help string, f func() float64) {
+		n.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+	gauge("myco_peers", "Number of connected peers.", func() float64 { return float64(len(n.host.Network().Peers())) })
+	gauge("myco_dht_routing_table_peers", "Peers in the DHT routing table.", func() float64 { return float64(len(n.dht.Peers())) })
+	gauge("myco_chain_height", "Height of the best chain's tip.", func() float64 { return float64(n.chain.Tip().Height) })
+	gauge("myco_mempool_transactions", "Transactions waiting in the mempool.", func() float64 { return float64(n.chain.MempoolStats().Txs) })
+	gauge("myco_miner_hashrate", "Miner hash rate in hashes per second.", func() float64 { return n.miner.Status().HashRate })
 }

@@ -285,7 +285,7 @@ func TestAPIRequiresToken(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"myco_peers", "libp2p_rcmgr_", "myco_api_requests_total"} {
+	for _, want := range []string{"myco_peers", "myco_chain_height", "myco_dht_routing_table_peers", "libp2p_rcmgr_", "myco_api_requests_total", "go_goroutines"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

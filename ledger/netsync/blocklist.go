@@ -1,0 +1,100 @@
+package netsync
+
+import (
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Blocklist holds peers banned until a time on an injected clock. It is a
+// libp2p connection gater (pass it to libp2p.ConnectionGater when building
+// the host, and the same value in Config.Blocklist) and a pubsub blacklist,
+// so a banned peer can neither connect nor be heard while its ban lasts.
+type Blocklist struct {
+	now     func() time.Time
+	defBan  time.Duration
+	mu      sync.Mutex
+	expires map[peer.ID]time.Time
+}
+
+// NewBlocklist returns an empty blocklist on the clock now; bans added
+// through the pubsub Blacklist interface last defaultBan.
+func NewBlocklist(now func() time.Time, defaultBan time.Duration) *Blocklist {
+	if now == nil {
+		now = time.Now
+	}
+	return &Blocklist{now: now, defBan: defaultBan, expires: make(map[peer.ID]time.Time)}
+}
+
+// Ban blocks p for d from now (extending an earlier ban, never shortening it).
+func (b *Blocklist) Ban(p peer.ID, d time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	until := b.now().Add(d)
+	if until.After(b.expires[p]) {
+		b.expires[p] = until
+	}
+}
+
+// Banned reports whether p is banned now. An expired ban is forgotten.
+func (b *Blocklist) Banned(p peer.ID) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	until, ok := b.expires[p]
+	if !ok {
+		return false
+	}
+	if !b.now().Before(until) {
+		delete(b.expires, p)
+		return false
+	}
+	return true
+}
+
+// Len returns how many peers are banned now.
+func (b *Blocklist) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	for p, until := range b.expires {
+		if !now.Before(until) {
+			delete(b.expires, p)
+		}
+	}
+	return len(b.expires)
+}
+
+// Add implements pubsub.Blacklist: it bans p for the default duration.
+func (b *Blocklist) Add(p peer.ID) bool {
+	b.Ban(p, b.defBan)
+	return true
+}
+
+// Contains implements pubsub.Blacklist.
+func (b *Blocklist) Contains(p peer.ID) bool { return b.Banned(p) }
+
+// InterceptPeerDial implements connmgr.ConnectionGater: no dials to a
+// banned peer.
+func (b *Blocklist) InterceptPeerDial(p peer.ID) bool { return !b.Banned(p) }
+
+// InterceptAddrDial implements connmgr.ConnectionGater.
+func (b *Blocklist) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return !b.Banned(p) }
+
+// InterceptAccept implements connmgr.ConnectionGater: the peer is not
+// known before the handshake, so every inbound connection gets that far.
+func (b *Blocklist) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+
+// InterceptSecured implements connmgr.ConnectionGater: a banned peer's
+// connection is refused once its identity is known.
+func (b *Blocklist) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+	return !b.Banned(p)
+}
+
+// InterceptUpgraded implements connmgr.ConnectionGater.
+func (b *Blocklist) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) {
+	return true, 0
+}

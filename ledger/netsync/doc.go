@@ -1,0 +1,61 @@
+// Package netsync puts the ledger on the network: it owns the GossipSub
+// topics for blocks and transactions, the headers-first sync protocol
+// /myco/chain/1.0.0, the pools of blocks that wait outside the chain
+// (orphans and blocks from the future) and the banning of peers that send
+// invalid data. It does not own the chain's rules, state or storage
+// (package ledger) nor the host, the miner or the API (package node).
+//
+// Decisions:
+//
+//   - Gossip. Topics /myco/<network>/blocks/1 and /myco/<network>/txs/1.
+//     Message ids are the SHA-256 of the data, so a block announced by two
+//     nodes is one message. The topic validators run before a message is
+//     forwarded: the size limit before decoding, then decoding, then the
+//     chain itself (ledger.Chain.ProcessBlock checks proof of work, header
+//     rules, signatures and, on the main chain, state; Chain.AddTx checks a
+//     transaction's signature and state). Only valid data spreads. A block
+//     whose parent is unknown is checked by the context-free rules and its
+//     signatures, kept as an orphan, not forwarded (its difficulty cannot be
+//     checked yet) and makes us sync with the sender. A transaction that
+//     merely does not fit our state (already mined, nonce conflict, full
+//     pool) is ignored, not rejected: the sender may be honest.
+//   - Penalties. A rejected message lowers the sender's GossipSub score
+//     (invalid deliveries weigh -20 each, squared; below -80 a peer is
+//     graylisted and ignored). The service also keeps its own misbehaviour
+//     score per peer, fed by gossip and by the sync protocol (invalid block
+//     50, invalid transaction 20, bad response 50) and decaying on ticks;
+//     it is pubsub's application-specific score too. At 100 the peer is
+//     banned for BanDuration: disconnected, refused by the Blocklist (a
+//     connection gater and pubsub blacklist on the injected clock) and
+//     ignored by the protocol handler.
+//   - Sync. One request per stream, a uint32 length-prefixed frame each
+//     way, sizes checked before allocating, deadlines on every stream,
+//     Reset on every error. A round sends our block locator, receives up to
+//     2000 headers per response (continuing after the last one, up to
+//     MaxRoundHeaders held in memory, never stored), and validates them
+//     with Chain.ValidateHeaders against the real header rules (proof of
+//     work, height, ASERT bits, median time, drift) before any body is
+//     fetched. A header chain with no more cumulative work than our tip is
+//     not downloaded, so header spam costs the spammer real work and us
+//     only bounded memory for one round. Bodies are then fetched in
+//     batches from the header source and up to seven other peers in
+//     parallel (btcd fetches from one peer only), each body checked against
+//     its header's hash, and connected strictly in order; batches are
+//     handed out lowest first within a window ahead of the next one to
+//     connect, and a helper that lacks a batch or fails drops out and its
+//     batch goes to another peer. The sync source itself must serve every
+//     batch. A node syncs on Start, on every new connection, whenever a
+//     gossiped block's parent is unknown, and on Sync.
+//   - Waiting blocks. Orphans are kept here, not in the ledger's pool, so
+//     they are bounded in count (MaxOrphans) and age (OrphanTTL, on the
+//     injected clock); when their parent is stored they are connected and
+//     forwarded. A block rejected as too far in the future is not
+//     penalised but kept (MaxFutureBlocks, at most FutureHorizon ahead)
+//     and reconsidered on each tick once its time is within the drift.
+//   - Reorganisations. Transactions of disconnected blocks that the ledger
+//     put back in the mempool are announced again, so peers that
+//     reorganise with us can mine them.
+//   - Time. The ledger's now, orphan ages, bans and future blocks all use
+//     Config.Now, and housekeeping runs on Config.Ticks; only stream
+//     deadlines (the I/O edge) use the wall clock.
+package netsync

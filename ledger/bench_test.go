@@ -88,6 +88,8 @@ type mapReader map[Address]Account
 
 func (m mapReader) account(a Address) (Account, error) { return m[a], nil }
 
+func (m mapReader) indexValue(string) ([]byte, bool, error) { return nil, false, nil }
+
 // benchBlock builds a solved dev block of n transfers from n funded keys.
 func benchBlock(b *testing.B, n int) (*Block, mapReader, *Params) {
 	p := NetworkDev.Params()

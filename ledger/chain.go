@@ -26,6 +26,7 @@ const (
 	prefixTxIndex = 'X' // X txid -> block hash | tx position uint32 (main chain)
 	keyTip        = "T" // hash of the main-chain tip
 	keyMeta       = "N" // network name and chain id of this store
+	// The anchor indexes (F, R, M) are described in names.go.
 )
 
 func key(prefix byte, b []byte) []byte { return append([]byte{prefix}, b...) }
@@ -348,7 +349,7 @@ func txLoc(block Hash, pos uint32) []byte {
 
 func (c *Chain) tipNode() *blockNode { return c.main[len(c.main)-1] }
 
-// account reads committed state (implements accountReader).
+// account reads committed state (implements stateReader).
 func (c *Chain) account(a Address) (Account, error) {
 	v, err := c.store.Get(key(prefixAccount, a[:]))
 	if errors.Is(err, ErrNotFound) {
@@ -600,9 +601,7 @@ func (c *Chain) reorganize(target *blockNode, log *connectLog) (*blockNode, erro
 		if err != nil {
 			return nil, fmt.Errorf("block %s: %w", d.hash, err)
 		}
-		for _, e := range u {
-			acc.set(e.Addr, e.Account)
-		}
+		u.applyTo(acc)
 		undos[i] = u
 		if detached[i], err = c.loadBlock(d.hash); err != nil {
 			return nil, err
@@ -627,13 +626,9 @@ func (c *Chain) reorganize(target *blockNode, log *connectLog) (*blockNode, erro
 		if err := connectTxs(bv, blk, c.p); err != nil {
 			return a, err
 		}
-		undo := make(undoRecord, 0, len(bv.order))
-		for _, addr := range bv.order {
-			prior, err := acc.account(addr)
-			if err != nil {
-				return nil, err
-			}
-			undo = append(undo, undoEntry{Addr: addr, Account: prior})
+		undo, err := bv.undoFor(acc)
+		if err != nil {
+			return nil, err
 		}
 		plans = append(plans, plannedBlock{node: a, blk: blk, ids: ids, changes: bv, undo: undo})
 		bv.mergeInto(acc)
@@ -644,9 +639,7 @@ func (c *Chain) reorganize(target *blockNode, log *connectLog) (*blockNode, erro
 	for i := len(detach) - 1; i >= 0; i-- {
 		d := detach[i]
 		var b Batch
-		for _, e := range undos[i] {
-			putAccount(&b, e.Addr, e.Account)
-		}
+		undos[i].writeTo(&b)
 		b.Del(key(prefixUndo, d.hash[:]))
 		b.Del(heightKey(d.header.Height))
 		for _, tx := range detached[i].Txs {
@@ -654,7 +647,7 @@ func (c *Chain) reorganize(target *blockNode, log *connectLog) (*blockNode, erro
 		}
 		b.Put([]byte(keyTip), d.parent.hash[:])
 		if err := c.store.Write(&b); err != nil {
-			c.pool.reset(c, returned, c.sigs)
+			c.pool.reset(c, c.tipNode().header.Height+1, returned, c.sigs)
 			return nil, fmt.Errorf("disconnect block %s: %w", d.hash, err)
 		}
 		c.main = c.main[:d.header.Height]
@@ -663,9 +656,7 @@ func (c *Chain) reorganize(target *blockNode, log *connectLog) (*blockNode, erro
 	}
 	for _, pb := range plans {
 		var b Batch
-		for _, addr := range pb.changes.order {
-			putAccount(&b, addr, pb.changes.changed[addr])
-		}
+		pb.changes.writeTo(&b)
 		b.Put(key(prefixUndo, pb.node.hash[:]), pb.undo.encode())
 		b.Put(heightKey(pb.node.header.Height), pb.node.hash[:])
 		for i, id := range pb.ids {
@@ -673,7 +664,7 @@ func (c *Chain) reorganize(target *blockNode, log *connectLog) (*blockNode, erro
 		}
 		b.Put([]byte(keyTip), pb.node.hash[:])
 		if err := c.store.Write(&b); err != nil {
-			c.pool.reset(c, returned, c.sigs)
+			c.pool.reset(c, c.tipNode().header.Height+1, returned, c.sigs)
 			return nil, fmt.Errorf("connect block %s: %w", pb.node.hash, err)
 		}
 		c.main = append(c.main, pb.node)
@@ -685,7 +676,7 @@ func (c *Chain) reorganize(target *blockNode, log *connectLog) (*blockNode, erro
 	if len(detach) > 0 {
 		c.log.Info("reorganised", "from", tip.hash, "to", target.hash, "fork", fork.header.Height, "disconnected", len(detach), "connected", len(attach))
 	}
-	c.pool.reset(c, returned, c.sigs)
+	c.pool.reset(c, c.tipNode().header.Height+1, returned, c.sigs)
 	return nil, nil
 }
 

@@ -100,6 +100,7 @@ func TestConsensusScript(t *testing.T) {
 		if got, want := accounts(t, c), g.State(tc.Tip); !maps.Equal(got, want) {
 			t.Fatalf("%s: state at %s differs from the model:\n got %v\nwant %v", tc.Name, tc.Tip, got, want)
 		}
+		checkIndexes(t, c, g, tc.Tip, tc.Name)
 		if tc.Mempool >= 0 {
 			if got := c.MempoolStats().Txs; got != tc.Mempool {
 				t.Fatalf("%s: mempool holds %d, want %d", tc.Name, got, tc.Mempool)
@@ -138,5 +139,33 @@ func TestErrorCodesHaveNames(t *testing.T) {
 	}
 	if got := ledger.ErrorCode(9999).String(); got != "ErrorCode(9999)" {
 		t.Errorf("unknown code prints as %q", got)
+	}
+}
+
+// checkIndexes compares the chain's name records and first anchors with
+// the generator's model after the named block.
+func checkIndexes(t testing.TB, c *ledger.Chain, g *ledgertest.Generator, tip, step string) {
+	t.Helper()
+	names, err := c.Names()
+	if err != nil {
+		t.Fatalf("%s: %v", step, err)
+	}
+	gotNames := make(map[string]ledger.NameRecord, len(names))
+	for _, r := range names {
+		gotNames[r.Name] = r
+	}
+	if want := g.Names(tip); !maps.Equal(gotNames, want) {
+		t.Fatalf("%s: names at %s differ from the model:\n got %v\nwant %v", step, tip, gotNames, want)
+	}
+	anchors, err := c.Anchors()
+	if err != nil {
+		t.Fatalf("%s: %v", step, err)
+	}
+	gotAnchors := make(map[string]ledger.AnchorProof, len(anchors))
+	for _, a := range anchors {
+		gotAnchors[a.CID.String()] = a
+	}
+	if want := g.Anchors(tip); !maps.Equal(gotAnchors, want) {
+		t.Fatalf("%s: first anchors at %s differ from the model:\n got %v\nwant %v", step, tip, gotAnchors, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,14 +140,21 @@ func TestNextBitsASERT(t *testing.T) {
 
 func TestAnchorPayload(t *testing.T) {
 	c := ledgertest.TestCID("hello")
-	for _, name := range []string{"", "docs/readme", "ünïcode"} {
-		b, err := ledger.Anchor{CID: c, Name: name}.Encode()
+	salt := bytes.Repeat([]byte{7}, ledger.SaltSize)
+	for _, a := range []ledger.Anchor{
+		{CID: c},
+		{CID: c, Name: "abc"},
+		{CID: c, Name: "docs-2026"},
+		{CID: c, Name: strings.Repeat("z", ledger.MaxNameLen)},
+		{CID: c, Name: "my-name", Salt: salt},
+	} {
+		b, err := a.Encode()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("encode %+v: %v", a, err)
 		}
-		a, err := ledger.DecodeAnchor(b)
-		if err != nil || !a.CID.Equals(c) || a.Name != name {
-			t.Fatalf("round trip of %q: %v %v", name, a, err)
+		got, err := ledger.DecodeAnchor(b)
+		if err != nil || !got.CID.Equals(c) || got.Name != a.Name || !bytes.Equal(got.Salt, a.Salt) {
+			t.Fatalf("round trip of %+v: %+v %v", a, got, err)
 		}
 	}
 	for _, bad := range [][]byte{nil, {0}, {40, 1, 2}, append([]byte{3}, 1, 2, 3)} {
@@ -154,16 +162,57 @@ func TestAnchorPayload(t *testing.T) {
 			t.Errorf("DecodeAnchor(%x) accepted", bad)
 		}
 	}
-	long := make([]byte, ledger.MaxNameLen+1)
-	for i := range long {
-		long[i] = 'a'
+	// Names are 3 to 63 lower-case letters, digits and '-'; nothing else.
+	for _, name := range []string{"ab", strings.Repeat("a", ledger.MaxNameLen+1), "Abc", "a_b", "a.b", "docs/readme", "a b", "ünï", "a\nb"} {
+		if _, err := (ledger.Anchor{CID: c, Name: name}).Encode(); err == nil {
+			t.Errorf("name %q accepted", name)
+		}
+		raw := c.Bytes()
+		b := append(append(append([]byte{byte(len(raw))}, raw...), byte(len(name))), name...)
+		if _, err := ledger.DecodeAnchor(b); err == nil {
+			t.Errorf("DecodeAnchor accepted the name %q", name)
+		}
 	}
-	if _, err := (ledger.Anchor{CID: c, Name: string(long)}).Encode(); err == nil {
-		t.Error("over-long name accepted")
+	// A salt needs a name and is exactly SaltSize bytes.
+	for _, a := range []ledger.Anchor{{CID: c, Salt: salt}, {CID: c, Name: "abc", Salt: salt[:31]}, {CID: c, Name: "abc", Salt: []byte{}}} {
+		if _, err := a.Encode(); err == nil {
+			t.Errorf("anchor %+v accepted", a)
+		}
 	}
-	if _, err := (ledger.Anchor{CID: c, Name: "a\nb"}).Encode(); err == nil {
-		t.Error("control character accepted")
+	good, _ := ledger.Anchor{CID: c, Name: "abc", Salt: salt}.Encode()
+	if _, err := ledger.DecodeAnchor(good[:len(good)-1]); err == nil {
+		t.Error("short salt decoded")
 	}
+	if _, err := ledger.DecodeAnchor(append(good, 0)); err == nil {
+		t.Error("long salt decoded")
+	}
+}
+
+func FuzzDecodeAnchor(f *testing.F) {
+	c := ledgertest.TestCID("seed")
+	for _, a := range []ledger.Anchor{{CID: c}, {CID: c, Name: "abc"}, {CID: c, Name: "with-salt", Salt: make([]byte, ledger.SaltSize)}} {
+		b, err := a.Encode()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{})
+	f.Add([]byte{0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := ledger.DecodeAnchor(b)
+		if err != nil {
+			return
+		}
+		// The encoding is canonical: what decodes re-encodes to the same bytes.
+		enc, err := a.Encode()
+		if err != nil {
+			t.Fatalf("decoded anchor does not encode: %v", err)
+		}
+		if !bytes.Equal(enc, b) {
+			t.Fatalf("re-encoding differs: %x, was %x", enc, b)
+		}
+	})
 }
 
 func FuzzDecodeTx(f *testing.F) {

@@ -42,7 +42,7 @@ const (
 	ErrInvalidAncestor
 	// ErrWrongChainID: a transaction is signed for another network.
 	ErrWrongChainID
-	// ErrUnknownTxKind: a transaction's kind is not coinbase, transfer or anchor.
+	// ErrUnknownTxKind: a transaction's kind is not coinbase, transfer, anchor or name commitment.
 	ErrUnknownTxKind
 	// ErrPayloadTooBig: a transaction's payload exceeds MaxPayload.
 	ErrPayloadTooBig
@@ -68,6 +68,14 @@ const (
 	ErrInsufficientBalance
 	// ErrOverflow: an amount, fee, balance or fee total overflows 64 bits.
 	ErrOverflow
+	// ErrBadNameCommit: a name commitment is not 32 bytes, or it moves coins.
+	ErrBadNameCommit
+	// ErrNameTaken: an anchor names a name another key owns.
+	ErrNameTaken
+	// ErrNameNotCommitted: a first claim of a name reveals no commitment on the chain.
+	ErrNameNotCommitted
+	// ErrNameCommitTooNew: a first claim's commitment is less than NameCommitDepth blocks deep.
+	ErrNameCommitTooNew
 
 	// Mempool policy (a transaction that breaks these may still be valid in a block).
 
@@ -83,6 +91,8 @@ const (
 	ErrFeeTooLow
 	// ErrMempoolFull: the mempool is full of transactions paying more.
 	ErrMempoolFull
+	// ErrMempoolNameConflict: another sender's pending anchor claims the name.
+	ErrMempoolNameConflict
 
 	numErrorCodes // keep last
 )
@@ -150,6 +160,14 @@ func (c ErrorCode) String() string {
 		return "ErrInsufficientBalance"
 	case ErrOverflow:
 		return "ErrOverflow"
+	case ErrBadNameCommit:
+		return "ErrBadNameCommit"
+	case ErrNameTaken:
+		return "ErrNameTaken"
+	case ErrNameNotCommitted:
+		return "ErrNameNotCommitted"
+	case ErrNameCommitTooNew:
+		return "ErrNameCommitTooNew"
 	case ErrCoinbaseInMempool:
 		return "ErrCoinbaseInMempool"
 	case ErrMempoolDuplicate:
@@ -162,6 +180,8 @@ func (c ErrorCode) String() string {
 		return "ErrFeeTooLow"
 	case ErrMempoolFull:
 		return "ErrMempoolFull"
+	case ErrMempoolNameConflict:
+		return "ErrMempoolNameConflict"
 	}
 	return fmt.Sprintf("ErrorCode(%d)", int(c))
 }

@@ -28,6 +28,7 @@ type mempool struct {
 	p        *Params
 	byID     map[Hash]*poolEntry
 	bySender map[Address][]*poolEntry // ascending nonce, consecutive
+	names    map[string]*pendingName  // names of pending anchors
 	bytes    int
 }
 
@@ -36,6 +37,26 @@ type poolEntry struct {
 	id   Hash
 	from Address
 	size int
+	name string // the anchor's name, if any
+}
+
+// pendingName is the one sender whose pending anchors name a name, and
+// how many of them there are.
+type pendingName struct {
+	from  Address
+	count int
+}
+
+// anchorName returns the name an anchor transaction names, or "".
+func anchorName(tx *Tx) string {
+	if tx.Kind != TxAnchor {
+		return ""
+	}
+	a, err := DecodeAnchor(tx.Payload)
+	if err != nil {
+		return ""
+	}
+	return a.Name
 }
 
 func newMempool(cfg MempoolConfig, p *Params) *mempool {
@@ -45,7 +66,16 @@ func newMempool(cfg MempoolConfig, p *Params) *mempool {
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = 8 << 20
 	}
-	return &mempool{cfg: cfg, p: p, byID: make(map[Hash]*poolEntry), bySender: make(map[Address][]*poolEntry)}
+	m := &mempool{cfg: cfg, p: p}
+	m.clear()
+	return m
+}
+
+func (m *mempool) clear() {
+	m.byID = make(map[Hash]*poolEntry)
+	m.bySender = make(map[Address][]*poolEntry)
+	m.names = make(map[string]*pendingName)
+	m.bytes = 0
 }
 
 // feeRateLess reports whether a pays less per byte than b.
@@ -55,9 +85,10 @@ func feeRateLess(a, b *poolEntry) bool {
 	return ah < bh || (ah == bh && al < bl)
 }
 
-// add validates tx against state plus the pending transactions and adds it,
-// evicting lower-paying transactions when the pool is full.
-func (m *mempool) add(tx *Tx, state accountReader, sigs *sigCache, verify bool) (Hash, error) {
+// add validates tx against state plus the pending transactions, as part of
+// a block at height, and adds it, evicting lower-paying transactions when
+// the pool is full.
+func (m *mempool) add(tx *Tx, state stateReader, height uint64, sigs *sigCache, verify bool) (Hash, error) {
 	// Coinbases only exist inside blocks.
 	if tx.Kind == TxCoinbase {
 		return Hash{}, ruleErr(ErrCoinbaseInMempool, "coinbase offered to the mempool")
@@ -65,7 +96,7 @@ func (m *mempool) add(tx *Tx, state accountReader, sigs *sigCache, verify bool) 
 	if err := checkTxSanity(tx, m.p); err != nil {
 		return Hash{}, err
 	}
-	e := &poolEntry{tx: tx, id: tx.ID(), from: tx.SenderAddress(), size: tx.Size()}
+	e := &poolEntry{tx: tx, id: tx.ID(), from: tx.SenderAddress(), size: tx.Size(), name: anchorName(tx)}
 	// A transaction enters the mempool once.
 	if _, dup := m.byID[e.id]; dup {
 		return e.id, ruleErr(ErrMempoolDuplicate, "transaction %s is already pending", e.id)
@@ -92,13 +123,18 @@ func (m *mempool) add(tx *Tx, state accountReader, sigs *sigCache, verify bool) 
 	}
 	// The sender's committed balance covers all its pending spends.
 	v := newView(state)
+	bc := blockCtx{p: m.p, height: height}
 	for _, pe := range pending {
-		if err := applyTx(v, pe.tx); err != nil {
+		if err := applyTx(v, pe.tx, bc); err != nil {
 			return e.id, err
 		}
 	}
-	if err := applyTx(v, tx); err != nil {
+	if err := applyTx(v, tx, bc); err != nil {
 		return e.id, err
+	}
+	// Two senders' pending anchors never name the same name: a block could hold only the first.
+	if pn := m.names[e.name]; e.name != "" && pn != nil && pn.from != e.from {
+		return e.id, ruleErr(ErrMempoolNameConflict, "name %q is claimed by a pending anchor from %x", e.name, pn.from)
 	}
 	if verify && !sigs.has(e.id) {
 		if err := tx.VerifySignature(); err != nil {
@@ -117,6 +153,14 @@ func (m *mempool) add(tx *Tx, state accountReader, sigs *sigCache, verify bool) 
 	m.byID[e.id] = e
 	m.bySender[e.from] = append(pending, e)
 	m.bytes += e.size
+	if e.name != "" {
+		pn := m.names[e.name]
+		if pn == nil {
+			pn = &pendingName{from: e.from}
+			m.names[e.name] = pn
+		}
+		pn.count++
+	}
 	return e.id, nil
 }
 
@@ -156,13 +200,18 @@ func (m *mempool) remove(e *poolEntry) {
 	}
 	delete(m.byID, e.id)
 	m.bytes -= e.size
+	if pn := m.names[e.name]; e.name != "" && pn != nil {
+		if pn.count--; pn.count == 0 {
+			delete(m.names, e.name)
+		}
+	}
 }
 
 // reset revalidates the pool against a new tip state, after blocks were
 // connected or disconnected; returned holds the transactions of
 // disconnected blocks, which come back when still valid. Transactions that
 // a new block included, or that became invalid, drop out.
-func (m *mempool) reset(state accountReader, returned []*Tx, sigs *sigCache) {
+func (m *mempool) reset(state stateReader, height uint64, returned []*Tx, sigs *sigCache) {
 	type cand struct {
 		tx     *Tx
 		verify bool
@@ -184,11 +233,9 @@ func (m *mempool) reset(state accountReader, returned []*Tx, sigs *sigCache) {
 		}
 		return a.Nonce < b.Nonce
 	})
-	m.byID = make(map[Hash]*poolEntry)
-	m.bySender = make(map[Address][]*poolEntry)
-	m.bytes = 0
+	m.clear()
 	for _, c := range all {
-		m.add(c.tx, state, sigs, c.verify) // invalid or duplicate ones drop out
+		m.add(c.tx, state, height, sigs, c.verify) // invalid, duplicate or conflicting ones drop out
 	}
 }
 
@@ -245,7 +292,7 @@ func (h *senderHeap) Pop() any {
 func (c *Chain) AddTx(tx *Tx) (Hash, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.pool.add(tx, c, c.sigs, true)
+	return c.pool.add(tx, c, c.tipNode().header.Height+1, c.sigs, true)
 }
 
 // HasTx reports whether a transaction is in the mempool.
@@ -297,7 +344,11 @@ func (c *Chain) NewTransfer(key *btcec.PrivateKey, to Address, amount, fee uint6
 	return c.signNext(key, tx)
 }
 
-// NewAnchor builds and signs an anchor of a CID (and optional name).
+// NewAnchor builds and signs an anchor of a CID and optional name: a
+// proof of existence; with a name the sender owns, an update of the name;
+// with a name nobody owns, a claim, which must carry the Salt of the
+// sender's name commitment (NewNameCommit) once it is NameCommitDepth
+// blocks deep (see NameClaimHeight).
 func (c *Chain) NewAnchor(key *btcec.PrivateKey, a Anchor, fee uint64) (*Tx, error) {
 	payload, err := a.Encode()
 	if err != nil {

@@ -37,11 +37,12 @@ func (c *Chain) BlockTemplate(to Address, now time.Time) (*Block, error) {
 
 	// Re-check against the state so a template is always valid.
 	v := newView(c)
+	bc := blockCtx{p: c.p, height: height, time: ts}
 	txs := []*Tx{cb}
 	var fees uint64
 	for _, tx := range candidates {
 		tv := newView(v)
-		if err := applyTx(tv, tx); err != nil {
+		if err := applyTx(tv, tx, bc); err != nil {
 			continue
 		}
 		sum, carry := bits.Add64(fees, tx.Fee, 0)

@@ -79,6 +79,10 @@ type Params struct {
 	MaxBlockSize int
 	MaxBlockTxs  int
 	MaxPayload   int
+
+	// NameCommitDepth is how many blocks a name commitment must be below
+	// the block that claims the name (see the package doc on front-running).
+	NameCommitDepth uint64
 }
 
 // Params returns the consensus parameters of n; it panics on a Network that
@@ -105,6 +109,7 @@ func (n Network) Params() *Params {
 			MaxBlockSize:     1 << 20,
 			MaxBlockTxs:      1 << 20 / TxFixedSize,
 			MaxPayload:       1024,
+			NameCommitDepth:  6,
 		}
 	case NetworkDev:
 		return &Params{
@@ -126,6 +131,7 @@ func (n Network) Params() *Params {
 			MaxBlockSize:     1 << 20,
 			MaxBlockTxs:      1 << 20 / TxFixedSize,
 			MaxPayload:       1024,
+			NameCommitDepth:  2,
 		}
 	}
 	panic(fmt.Sprintf("ledger: unknown network %q", string(n)))

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcec/v2/schnorr"
@@ -24,6 +23,10 @@ const (
 	// TxAnchor records a CID, optionally under a name, in Payload (see
 	// Anchor). It moves no coins and only pays its fee.
 	TxAnchor TxKind = 2
+	// TxNameCommit commits to a name before claiming it: its Payload is
+	// NameCommitment(name, salt, sender's address), which hides the name.
+	// It moves no coins and only pays its fee.
+	TxNameCommit TxKind = 3
 )
 
 // String returns the kind's name.
@@ -35,6 +38,8 @@ func (k TxKind) String() string {
 		return "transfer"
 	case TxAnchor:
 		return "anchor"
+	case TxNameCommit:
+		return "name-commit"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -206,62 +211,124 @@ func (r *reader) tx() (*Tx, error) {
 	return tx, nil
 }
 
-// MaxNameLen bounds an anchor's name in bytes.
-const MaxNameLen = 64
+// Name limits: a name is 3 to 63 lower-case letters, digits and '-'.
+const (
+	MinNameLen = 3
+	MaxNameLen = 63
+)
 
-// Anchor is the payload of a TxAnchor: a CID and an optional name. Its
-// encoding is the CID's length (one byte), the CID's binary form, then the
-// name's UTF-8 bytes (the rest of the payload, possibly empty).
+// SaltSize is the size of the secret salt of a name commitment.
+const SaltSize = 32
+
+// Anchor is the payload of a TxAnchor: a CID, an optional name and, when
+// the anchor claims a name nobody owns yet, the salt of the sender's
+// earlier name commitment (see NameCommitment). Its encoding is the CID's
+// length (one byte) and binary form, the name's length (one byte) and
+// bytes, then the salt (SaltSize bytes) or nothing. A salt needs a name.
 type Anchor struct {
 	CID  cid.Cid
 	Name string
+	// Salt is set (non-nil, SaltSize bytes) only on a first claim.
+	Salt []byte
 }
 
 // Encode returns the payload bytes of a.
 func (a Anchor) Encode() ([]byte, error) {
-	raw := a.CID.Bytes()
-	if !a.CID.Defined() || len(raw) > 255 {
-		return nil, fmt.Errorf("encode anchor: CID must be defined and at most 255 bytes")
+	if !a.CID.Defined() {
+		return nil, fmt.Errorf("encode anchor: CID is not defined")
 	}
-	if err := checkAnchorName(a.Name); err != nil {
+	raw := a.CID.Bytes()
+	if len(raw) > 255 {
+		return nil, fmt.Errorf("encode anchor: CID is %d bytes, at most 255", len(raw))
+	}
+	if a.Name != "" {
+		if err := CheckName(a.Name); err != nil {
+			return nil, fmt.Errorf("encode anchor: %w", err)
+		}
+	}
+	if err := checkSalt(a.Name, a.Salt); err != nil {
 		return nil, fmt.Errorf("encode anchor: %w", err)
 	}
-	b := append([]byte{byte(len(raw))}, raw...)
-	return append(b, a.Name...), nil
+	b := make([]byte, 0, 2+len(raw)+len(a.Name)+len(a.Salt))
+	b = append(b, byte(len(raw)))
+	b = append(b, raw...)
+	b = append(b, byte(len(a.Name)))
+	b = append(b, a.Name...)
+	return append(b, a.Salt...), nil
 }
 
-// DecodeAnchor parses an anchor payload.
+// DecodeAnchor parses an anchor payload; it accepts only the canonical
+// encoding, so an anchor's bytes are a function of its fields.
 func DecodeAnchor(b []byte) (Anchor, error) {
 	var a Anchor
-	if len(b) == 0 {
-		return a, fmt.Errorf("decode anchor: empty payload")
-	}
-	n := int(b[0])
-	if n == 0 || 1+n > len(b) {
-		return a, fmt.Errorf("decode anchor: CID length %d with %d bytes left", n, len(b)-1)
-	}
-	c, err := cid.Cast(b[1 : 1+n])
+	r := reader{b: b}
+	n, err := r.take(1, "anchor CID length")
 	if err != nil {
 		return a, fmt.Errorf("decode anchor: %w", err)
 	}
-	name := string(b[1+n:])
-	if err := checkAnchorName(name); err != nil {
+	raw, err := r.take(int(n[0]), "anchor CID")
+	if err != nil {
 		return a, fmt.Errorf("decode anchor: %w", err)
 	}
-	return Anchor{CID: c, Name: name}, nil
+	if len(raw) == 0 {
+		return a, fmt.Errorf("decode anchor: empty CID")
+	}
+	c, err := cid.Cast(raw)
+	if err != nil {
+		return a, fmt.Errorf("decode anchor: %w", err)
+	}
+	// cid.Cast accepts a few spellings of one CID; only its canonical
+	// bytes make a canonical payload.
+	if string(c.Bytes()) != string(raw) {
+		return a, fmt.Errorf("decode anchor: CID is not in its canonical binary form")
+	}
+	n, err = r.take(1, "anchor name length")
+	if err != nil {
+		return a, fmt.Errorf("decode anchor: %w", err)
+	}
+	name, err := r.take(int(n[0]), "anchor name")
+	if err != nil {
+		return a, fmt.Errorf("decode anchor: %w", err)
+	}
+	a.CID, a.Name = c, string(name)
+	if a.Name != "" {
+		if err := CheckName(a.Name); err != nil {
+			return Anchor{}, fmt.Errorf("decode anchor: %w", err)
+		}
+	}
+	if len(r.b) > 0 {
+		a.Salt = append([]byte(nil), r.b...)
+	}
+	if err := checkSalt(a.Name, a.Salt); err != nil {
+		return Anchor{}, fmt.Errorf("decode anchor: %w", err)
+	}
+	return a, nil
 }
 
-func checkAnchorName(name string) error {
-	if len(name) > MaxNameLen {
-		return fmt.Errorf("name is %d bytes, at most %d", len(name), MaxNameLen)
+// CheckName reports why name cannot be a name: names are MinNameLen to
+// MaxNameLen bytes of lower-case ASCII letters, digits and '-'.
+func CheckName(name string) error {
+	if len(name) < MinNameLen || len(name) > MaxNameLen {
+		return fmt.Errorf("name %q is %d characters, want %d to %d", name, len(name), MinNameLen, MaxNameLen)
 	}
-	if !utf8.ValidString(name) {
-		return fmt.Errorf("name is not UTF-8")
-	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("name contains control character %U", r)
+	for i := 0; i < len(name); i++ {
+		ch := name[i]
+		if !('a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9' || ch == '-') {
+			return fmt.Errorf("name %q: character %q is not a lower-case letter, digit or '-'", name, ch)
 		}
+	}
+	return nil
+}
+
+func checkSalt(name string, salt []byte) error {
+	if salt == nil {
+		return nil
+	}
+	if name == "" {
+		return fmt.Errorf("a salt without a name")
+	}
+	if len(salt) != SaltSize {
+		return fmt.Errorf("salt is %d bytes, want %d", len(salt), SaltSize)
 	}
 	return nil
 }

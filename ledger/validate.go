@@ -46,8 +46,13 @@ func checkTxSanity(tx *Tx, p *Params) error {
 		if _, err := DecodeAnchor(tx.Payload); err != nil {
 			return ruleErr(ErrBadAnchor, "%v", err)
 		}
+	case TxNameCommit:
+		// A name commitment moves no coins, names no recipient and carries exactly a 32-byte hash.
+		if tx.Amount != 0 || !tx.Recipient.IsZero() || len(tx.Payload) != HashSize {
+			return ruleErr(ErrBadNameCommit, "name commitment with an amount, a recipient or a %d-byte payload", len(tx.Payload))
+		}
 	default:
-		// A transaction's kind is coinbase, transfer or anchor.
+		// A transaction's kind is coinbase, transfer, anchor or name commitment.
 		return ruleErr(ErrUnknownTxKind, "kind %d", uint8(tx.Kind))
 	}
 	// Amount plus fee must not overflow 64 bits.
@@ -153,9 +158,9 @@ func medianTime(n *blockNode, count int) int64 {
 	return times[len(times)/2]
 }
 
-// applyTx applies a signed (non-coinbase) transaction to v: the rules that
-// depend on account state.
-func applyTx(v *view, tx *Tx) error {
+// applyTx applies a signed (non-coinbase) transaction to v in the block bc:
+// the rules that depend on account and index state.
+func applyTx(v *view, tx *Tx, bc blockCtx) error {
 	from := tx.SenderAddress()
 	acc, err := v.account(from)
 	if err != nil {
@@ -181,10 +186,13 @@ func applyTx(v *view, tx *Tx) error {
 	acc.Balance -= total
 	acc.Nonce++
 	v.set(from, acc)
-	if tx.Kind == TxTransfer {
-		if err := credit(v, tx.Recipient, tx.Amount); err != nil {
-			return err
-		}
+	switch tx.Kind {
+	case TxTransfer:
+		return credit(v, tx.Recipient, tx.Amount)
+	case TxAnchor:
+		return applyAnchor(v, tx, bc)
+	case TxNameCommit:
+		return applyNameCommit(v, tx, bc)
 	}
 	return nil
 }
@@ -207,9 +215,16 @@ func credit(v *view, a Address, amount uint64) error {
 // connectTxs applies a sane block's transactions to v (signatures are
 // checked separately): every transfer and anchor in order, then the coinbase.
 func connectTxs(v *view, blk *Block, p *Params) error {
+	bc := blockCtx{p: p, height: blk.Header.Height, time: blk.Header.Time}
+	for _, tx := range blk.Txs[1:] {
+		if tx.Kind == TxAnchor {
+			bc.hash = blk.Hash() // only anchors record it
+			break
+		}
+	}
 	var fees uint64
 	for _, tx := range blk.Txs[1:] {
-		if err := applyTx(v, tx); err != nil {
+		if err := applyTx(v, tx, bc); err != nil {
 			return err
 		}
 		var carry uint64

@@ -288,5 +288,80 @@ func ConsensusTests() *Script {
 	s.txOK("tx-chained", ok2, 2)
 	s.tip = "b11"
 	s.add(Test{Name: "b11-mines-pending", Block: g.NextBlock("b11", "b10", []*ledger.Tx{ok1, ok2}, Opts{}), Want: MainChain, Mempool: 0})
+
+	s.names(k)
 	return &Script{G: g, Mempool: ledger.MempoolConfig{MinFee: 1}, Tests: s.tests}
+}
+
+// names scripts anchors and names on top of b11: commitments, claims too
+// early, without or with someone else's commitment, two claims in one
+// block and in the mempool, updates by the owner and by another key, and
+// claims and first anchors on two branches across two reorganisations.
+func (s *scripter) names(k []*btcec.PrivateKey) {
+	g := s.g
+	alice, bob, carol, dave := k[4], k[5], k[2], k[3]
+	const fee = 10
+	cidX, cidY, cidV, cidW := TestCID("x-doc"), TestCID("y-doc"), TestCID("v-doc"), TestCID("w-doc")
+	claim := func(from *btcec.PrivateKey, name string, c cid.Cid, nonce uint64) *ledger.Tx {
+		return g.Anchor(from, ledger.Anchor{CID: c, Name: name, Salt: Salt(name, from)}, fee, nonce)
+	}
+	update := func(from *btcec.PrivateKey, name string, c cid.Cid, nonce uint64) *ledger.Tx {
+		return g.Anchor(from, ledger.Anchor{CID: c, Name: name}, fee, nonce)
+	}
+	nonce := func(block string, key *btcec.PrivateKey) uint64 { return g.Nonce(block, key) }
+
+	// b12: commitments (alice and bob both to "alice-docs", bob and carol
+	// to "contested", carol to "only-a") and a plain anchor of X by carol.
+	na, nb, nc := nonce("b11", alice), nonce("b11", bob), nonce("b11", carol)
+	s.accept("b12", "b11", []*ledger.Tx{
+		g.NameCommit(alice, "alice-docs", fee, na),
+		g.NameCommit(bob, "alice-docs", fee, nb),
+		g.NameCommit(bob, "contested", fee, nb+1),
+		g.NameCommit(carol, "contested", fee, nc),
+		g.NameCommit(carol, "only-a", fee, nc+1),
+		g.Anchor(carol, ledger.Anchor{CID: cidX}, fee, nc+2),
+	}, Opts{})
+	na = nonce("b12", alice)
+	s.reject("claim-commit-too-new", ledger.ErrNameCommitTooNew, []*ledger.Tx{claim(alice, "alice-docs", cidX, na)}, Opts{})
+	s.txBad("tx-claim-commit-too-new", claim(alice, "alice-docs", cidX, na), ledger.ErrNameCommitTooNew)
+	badCommit := g.NameCommit(alice, "alice-docs", fee, na)
+	badCommit.Payload = badCommit.Payload[:31]
+	s.reject("name-commit-short", ledger.ErrBadNameCommit, []*ledger.Tx{Resign(badCommit, alice)}, Opts{})
+	s.accept("b13", "b12", nil, Opts{})
+	s.reject("claim-without-salt", ledger.ErrNameNotCommitted, []*ledger.Tx{update(alice, "alice-docs", cidX, na)}, Opts{})
+	stolen := g.Anchor(alice, ledger.Anchor{CID: cidX, Name: "alice-docs", Salt: Salt("alice-docs", bob)}, fee, na)
+	s.reject("claim-with-anothers-salt", ledger.ErrNameNotCommitted, []*ledger.Tx{stolen}, Opts{})
+	s.reject("claim-uncommitted-name", ledger.ErrNameNotCommitted, []*ledger.Tx{claim(alice, "never-committed", cidX, na)}, Opts{})
+	aliceClaim := claim(alice, "alice-docs", cidX, na)
+	bobClaim := claim(bob, "alice-docs", cidY, nonce("b13", bob))
+	// Two claims of one name in one block: the first owns it, so the second is a claim by another key.
+	s.reject("two-claims-one-block", ledger.ErrNameTaken, []*ledger.Tx{aliceClaim, bobClaim}, Opts{})
+	s.txOK("tx-claim", aliceClaim, 1)
+	s.txBad("tx-second-claim", bobClaim, ledger.ErrMempoolNameConflict)
+	s.tip = "b14"
+	s.add(Test{Name: "b14-claim", Block: g.NextBlock("b14", "b13", []*ledger.Tx{aliceClaim}, Opts{}), Want: MainChain, Mempool: 0})
+	s.txBad("tx-claim-taken", bobClaim, ledger.ErrNameTaken)
+	s.reject("claim-taken", ledger.ErrNameTaken, []*ledger.Tx{bobClaim}, Opts{})
+	s.reject("update-by-other-key", ledger.ErrNameTaken, []*ledger.Tx{update(bob, "alice-docs", cidY, nonce("b14", bob))}, Opts{})
+	// The owner points the name to Y; X's proof of existence stays at b12.
+	s.accept("b15", "b14", []*ledger.Tx{update(alice, "alice-docs", cidY, nonce("b14", alice)), g.Anchor(dave, ledger.Anchor{CID: cidX}, fee, nonce("b14", dave))}, Opts{})
+
+	// Two branches from b15. b: bob claims "contested", carol "only-a",
+	// bob anchors V and W. s: carol claims "contested"; dave anchors W a
+	// block later. s wins, then b wins again.
+	nb, nc = nonce("b15", bob), nonce("b15", carol)
+	s.accept("b16", "b15", []*ledger.Tx{
+		g.Anchor(bob, ledger.Anchor{CID: cidW}, fee, nb),
+		claim(bob, "contested", cidV, nb+1),
+		claim(carol, "only-a", cidV, nc),
+	}, Opts{})
+	s.add(Test{Name: "s16-side", Block: g.NextBlock("s16", "b15", []*ledger.Tx{claim(carol, "contested", cidX, nc)}, Opts{}), Want: SideChain, Mempool: -1})
+	s.tip = "s17"
+	// After the reorg bob's anchor of W returns to the mempool; his
+	// "contested" claim is taken, and carol's "only-a" claim reuses the
+	// nonce of her s16 claim: neither returns.
+	s.add(Test{Name: "s17-reorg-names", Block: g.NextBlock("s17", "s16", []*ledger.Tx{g.Anchor(dave, ledger.Anchor{CID: cidW}, fee, nonce("s16", dave))}, Opts{}), Want: MainChain, Mempool: 1})
+	s.add(Test{Name: "b17-side", Block: g.NextBlock("b17", "b16", nil, Opts{}), Want: SideChain, Mempool: -1})
+	s.tip = "b18"
+	s.add(Test{Name: "b18-reorg-back", Block: g.NextBlock("b18", "b17", nil, Opts{}), Want: MainChain, Mempool: 1}) // dave's W anchor returns; carol's s16 claim lost its nonce
 }

@@ -2,6 +2,7 @@ package ledgertest
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"maps"
 	"math/big"
@@ -20,6 +21,10 @@ type Generator struct {
 	blocks map[string]*ledger.Block
 	names  map[ledger.Hash]string
 	states map[string]map[ledger.Address]ledger.Account
+	// The modelled anchor indexes after each named block: name records by
+	// name, first anchors by CID string.
+	records map[string]map[string]ledger.NameRecord
+	firsts  map[string]map[string]ledger.AnchorProof
 }
 
 // New returns a generator whose only block is "genesis". Keys are
@@ -30,6 +35,9 @@ func New(p *ledger.Params, nkeys int) *Generator {
 		blocks: make(map[string]*ledger.Block),
 		names:  make(map[ledger.Hash]string),
 		states: make(map[string]map[ledger.Address]ledger.Account),
+
+		records: make(map[string]map[string]ledger.NameRecord),
+		firsts:  make(map[string]map[string]ledger.AnchorProof),
 	}
 	g.Miner = DeterministicKey(0)
 	for i := range nkeys {
@@ -39,6 +47,8 @@ func New(p *ledger.Params, nkeys int) *Generator {
 	g.blocks["genesis"] = gen
 	g.names[gen.Hash()] = "genesis"
 	g.states["genesis"] = map[ledger.Address]ledger.Account{}
+	g.records["genesis"] = map[string]ledger.NameRecord{}
+	g.firsts["genesis"] = map[string]ledger.AnchorProof{}
 	return g
 }
 
@@ -86,6 +96,44 @@ func (g *Generator) Transfer(from *btcec.PrivateKey, to ledger.Address, amount, 
 		panic(err)
 	}
 	return tx
+}
+
+// Anchor returns a signed anchor of a (a claim needs a.Salt, see Salt).
+func (g *Generator) Anchor(from *btcec.PrivateKey, a ledger.Anchor, fee, nonce uint64) *ledger.Tx {
+	payload, err := a.Encode()
+	if err != nil {
+		panic(err)
+	}
+	tx := &ledger.Tx{ChainID: g.P.ChainID, Kind: ledger.TxAnchor, Nonce: nonce, Fee: fee, Payload: payload}
+	return Resign(tx, from)
+}
+
+// Salt returns a deterministic salt for from's commitment to name.
+func Salt(name string, from *btcec.PrivateKey) []byte {
+	a := Addr(from)
+	h := sha256.Sum256(append([]byte("ledgertest salt "+name), a[:]...))
+	return h[:]
+}
+
+// NameCommit returns a signed commitment by from to name with Salt(name, from).
+func (g *Generator) NameCommit(from *btcec.PrivateKey, name string, fee, nonce uint64) *ledger.Tx {
+	h := ledger.NameCommitment(name, Salt(name, from), Addr(from))
+	tx := &ledger.Tx{ChainID: g.P.ChainID, Kind: ledger.TxNameCommit, Nonce: nonce, Fee: fee, Payload: h[:]}
+	return Resign(tx, from)
+}
+
+// Names returns the modelled name records after the named block, by name
+// (do not modify).
+func (g *Generator) Names(name string) map[string]ledger.NameRecord {
+	g.Block(name)
+	return g.records[name]
+}
+
+// Anchors returns the modelled first anchors after the named block, by
+// CID string (do not modify).
+func (g *Generator) Anchors(name string) map[string]ledger.AnchorProof {
+	g.Block(name)
+	return g.firsts[name]
 }
 
 // Resign signs tx again with k after a test changed it.
@@ -153,6 +201,7 @@ func (g *Generator) NextBlock(name, parent string, txs []*ledger.Tx, o Opts) *le
 	g.blocks[name] = blk
 	g.names[blk.Hash()] = name
 	g.states[name] = model(g.states[parent], blk)
+	g.records[name], g.firsts[name] = modelAnchors(g.records[parent], g.firsts[parent], blk)
 	return blk
 }
 
@@ -210,6 +259,41 @@ func model(prev map[ledger.Address]ledger.Account, blk *ledger.Block) map[ledger
 		}
 	}
 	return s
+}
+
+// modelAnchors applies a block's anchors to copies of the name records and
+// first anchors the simple way: the first anchor of a CID stays; a name
+// goes to its first claimant, and later anchors of it by the owner move
+// it. It trusts the block (commitments are not modelled): a block meant to
+// be invalid gets indexes nobody will compare.
+func modelAnchors(prevNames map[string]ledger.NameRecord, prevFirsts map[string]ledger.AnchorProof, blk *ledger.Block) (map[string]ledger.NameRecord, map[string]ledger.AnchorProof) {
+	names, firsts := maps.Clone(prevNames), maps.Clone(prevFirsts)
+	h := blk.Header.Height
+	for _, tx := range blk.Txs {
+		if tx.Kind != ledger.TxAnchor {
+			continue
+		}
+		a, err := ledger.DecodeAnchor(tx.Payload)
+		if err != nil {
+			continue
+		}
+		from, id := tx.SenderAddress(), tx.ID()
+		if _, ok := firsts[a.CID.String()]; !ok {
+			firsts[a.CID.String()] = ledger.AnchorProof{CID: a.CID, Height: h, Block: blk.Hash(), Time: blk.Header.Time, TxID: id, Owner: from}
+		}
+		if a.Name == "" {
+			continue
+		}
+		rec, ok := names[a.Name]
+		switch {
+		case !ok:
+			names[a.Name] = ledger.NameRecord{Name: a.Name, CID: a.CID, Owner: from, Height: h, TxID: id, Claimed: h}
+		case rec.Owner == from:
+			rec.CID, rec.Height, rec.TxID = a.CID, h, id
+			names[a.Name] = rec
+		}
+	}
+	return names, firsts
 }
 
 // anchorTime is the timestamp of the block at height 1 on b's branch (the

@@ -18,12 +18,49 @@ import (
 // again must end at the expected tip and state.
 func TestCrashConsistency(t *testing.T) {
 	br := buildBranches(3)
-	g := br.g
 	order := append(append(append([]string{}, br.base...), br.a...), br.b...)
 	// Deliver b's last block before its parent once, to exercise orphans.
 	n := len(order)
 	order[n-1], order[n-2] = order[n-2], order[n-1]
-	finalTip := br.b[len(br.b)-1]
+	crashScenario(t, br.g, order, br.b[len(br.b)-1])
+}
+
+// TestCrashConsistencyAnchors does the same with the accepted blocks of
+// the consensus script from b11 on: name commitments, claims, updates and
+// anchors, and two reorganisations that move names and first anchors; the
+// name and anchor indexes must match the model of the tip after every
+// crash.
+func TestCrashConsistencyAnchors(t *testing.T) {
+	s := ledgertest.ConsensusTests()
+	var order []string
+	for _, tc := range s.Tests {
+		if tc.Block != nil && (tc.Want == ledgertest.MainChain || tc.Want == ledgertest.SideChain || tc.Want == ledgertest.Orphan) {
+			order = append(order, s.G.Name(tc.Block.Hash()))
+		}
+	}
+	// Crash points before b11 are TestCrashConsistency's business: start
+	// every run from a store that already holds the chain up to b11.
+	var start int
+	for i, name := range order {
+		if name == "b11" {
+			start = i + 1
+		}
+	}
+	if start == 0 || len(order)-start < 8 {
+		t.Fatalf("script has %d blocks after b11", len(order)-start)
+	}
+	crashScenarioFrom(t, s.G, order[:start], order[start:], order[len(order)-1])
+}
+
+func crashScenario(t *testing.T, g *ledgertest.Generator, order []string, finalTip string) {
+	crashScenarioFrom(t, g, nil, order, finalTip)
+}
+
+// crashScenarioFrom feeds prefix without failures, then order while the
+// store fails at every write in turn.
+func crashScenarioFrom(t *testing.T, g *ledgertest.Generator, prefix, order []string, finalTip string) {
+	t.Helper()
+	all := append(append([]string{}, prefix...), order...)
 
 	run := func(t *testing.T, dir string, failAt int) (failed bool) {
 		ls, err := ledger.OpenLevelStore(dir, ledger.LevelOptions{NoSync: true})
@@ -36,9 +73,19 @@ func TestCrashConsistency(t *testing.T) {
 			t.Fatal(err)
 		}
 		if failAt > 0 {
+			for _, name := range prefix {
+				b := g.Block(name)
+				if _, err := c.ProcessBlock(b, time.UnixMilli(b.Header.Time)); err != nil {
+					t.Fatalf("prefix block %s: %v", name, err)
+				}
+			}
 			fs.FailAt(failAt)
 		}
-		for _, name := range order {
+		feedOrder := order
+		if failAt == 0 {
+			feedOrder = all
+		}
+		for _, name := range feedOrder {
 			b := g.Block(name)
 			_, err := c.ProcessBlock(b, time.UnixMilli(b.Header.Time))
 			if errors.Is(err, ledgertest.ErrInjected) {
@@ -76,6 +123,7 @@ func TestCrashConsistency(t *testing.T) {
 		if got := accounts(t, c); !maps.Equal(got, g.State(tip)) {
 			t.Fatalf("state at tip %s differs from the model", tip)
 		}
+		checkIndexes(t, c, g, tip, "reopen")
 		for h := uint64(0); h <= c.Tip().Height; h++ {
 			if _, err := c.BlockByHeight(h); err != nil {
 				t.Fatalf("height %d: %v", h, err)
@@ -83,7 +131,7 @@ func TestCrashConsistency(t *testing.T) {
 		}
 		if wantTip == "" {
 			// Resume: feed everything again; it must end where a clean run does.
-			for _, name := range order {
+			for _, name := range all {
 				b := g.Block(name)
 				if _, err := c.ProcessBlock(b, time.UnixMilli(b.Header.Time)); err != nil {
 					t.Fatalf("resume at %s: %v", name, err)
@@ -95,6 +143,7 @@ func TestCrashConsistency(t *testing.T) {
 			if !maps.Equal(accounts(t, c), g.State(finalTip)) {
 				t.Fatal("after resume the state differs from the model")
 			}
+			checkIndexes(t, c, g, finalTip, "resume")
 		}
 	}
 

@@ -310,8 +310,8 @@ func (s *scripter) names(k []*btcec.PrivateKey) {
 	}
 	nonce := func(block string, key *btcec.PrivateKey) uint64 { return g.Nonce(block, key) }
 
-	// b12: commitments (alice and bob both to "alice-docs", bob and carol
-	// to "contested", carol to "only-a") and a plain anchor of X by carol.
+	// b12: commitments (alice and bob both to "alice-docs", bob, carol and
+	// dave to "contested", carol to "only-a") and a plain anchor of X by carol.
 	na, nb, nc := nonce("b11", alice), nonce("b11", bob), nonce("b11", carol)
 	s.accept("b12", "b11", []*ledger.Tx{
 		g.NameCommit(alice, "alice-docs", fee, na),
@@ -320,6 +320,7 @@ func (s *scripter) names(k []*btcec.PrivateKey) {
 		g.NameCommit(carol, "contested", fee, nc),
 		g.NameCommit(carol, "only-a", fee, nc+1),
 		g.Anchor(carol, ledger.Anchor{CID: cidX}, fee, nc+2),
+		g.NameCommit(dave, "contested", fee, nonce("b11", dave)),
 	}, Opts{})
 	na = nonce("b12", alice)
 	s.reject("claim-commit-too-new", ledger.ErrNameCommitTooNew, []*ledger.Tx{claim(alice, "alice-docs", cidX, na)}, Opts{})
@@ -350,11 +351,14 @@ func (s *scripter) names(k []*btcec.PrivateKey) {
 	// bob anchors V and W. s: carol claims "contested"; dave anchors W a
 	// block later. s wins, then b wins again.
 	nb, nc = nonce("b15", bob), nonce("b15", carol)
-	s.accept("b16", "b15", []*ledger.Tx{
+	// Dave's pending claim of "contested" is evicted when b16 gives the name to bob.
+	s.txOK("tx-claim-contested", claim(dave, "contested", cidY, nonce("b15", dave)), 1)
+	s.tip = "b16"
+	s.add(Test{Name: "b16-evicts-claim", Want: MainChain, Mempool: 0, Block: g.NextBlock("b16", "b15", []*ledger.Tx{
 		g.Anchor(bob, ledger.Anchor{CID: cidW}, fee, nb),
 		claim(bob, "contested", cidV, nb+1),
 		claim(carol, "only-a", cidV, nc),
-	}, Opts{})
+	}, Opts{})})
 	s.add(Test{Name: "s16-side", Block: g.NextBlock("s16", "b15", []*ledger.Tx{claim(carol, "contested", cidX, nc)}, Opts{}), Want: SideChain, Mempool: -1})
 	s.tip = "s17"
 	// After the reorg bob's anchor of W returns to the mempool; his

@@ -1,0 +1,191 @@
+package ledger_test
+
+import (
+	"errors"
+	"maps"
+	"testing"
+
+	"github.com/ipfs/go-cid"
+	"github.com/myco-p2p/myco/ledger"
+	"github.com/myco-p2p/myco/ledger/ledgertest"
+)
+
+// scriptReplay feeds the consensus script to a chain step by step.
+type scriptReplay struct {
+	c    *ledger.Chain
+	s    *ledgertest.Script
+	next int
+}
+
+// to feeds the steps after the last one fed, up to and including the step
+// named last, checking only that the expected outcomes hold (the full
+// checks are TestConsensusScript's).
+func (r *scriptReplay) to(t *testing.T, last string) {
+	t.Helper()
+	c := r.c
+	for r.next < len(r.s.Tests) {
+		tc := r.s.Tests[r.next]
+		r.next++
+		var err error
+		switch {
+		case tc.Raw != nil:
+			continue
+		case tc.Block != nil:
+			_, err = c.ProcessBlock(tc.Block, tc.Now)
+		default:
+			_, err = c.AddTx(tc.Tx)
+		}
+		wantErr := tc.Want == ledgertest.Rejected || tc.Want == ledgertest.TxRejected
+		if (err != nil) != wantErr || (wantErr && ruleCode(err) != tc.Code) {
+			t.Fatalf("%s: %v, want code %v", tc.Name, err, tc.Code)
+		}
+		if tc.Name == last {
+			return
+		}
+	}
+	t.Fatalf("no step %q in the script", last)
+}
+
+// TestNamesAndProofsAcrossReorgs reads names and proofs of existence
+// through the exported API at the script's turning points: the first claim
+// owns a name, the owner's update moves it, another key's claim changes
+// nothing, and after each reorganisation the winning branch's claims and
+// earliest anchors hold while the losing branch's are gone.
+func TestNamesAndProofsAcrossReorgs(t *testing.T) {
+	s := ledgertest.ConsensusTests()
+	g := s.G
+	k := g.Keys
+	alice, bob, carol, dave := ledgertest.Addr(k[4]), ledgertest.Addr(k[5]), ledgertest.Addr(k[2]), ledgertest.Addr(k[3])
+	cidX, cidY, cidV, cidW := ledgertest.TestCID("x-doc"), ledgertest.TestCID("y-doc"), ledgertest.TestCID("v-doc"), ledgertest.TestCID("w-doc")
+	c, _ := openMem(t, g.P, s.Mempool)
+	defer c.Close()
+	run := &scriptReplay{c: c, s: s}
+
+	resolve := func(name string, owner ledger.Address, want ledger.NameRecord) {
+		t.Helper()
+		r, err := c.ResolveName(name)
+		if err != nil {
+			t.Fatalf("resolve %s: %v", name, err)
+		}
+		if r.Owner != owner || !r.CID.Equals(want.CID) || r.Height != want.Height || r.Claimed != want.Claimed {
+			t.Fatalf("resolve %s: %+v, want owner %x cid %s height %d claimed %d", name, r, owner, want.CID, want.Height, want.Claimed)
+		}
+	}
+	unknownName := func(name string) {
+		t.Helper()
+		if _, err := c.ResolveName(name); !errors.Is(err, ledger.ErrUnknownName) {
+			t.Fatalf("resolve %s: %v, want ErrUnknownName", name, err)
+		}
+	}
+	proof := func(id cid.Cid, block string, owner ledger.Address) {
+		t.Helper()
+		p, err := c.FirstAnchor(id)
+		if err != nil {
+			t.Fatalf("first anchor of %s: %v", id, err)
+		}
+		b := g.Block(block)
+		if p.Block != b.Hash() || p.Height != b.Header.Height || p.Time != b.Header.Time || p.Owner != owner {
+			t.Fatalf("first anchor of %s: %+v, want block %s by %x", id, p, block, owner)
+		}
+		loc, tx, err := c.FindTx(p.TxID)
+		if err != nil || loc.Block != p.Block || tx.Kind != ledger.TxAnchor {
+			t.Fatalf("first anchor of %s: its tx %s: %v", id, p.TxID, err)
+		}
+		if got, want := p.Confirmations(c.Tip()), c.Tip().Height-b.Header.Height+1; got != want {
+			t.Fatalf("confirmations %d, want %d", got, want)
+		}
+	}
+	unknownCID := func(id cid.Cid) {
+		t.Helper()
+		if _, err := c.FirstAnchor(id); !errors.Is(err, ledger.ErrUnknownCID) {
+			t.Fatalf("first anchor of %s: %v, want ErrUnknownCID", id, err)
+		}
+	}
+
+	run.to(t, "b13")
+	unknownName("alice-docs")
+	proof(cidX, "b12", carol)
+	unknownCID(cidY)
+	// NameClaimHeight says when alice's claim may be mined: two blocks above b12.
+	if h, err := c.NameClaimHeight("alice-docs", ledgertest.Salt("alice-docs", k[4]), alice); err != nil || h != 14 {
+		t.Fatalf("claim height %d %v, want 14", h, err)
+	}
+	if _, err := c.NameClaimHeight("alice-docs", ledgertest.Salt("alice-docs", k[4]), bob); !errors.Is(err, ledger.ErrUnknownName) {
+		t.Fatalf("claim height with another owner: %v", err)
+	}
+
+	run.to(t, "update-by-other-key")
+	resolve("alice-docs", alice, ledger.NameRecord{CID: cidX, Height: 14, Claimed: 14})
+
+	run.to(t, "b16-evicts-claim")
+	resolve("alice-docs", alice, ledger.NameRecord{CID: cidY, Height: 15, Claimed: 14})
+	proof(cidX, "b12", carol) // dave's later anchor of X in b15 changes nothing
+	resolve("contested", bob, ledger.NameRecord{CID: cidV, Height: 16, Claimed: 16})
+	resolve("only-a", carol, ledger.NameRecord{CID: cidV, Height: 16, Claimed: 16})
+	proof(cidW, "b16", bob)
+	proof(cidV, "b16", bob)
+
+	// Branch s wins: carol owns "contested", "only-a" is nobody's, W was
+	// first anchored by dave in s17 and V never was.
+	run.to(t, "s17-reorg-names")
+	resolve("contested", carol, ledger.NameRecord{CID: cidX, Height: 16, Claimed: 16})
+	unknownName("only-a")
+	resolve("alice-docs", alice, ledger.NameRecord{CID: cidY, Height: 15, Claimed: 14})
+	proof(cidW, "s17", dave)
+	unknownCID(cidV)
+
+	// Branch b wins again: everything as before the first reorganisation.
+	run.to(t, "b18-reorg-back")
+	resolve("contested", bob, ledger.NameRecord{CID: cidV, Height: 16, Claimed: 16})
+	resolve("only-a", carol, ledger.NameRecord{CID: cidV, Height: 16, Claimed: 16})
+	proof(cidW, "b16", bob)
+	proof(cidV, "b16", bob)
+
+	// Strings that cannot be names are unknown names, with the reason.
+	for _, bad := range []string{"", "ab", "UPPER", "a/b"} {
+		unknownName(bad)
+	}
+}
+
+// TestAnchorIndexesSurviveReopen runs the whole script on goleveldb,
+// closes it, and checks the reopened chain serves the same names and
+// proofs as the model of its tip.
+func TestAnchorIndexesSurviveReopen(t *testing.T) {
+	s := ledgertest.ConsensusTests()
+	g := s.G
+	dir := t.TempDir()
+	open := func() *ledger.Chain {
+		ls, err := ledger.OpenLevelStore(dir, ledger.LevelOptions{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ledger.OpenChain(ledger.Config{Params: g.P, Store: ls, Mempool: s.Mempool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := open()
+	(&scriptReplay{c: c, s: s}).to(t, s.Tests[len(s.Tests)-1].Name)
+	tip := g.Name(c.Tip().Hash)
+	names, _ := c.Names()
+	c.Close()
+
+	c = open()
+	defer c.Close()
+	if got := g.Name(c.Tip().Hash); got != tip {
+		t.Fatalf("reopened at %s, want %s", got, tip)
+	}
+	checkIndexes(t, c, g, tip, "reopen")
+	again, _ := c.Names()
+	if len(again) != len(names) || len(names) < 3 {
+		t.Fatalf("%d names before reopening, %d after", len(names), len(again))
+	}
+	if !maps.Equal(accounts(t, c), g.State(tip)) {
+		t.Fatal("state after reopening differs from the model")
+	}
+	r, err := c.ResolveName("alice-docs")
+	if err != nil || !r.CID.Equals(ledgertest.TestCID("y-doc")) {
+		t.Fatalf("resolve after reopening: %+v %v", r, err)
+	}
+}

@@ -1,0 +1,315 @@
+package swarm
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/myco-p2p/myco/chunker"
+)
+
+// peerConn is one peer in one session: a stream with a reader (the
+// goroutine that runs run) and a writer goroutine. Everything the writer
+// sends goes through its queues, so the stream has one writer.
+type peerConn struct {
+	sess      *session
+	id        peer.ID
+	initiator peer.ID
+	st        network.Stream
+	r         *Reader
+
+	// Guarded by sess.mu.
+	remoteLeaves   int       // the leaf count the peer announced (0: unknown to it)
+	has            *Bitfield // the peer's leaves, once we know the leaf count too
+	rawHas         *Bitfield // its bitfield, received before we knew the leaf count
+	amChoking      bool
+	amInterested   bool
+	peerChoking    bool
+	peerInterested bool
+	inPicker       bool
+	pipe           *Pipeline
+	reqAt          map[int]time.Time // leaves requested from the peer, and when
+	nodeReqs       int
+	dropped        bool
+
+	outMu    sync.Mutex
+	ctrl     []Message
+	serveQ   []Ref
+	graceful bool
+	wake     chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
+	// ctx ends when the connection does; the writer's waits use it.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func newPeerConn(s *session, st network.Stream, r *Reader, id, initiator peer.ID, leaves int) *peerConn {
+	pipe, err := NewPipeline(s.svc.cfg.Pipeline, s.leafSize())
+	if err != nil { // the config was validated in New
+		panic(err)
+	}
+	ctx, cancel := context.WithCancel(s.svc.ctx)
+	return &peerConn{
+		ctx: ctx, cancel: cancel,
+		sess: s, id: id, initiator: initiator, st: st, r: r,
+		remoteLeaves: leaves,
+		amChoking:    true,
+		peerChoking:  true,
+		pipe:         pipe,
+		reqAt:        make(map[int]time.Time),
+		wake:         make(chan struct{}, 1),
+		stop:         make(chan struct{}),
+	}
+}
+
+// leafSize is the usual leaf size of the session, for pipeline sizing.
+func (s *session) leafSize() int {
+	if s.layout != nil && len(s.layout.Leaves) > 0 && s.layout.Leaves[0].Size > 0 {
+		return int(s.layout.Leaves[0].Size)
+	}
+	return chunker.DefaultChunkSize
+}
+
+// queue sends m after the messages queued before it. A peer that lets
+// maxCtrlQueue messages pile up is dropped.
+func (pc *peerConn) queue(m Message) {
+	pc.outMu.Lock()
+	over := len(pc.ctrl) >= maxCtrlQueue
+	if !over {
+		pc.ctrl = append(pc.ctrl, m)
+	}
+	pc.outMu.Unlock()
+	if over {
+		pc.halt()
+		return
+	}
+	pc.poke()
+}
+
+func (pc *peerConn) poke() {
+	select {
+	case pc.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (pc *peerConn) enqueueServe(ref Ref) bool {
+	pc.outMu.Lock()
+	defer pc.outMu.Unlock()
+	if len(pc.serveQ) >= maxServeQueue {
+		return false
+	}
+	pc.serveQ = append(pc.serveQ, ref)
+	pc.poke()
+	return true
+}
+
+func (pc *peerConn) cancelServe(ref Ref) {
+	pc.outMu.Lock()
+	defer pc.outMu.Unlock()
+	for k, r := range pc.serveQ {
+		if r == ref {
+			pc.serveQ = append(pc.serveQ[:k], pc.serveQ[k+1:]...)
+			return
+		}
+	}
+}
+
+func (pc *peerConn) clearServe() {
+	pc.outMu.Lock()
+	pc.serveQ = pc.serveQ[:0]
+	pc.outMu.Unlock()
+}
+
+// drop ends the connection (the stream is reset); sess.mu is held.
+func (pc *peerConn) drop() {
+	pc.dropped = true
+	pc.halt()
+}
+
+func (pc *peerConn) halt() {
+	pc.stopOnce.Do(func() {
+		close(pc.stop)
+		pc.cancel()
+	})
+}
+
+// finishGracefully closes the stream once the queued messages are sent:
+// both sides hold every leaf, so there is nothing left to trade.
+func (pc *peerConn) finishGracefully() {
+	pc.outMu.Lock()
+	pc.graceful = true
+	pc.outMu.Unlock()
+	pc.poke()
+}
+
+// run reads the peer's messages until the stream ends, then removes the
+// peer from its session. A peer that sent bad data is banned from the
+// root and its connection closed.
+func (pc *peerConn) run() {
+	s := pc.sess
+	writerDone := make(chan struct{})
+	if !s.svc.spawn(func() {
+		defer close(writerDone)
+		pc.writeLoop()
+	}) {
+		pc.st.Reset()
+		s.remove(pc)
+		return
+	}
+	err := pc.readLoop()
+	pc.halt()
+	<-writerDone
+	s.remove(pc)
+	switch {
+	case errors.Is(err, ErrBadData):
+		s.log.Warn("peer sent bad data: banned from the session", "peer", pc.id, "err", err)
+		s.svc.ban(s.root, pc.id)
+		if cerr := s.svc.h.Network().ClosePeer(pc.id); cerr != nil {
+			s.log.Debug("close peer", "peer", pc.id, "err", cerr)
+		}
+	case err != nil && !errors.Is(err, io.EOF):
+		s.log.Debug("peer left", "peer", pc.id, "err", err)
+	}
+}
+
+func (pc *peerConn) readLoop() error {
+	s := pc.sess
+	for {
+		m, err := pc.r.ReadMessage()
+		if err != nil {
+			return err
+		}
+		if b, ok := m.(*Block); ok {
+			if err := s.svc.down.Wait(pc.ctx, len(b.Data)); err != nil {
+				return err
+			}
+			if err := s.onBlock(pc, b); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.handle(pc, m); err != nil {
+			return err
+		}
+	}
+}
+
+// writeLoop sends the queued control messages, then serves one requested
+// block, and again; it flushes when the queues are empty. It resets the
+// stream when it stops, unless the end is graceful.
+func (pc *peerConn) writeLoop() {
+	bw := bufio.NewWriterSize(pc.st, 64<<10)
+	w := NewWriter(bw)
+	graceful := false
+	defer func() {
+		if graceful {
+			pc.st.Close()
+		} else {
+			pc.st.Reset()
+		}
+	}()
+	timeout := pc.sess.svc.cfg.StreamTimeout
+	for {
+		select {
+		case <-pc.stop:
+			return
+		default:
+		}
+		pc.outMu.Lock()
+		ctrl := pc.ctrl
+		pc.ctrl = nil
+		var ref Ref
+		serve := len(pc.serveQ) > 0
+		if serve {
+			ref = pc.serveQ[0]
+			pc.serveQ = pc.serveQ[1:]
+		}
+		ending := pc.graceful
+		pc.outMu.Unlock()
+		if len(ctrl) == 0 && !serve {
+			if bw.Buffered() > 0 {
+				pc.st.SetWriteDeadline(time.Now().Add(timeout))
+				if bw.Flush() != nil {
+					return
+				}
+			}
+			if ending {
+				graceful = true
+				return
+			}
+			select {
+			case <-pc.wake:
+			case <-pc.stop:
+				return
+			}
+			continue
+		}
+		pc.st.SetWriteDeadline(time.Now().Add(timeout))
+		for _, m := range ctrl {
+			if w.WriteMessage(m) != nil {
+				return
+			}
+		}
+		if serve && pc.serve(w, ref) != nil {
+			return
+		}
+	}
+}
+
+// serve sends one requested block, within the upload limit.
+func (pc *peerConn) serve(w *Writer, ref Ref) error {
+	s := pc.sess
+	svc := s.svc
+	c := ref.CID
+	size := int64(-1)
+	if ref.IsLeaf() {
+		s.mu.Lock()
+		if s.layout == nil || ref.Index >= len(s.layout.Leaves) {
+			s.mu.Unlock()
+			return w.WriteMessage(&Reject{Ref: ref, Reason: RejectNotFound})
+		}
+		lf := s.layout.Leaves[ref.Index]
+		s.mu.Unlock()
+		c, size = lf.Cid, lf.Size
+		if size > 0 {
+			if err := svc.up.Wait(pc.ctx, int(size)); err != nil {
+				return err
+			}
+		}
+	}
+	data, err := svc.store.Get(pc.ctx, c)
+	if err != nil {
+		s.log.Warn("cannot serve block", "ref", ref, "err", err)
+		return w.WriteMessage(&Reject{Ref: ref, Reason: RejectNotFound})
+	}
+	if ref.IsLeaf() {
+		if size <= 0 {
+			if err := svc.up.Wait(pc.ctx, len(data)); err != nil {
+				return err
+			}
+		}
+		if svc.cfg.corrupt != nil {
+			data = svc.cfg.corrupt(ref.Index, data)
+		}
+	}
+	if err := w.WriteMessage(&Block{Ref: ref, Data: data}); err != nil {
+		return err
+	}
+	now := svc.cfg.Now()
+	svc.acct.Uploaded(pc.id, len(data), now)
+	s.acct.Uploaded(pc.id, len(data), now)
+	if ref.IsLeaf() {
+		s.mu.Lock()
+		s.choker.Sent(pc.id, len(data))
+		s.mu.Unlock()
+	}
+	return nil
+}

@@ -1,0 +1,555 @@
+package swarm
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+
+	"github.com/myco-p2p/myco/chunker"
+)
+
+// hangGuard bounds every wait in these tests: a generous limit that only a
+// hang reaches.
+const hangGuard = 60 * time.Second
+
+// router is an in-memory provider record store standing in for the DHT.
+type router struct {
+	mu    sync.Mutex
+	provs map[cid.Cid][]peer.AddrInfo
+}
+
+func newRouter() *router { return &router{provs: map[cid.Cid][]peer.AddrInfo{}} }
+
+func (r *router) add(c cid.Cid, info peer.AddrInfo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.provs[c] {
+		if p.ID == info.ID {
+			return
+		}
+	}
+	r.provs[c] = append(r.provs[c], info)
+}
+
+func (r *router) find(_ context.Context, c cid.Cid, limit int) (<-chan peer.AddrInfo, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ps := r.provs[c]
+	if len(ps) > limit {
+		ps = ps[:limit]
+	}
+	ch := make(chan peer.AddrInfo, len(ps))
+	for _, p := range ps {
+		ch <- p
+	}
+	close(ch)
+	return ch, nil
+}
+
+// fakeClock is the injected clock of the tests that drive time.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type testNet struct {
+	t      *testing.T
+	mn     mocknet.Mocknet
+	router *router
+	clock  *fakeClock // nil: real time
+	nodes  []*testNode
+}
+
+type testNode struct {
+	name  string
+	h     host.Host
+	dir   string
+	store *chunker.Store
+	svc   *Service
+	cfg   Config
+	ticks chan time.Time
+}
+
+func newTestNet(t *testing.T, fake bool) *testNet {
+	t.Helper()
+	mn := mocknet.New()
+	t.Cleanup(func() { mn.Close() })
+	n := &testNet{t: t, mn: mn, router: newRouter()}
+	if fake {
+		n.clock = newFakeClock()
+	}
+	return n
+}
+
+type tLogWriter struct{ t *testing.T }
+
+func (w tLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+func (n *testNet) node(name string, cfg Config) *testNode {
+	t := n.t
+	t.Helper()
+	h, err := n.mn.GenPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.mn.LinkAll(); err != nil {
+		t.Fatal(err)
+	}
+	nd := &testNode{name: name, h: h, dir: t.TempDir()}
+	nd.openStore(t)
+	log := slog.New(slog.NewTextHandler(tLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", name)
+	cfg.Logger = log
+	cfg.FindProviders = n.router.find
+	cfg.Provide = func(_ context.Context, c cid.Cid) error {
+		n.router.add(c, peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()})
+		return nil
+	}
+	if n.clock != nil {
+		cfg.Now = n.clock.Now
+		nd.ticks = make(chan time.Time)
+		cfg.Ticks = nd.ticks
+	}
+	nd.cfg = cfg
+	nd.start(t)
+	n.nodes = append(n.nodes, nd)
+	return nd
+}
+
+func (nd *testNode) openStore(t *testing.T) {
+	s, err := chunker.Open(nd.dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd.store = s
+	t.Cleanup(func() { s.Close() })
+}
+
+func (nd *testNode) start(t *testing.T) {
+	svc, err := New(nd.h, nd.store, nd.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd.svc = svc
+	t.Cleanup(func() { svc.Close() })
+}
+
+func (nd *testNode) info() peer.AddrInfo { return peer.AddrInfo{ID: nd.h.ID(), Addrs: nd.h.Addrs()} }
+
+// share imports data as a file with the given chunk size and announces it.
+func (n *testNet) share(nd *testNode, data []byte, chunk int) cid.Cid {
+	t := n.t
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "src.bin")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ri, err := nd.store.AddPath(context.Background(), path, chunker.Params{ChunkSize: chunk, MaxLinks: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.router.add(ri.Cid, nd.info())
+	return ri.Cid
+}
+
+// tick advances the fake clock by d and runs one tick on every node.
+func (n *testNet) tick(d time.Duration) {
+	n.clock.Advance(d)
+	now := n.clock.Now()
+	for _, nd := range n.nodes {
+		if nd.svc.isClosed() {
+			continue
+		}
+		select {
+		case nd.ticks <- now:
+		case <-time.After(hangGuard):
+			n.t.Fatalf("%s: tick not taken", nd.name)
+		}
+	}
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (nd *testNode) fetch(t *testing.T, root cid.Cid) (*Download, string) {
+	t.Helper()
+	dest := filepath.Join(t.TempDir(), nd.name+".out")
+	dl, err := nd.svc.Fetch(context.Background(), root, dest, FetchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dl, dest
+}
+
+func waitDone(t *testing.T, dl *Download) chunker.RootInfo {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	info, err := dl.Wait(ctx)
+	if err != nil {
+		t.Fatalf("download %s: %v", dl.Root(), err)
+	}
+	return info
+}
+
+func checkFile(t *testing.T, path string, want []byte) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: %d bytes differ from the %d shared", path, len(got), len(want))
+	}
+}
+
+func peerStats(svc *Service, id peer.ID) PeerStats {
+	ps, _ := svc.acct.Peer(id, svc.cfg.Now())
+	return ps
+}
+
+func TestSeederToLeecher(t *testing.T) {
+	n := newTestNet(t, false)
+	seed := n.node("seed", Config{})
+	leech := n.node("leech", Config{})
+	data := randomBytes(t, 3<<20+12345)
+	root := n.share(seed, data, 64<<10)
+
+	dl, dest := leech.fetch(t, root)
+	info := waitDone(t, dl)
+	checkFile(t, dest, data)
+	if info.Size != uint64(len(data)) {
+		t.Fatalf("size %d, want %d", info.Size, len(data))
+	}
+	if _, err := leech.store.Root(root); err != nil {
+		t.Fatalf("root not kept after the download: %v", err)
+	}
+	p := dl.Progress()
+	if p.Have != p.Leaves || p.Received != p.Leaves || p.Bytes != int64(len(data)) {
+		t.Fatalf("progress %+v", p)
+	}
+	got := peerStats(leech.svc, seed.h.ID()).Downloaded
+	if got < int64(len(data)) {
+		t.Fatalf("leecher counts %d bytes from the seeder, want at least %d", got, len(data))
+	}
+	if up := seed.svc.Totals().Uploaded; up < int64(len(data)) {
+		t.Fatalf("seeder uploaded %d bytes, want at least %d", up, len(data))
+	}
+	// The leecher is in the DHT stand-in as a provider now.
+	ch, _ := n.router.find(context.Background(), root, 10)
+	provs := 0
+	for range ch {
+		provs++
+	}
+	if provs != 2 {
+		t.Fatalf("%d providers, want seeder and leecher", provs)
+	}
+}
+
+func TestManyLeechersTrade(t *testing.T) {
+	n := newTestNet(t, false)
+	// The seeder's upload is the scarce resource, so leechers must trade.
+	seed := n.node("seed", Config{MaxUpload: 2 << 20})
+	data := randomBytes(t, 2<<20)
+	root := n.share(seed, data, 32<<10)
+	const nLeech = 4
+	var leeches []*testNode
+	for i := range nLeech {
+		leeches = append(leeches, n.node("leech"+string(rune('a'+i)), Config{}))
+	}
+	var dls []*Download
+	var dests []string
+	for _, l := range leeches {
+		dl, dest := l.fetch(t, root)
+		dls, dests = append(dls, dl), append(dests, dest)
+	}
+	for i, dl := range dls {
+		waitDone(t, dl)
+		checkFile(t, dests[i], data)
+	}
+	var traded int64
+	for _, l := range leeches {
+		var fromLeeches int64
+		for _, o := range leeches {
+			if o != l {
+				fromLeeches += peerStats(l.svc, o.h.ID()).Downloaded
+			}
+		}
+		fromSeed := peerStats(l.svc, seed.h.ID()).Downloaded
+		t.Logf("%s: %d bytes from the seeder, %d from other leechers", l.name, fromSeed, fromLeeches)
+		traded += fromLeeches
+	}
+	seedUp := seed.svc.Totals().Uploaded
+	t.Logf("seeder uploaded %d bytes for %d leechers of %d bytes", seedUp, nLeech, len(data))
+	if traded == 0 {
+		t.Fatal("leechers never uploaded to each other")
+	}
+	if seedUp >= int64(nLeech*len(data)) {
+		t.Fatalf("seeder uploaded %d bytes: every leecher got everything from it", seedUp)
+	}
+}
+
+func TestFreeRiderFinishesLater(t *testing.T) {
+	n := newTestNet(t, true)
+	// Everyone uploads at the same capped rate; two regular slots and one
+	// optimistic, so a peer that gives nothing only ever gets the
+	// optimistic slot once the others have traded with each other.
+	const rate = 1 << 20
+	base := Config{MaxUpload: rate, Choker: ChokerConfig{Slots: 2}, RequestTimeout: time.Hour, Seed: 7}
+	seed := n.node("seed", base)
+	data := randomBytes(t, 2<<20)
+	root := n.share(seed, data, 16<<10)
+	const nLeech = 6
+	var nodes []*testNode
+	for i := range nLeech {
+		cfg := base
+		cfg.Seed = uint64(100 + i)
+		nodes = append(nodes, n.node("leech"+string(rune('a'+i)), cfg))
+	}
+	rider := base
+	rider.freeRide = true
+	rider.Seed = 99
+	free := n.node("free", rider)
+	nodes = append(nodes, free)
+
+	start := time.Now()
+	dls := make([]*Download, len(nodes))
+	for i, nd := range nodes {
+		dls[i], _ = nd.fetch(t, root)
+	}
+	// Fake time runs with the swarm's progress: one second per four
+	// leaves received anywhere, so a rechoke every 40 leaves.
+	finished := make([]time.Duration, len(nodes))
+	guard := time.After(hangGuard)
+	lastTick := 0
+	for remaining := len(nodes); remaining > 0; {
+		total := 0
+		for i, dl := range dls {
+			total += dl.Progress().Received
+			if finished[i] == 0 {
+				select {
+				case <-dl.Done():
+					if _, err := dl.Result(); err != nil {
+						t.Fatalf("%s: %v", nodes[i].name, err)
+					}
+					finished[i] = time.Since(start)
+					remaining--
+				default:
+				}
+			}
+		}
+		for ; lastTick+4 <= total; lastTick += 4 {
+			n.tick(time.Second)
+		}
+		select {
+		case <-dls[0].Updates():
+		case <-dls[1].Updates():
+		case <-dls[2].Updates():
+		case <-dls[3].Updates():
+		case <-dls[4].Updates():
+		case <-dls[5].Updates():
+		case <-dls[6].Updates():
+		case <-guard:
+			for i, dl := range dls {
+				t.Logf("%s: %+v", nodes[i].name, dl.Progress())
+			}
+			t.Fatal("swarm did not finish")
+		}
+	}
+	var sum time.Duration
+	for i := range nLeech {
+		sum += finished[i]
+		t.Logf("%s finished after %v", nodes[i].name, finished[i])
+	}
+	mean := sum / nLeech
+	for _, nd := range append([]*testNode{seed}, nodes[:nLeech]...) {
+		var toOthers int64
+		for _, o := range nodes[:nLeech] {
+			if o != nd {
+				toOthers += peerStats(nd.svc, o.h.ID()).Uploaded
+			}
+		}
+		t.Logf("%s uploaded %d bytes to the free-rider, %d to the %d uploaders", nd.name, peerStats(nd.svc, free.h.ID()).Uploaded, toOthers, nLeech)
+	}
+	ratio := float64(finished[nLeech]) / float64(mean)
+	t.Logf("free-rider finished after %v; uploaders' mean %v; ratio %.2f", finished[nLeech], mean, ratio)
+	if ratio < 1.2 {
+		t.Fatalf("free-rider finished after %v, only %.2fx the uploaders' mean %v", finished[nLeech], ratio, mean)
+	}
+	if up := free.svc.Totals().Uploaded; up != 0 {
+		t.Fatalf("free-rider uploaded %d bytes", up)
+	}
+}
+
+func TestCorruptPeerDropped(t *testing.T) {
+	n := newTestNet(t, false)
+	good := n.node("good", Config{MaxUpload: 1 << 20})
+	bad := n.node("bad", Config{corrupt: func(_ int, data []byte) []byte {
+		out := bytes.Clone(data)
+		out[len(out)/2] ^= 0xff
+		return out
+	}})
+	leech := n.node("leech", Config{})
+	data := randomBytes(t, 1<<20)
+	root := n.share(good, data, 32<<10)
+	if r2 := n.share(bad, data, 32<<10); r2 != root {
+		t.Fatal("same data, different roots")
+	}
+	dl, dest := leech.fetch(t, root)
+	waitDone(t, dl)
+	checkFile(t, dest, data)
+	if !leech.svc.Banned(root, bad.h.ID()) {
+		t.Fatal("the corrupt peer was not banned")
+	}
+	for _, p := range leech.svc.Stats() {
+		if p.ID == bad.h.ID() {
+			t.Fatal("the corrupt peer is still in the session")
+		}
+	}
+	// It is refused when it comes back.
+	sess, err := bad.svc.session(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.svc.connect(sess, leech.info()); err == nil {
+		t.Fatal("the banned peer was accepted again")
+	}
+}
+
+func TestResumeAfterCrash(t *testing.T) {
+	n := newTestNet(t, false)
+	seed := n.node("seed", Config{MaxUpload: 1 << 20})
+	leech := n.node("leech", Config{})
+	data := randomBytes(t, 2<<20)
+	root := n.share(seed, data, 32<<10)
+	dl, dest := leech.fetch(t, root)
+	guard := time.After(hangGuard)
+	for dl.Progress().Have < 16 {
+		select {
+		case <-dl.Updates():
+		case <-guard:
+			t.Fatal("no progress")
+		}
+	}
+	// Crash: the service and the store go away mid-download.
+	leech.svc.Close()
+	if _, err := dl.Result(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("download after Close: %v, want ErrClosed", err)
+	}
+	first := dl.Progress().Received
+	total := dl.Progress().Leaves
+	if first >= total {
+		t.Fatalf("all %d leaves arrived before the crash", total)
+	}
+	if err := leech.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	leech.openStore(t)
+	leech.start(t)
+	dls, err := leech.svc.Resume(context.Background())
+	if err != nil || len(dls) != 1 {
+		t.Fatalf("resume: %d downloads, %v", len(dls), err)
+	}
+	onDisk := dls[0].Progress().Have
+	waitDone(t, dls[0])
+	checkFile(t, dest, data)
+	second := dls[0].Progress().Received
+	t.Logf("%d leaves before the crash, %d on disk after, %d fetched after, %d in all", first, onDisk, second, total)
+	if onDisk != first {
+		t.Fatalf("%d leaves on disk after restart, %d were received", onDisk, first)
+	}
+	if first+second != total {
+		t.Fatalf("%d + %d leaves received for %d: something was fetched twice", first, second, total)
+	}
+}
+
+func TestNoProviders(t *testing.T) {
+	n := newTestNet(t, true)
+	seed := n.node("seed", Config{})
+	leech := n.node("leech", Config{})
+	root := n.share(seed, randomBytes(t, 100<<10), 32<<10)
+	n.router = newRouter() // nobody provides it
+	leech.svc.cfg.FindProviders = n.router.find
+	// The seeder is not connected, so asking connected peers finds nobody.
+	dl, err := leech.svc.Fetch(context.Background(), root, filepath.Join(t.TempDir(), "out"), FetchOptions{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		n.tick(time.Second)
+	}
+	select {
+	case <-dl.Done():
+	case <-time.After(hangGuard):
+		t.Fatal("fetch of an unprovided root hangs")
+	}
+	if _, err := dl.Result(); !errors.Is(err, ErrNoProviders) {
+		t.Fatalf("got %v, want ErrNoProviders", err)
+	}
+	inc, err := leech.store.Incoming()
+	if err != nil || len(inc) != 0 {
+		t.Fatalf("incoming after a failed fresh fetch: %v %v", inc, err)
+	}
+}
+
+func TestStatsAndRates(t *testing.T) {
+	n := newTestNet(t, false)
+	seed := n.node("seed", Config{})
+	leech := n.node("leech", Config{MaxDownload: 10 << 20})
+	data := randomBytes(t, 512<<10)
+	root := n.share(seed, data, 32<<10)
+	dl, _ := leech.fetch(t, root)
+	waitDone(t, dl)
+	if up, down := leech.svc.MaxRates(); up != 0 || down != 10<<20 {
+		t.Fatalf("rates %d %d", up, down)
+	}
+	leech.svc.SetMaxUpload(5 << 20)
+	leech.svc.SetMaxDownload(0)
+	if up, down := leech.svc.MaxRates(); up != 5<<20 || down != 0 {
+		t.Fatalf("rates after change %d %d", up, down)
+	}
+	st, ok := leech.svc.SessionStats(root)
+	if !ok || st.Have != st.Leaves || st.Downloading || st.Downloaded < int64(len(data)) {
+		t.Fatalf("session stats %+v", st)
+	}
+	ids := []peer.ID{}
+	for _, p := range seed.svc.Stats() {
+		ids = append(ids, p.ID)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	t.Logf("seeder's peers after the download: %v", ids)
+}

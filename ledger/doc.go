@@ -38,10 +38,53 @@
 //     after the block's other transactions, so a block cannot spend its own
 //     reward. There is no coinbase maturity: after a reorg, mempool
 //     transactions that no longer fit the state simply drop out.
-//   - Anchors. The payload encoding (CID length, CID, name) is fixed now; an
-//     anchor moves no coins and pays a fee. Name ownership rules come with
-//     the anchors issue. Transactions are indexed by id on the main chain
-//     (FindTx), which `myco verify` needs.
+//   - Anchors. An anchor (TxAnchor) records a CID, optionally under a
+//     name; it moves no coins and pays a fee. Payload: CID length and
+//     bytes, name length and bytes, then a 32-byte salt or nothing; only
+//     the canonical form decodes. The first anchor of a CID on the main
+//     chain is its proof of existence (Chain.FirstAnchor: height, block,
+//     time, tx, owner): the content existed by that block's time. Later
+//     anchors of the CID change nothing, within a block the earlier
+//     position wins, and after a reorganisation the earliest anchor on the
+//     new main chain is the proof (or there is none).
+//   - Names. 3 to 63 lower-case letters, digits and '-', and never the
+//     text of a CID, so `fetch NAME|CID` is never ambiguous. The first
+//     valid claim on the main chain owns a name for good (no expiry, no
+//     transfer yet); a later anchor of the name by the owner's key points
+//     it to a new CID; an anchor of it by any other key is invalid
+//     (ErrNameTaken), also when the two are in one block (the earlier
+//     claims, the later is by another key). The mempool keeps at most one
+//     sender's anchors per name (ErrMempoolNameConflict) and drops pending
+//     claims once a block gives the name to someone else.
+//   - Front-running and commit-then-reveal. With plain first-come claims,
+//     a claim is public from the moment it is broadcast until a block
+//     holds it: anyone who sees it in gossip or in a mempool (above all a
+//     miner, who orders its own blocks) can send the same name with a
+//     higher fee, or mine it themselves, and own the name first. So a
+//     first claim takes two steps, as Namecoin's name_new and
+//     name_firstupdate: a TxNameCommit carries NameCommitment(name, salt,
+//     owner address), a tagged SHA-256 that reveals nothing about the
+//     name; the claim is an anchor with the name and the salt, valid only
+//     if that commitment is on the main chain at least NameCommitDepth
+//     blocks (main 6, dev 2) below the claim's block
+//     (ErrNameNotCommitted, ErrNameCommitTooNew). Someone who sees the
+//     claim learns the name too late: their own commitment would need
+//     NameCommitDepth blocks, while the claim needs one. They cannot reuse
+//     the revealed salt either, because the commitment binds the owner's
+//     address. What remains: a miner (or a majority) who withholds the
+//     claim for NameCommitDepth blocks while getting their own commitment
+//     in, which costs them those blocks' fees and is visible; and
+//     squatting on names before anyone wants them, which no claim order
+//     can prevent. Updates by the owner need no commitment. The salt is
+//     the claimant's secret until the claim; losing it means committing
+//     again.
+//   - Anchor indexes. The name records (R name), first anchors (F CID) and
+//     commitment heights (M commitment) are store entries changed through
+//     the same overlay as accounts, so they are written in the block's
+//     one atomic batch; the block's undo record holds each entry's prior
+//     value (or absence), so disconnecting a block restores them exactly
+//     and a crash at any write leaves them consistent with the tip.
+//     Transactions are indexed by id on the main chain (FindTx).
 //   - Rules. validate.go holds them, one sentence above each check, each
 //     rejection a *RuleError with its own ErrorCode. Difficulty is ASERT
 //     (aserti3-2d's integer cubic approximation) anchored at genesis with no
@@ -57,7 +100,7 @@
 //     writes anything; if a block fails it and its descendants are marked
 //     invalid and the next best branch is tried.
 //   - Storage. One atomic batch per connected or disconnected block
-//     (accounts, undo record, height index, tx index, tip). A crash between
+//     (accounts, anchor indexes, undo record, height index, tx index, tip). A crash between
 //     the batches of a reorganisation leaves a consistent chain on a branch
 //     with less work; OpenChain notices and finishes the reorganisation.
 //     Orphans (unknown parent) are kept in memory only, at most MaxOrphans,

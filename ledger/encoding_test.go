@@ -163,7 +163,7 @@ func TestAnchorPayload(t *testing.T) {
 		}
 	}
 	// Names are 3 to 63 lower-case letters, digits and '-'; nothing else.
-	for _, name := range []string{"ab", strings.Repeat("a", ledger.MaxNameLen+1), "Abc", "a_b", "a.b", "docs/readme", "a b", "ünï", "a\nb"} {
+	for _, name := range []string{"ab", strings.Repeat("a", ledger.MaxNameLen+1), c.String(), "Abc", "a_b", "a.b", "docs/readme", "a b", "ünï", "a\nb"} {
 		if _, err := (ledger.Anchor{CID: c, Name: name}).Encode(); err == nil {
 			t.Errorf("name %q accepted", name)
 		}

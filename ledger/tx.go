@@ -306,7 +306,8 @@ func DecodeAnchor(b []byte) (Anchor, error) {
 }
 
 // CheckName reports why name cannot be a name: names are MinNameLen to
-// MaxNameLen bytes of lower-case ASCII letters, digits and '-'.
+// MaxNameLen bytes of lower-case ASCII letters, digits and '-', and never
+// also the text of a CID (so "fetch NAME|CID" is never ambiguous).
 func CheckName(name string) error {
 	if len(name) < MinNameLen || len(name) > MaxNameLen {
 		return fmt.Errorf("name %q is %d characters, want %d to %d", name, len(name), MinNameLen, MaxNameLen)
@@ -316,6 +317,9 @@ func CheckName(name string) error {
 		if !('a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9' || ch == '-') {
 			return fmt.Errorf("name %q: character %q is not a lower-case letter, digit or '-'", name, ch)
 		}
+	}
+	if _, err := cid.Decode(name); err == nil {
+		return fmt.Errorf("name %q is also a CID", name)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"maps"
 	"testing"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/myco-p2p/myco/ledger"
@@ -187,5 +188,121 @@ func TestAnchorIndexesSurviveReopen(t *testing.T) {
 	r, err := c.ResolveName("alice-docs")
 	if err != nil || !r.CID.Equals(ledgertest.TestCID("y-doc")) {
 		t.Fatalf("resolve after reopening: %+v %v", r, err)
+	}
+}
+
+// TestPublishFlow walks the calls a node makes to publish under a name:
+// commit, wait until NameClaimHeight, claim with the salt, update, with
+// blocks built by BlockTemplate and mined for real; and the refusals a
+// user sees on the way.
+func TestPublishFlow(t *testing.T) {
+	p := ledger.NetworkDev.Params()
+	c, _ := openMem(t, p, ledger.MempoolConfig{})
+	defer c.Close()
+	alice, bob := ledgertest.DeterministicKey(1), ledgertest.DeterministicKey(2)
+	now := time.UnixMilli(p.GenesisTime)
+	mineBlock := func() *ledger.Block {
+		t.Helper()
+		now = now.Add(p.BlockInterval)
+		blk, err := c.BlockTemplate(ledgertest.Addr(alice), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine(t, p, blk)
+		if res, err := c.ProcessBlock(blk, now); err != nil || res.Status != ledger.StatusMainChain {
+			t.Fatalf("mined block: %s %v", res.Status, err)
+		}
+		return blk
+	}
+	add := func(tx *ledger.Tx, err error) error {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.AddTx(tx)
+		return err
+	}
+	site, site2 := ledgertest.TestCID("site v1"), ledgertest.TestCID("site v2")
+	mineBlock() // funds alice
+
+	// A claim without a commitment is refused.
+	if err := add(c.NewAnchor(alice, ledger.Anchor{CID: site, Name: "my-site"}, 10)); ruleCode(err) != ledger.ErrNameNotCommitted {
+		t.Fatalf("claim without commitment: %v", err)
+	}
+	salt, err := ledger.NewNameSalt()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := add(c.NewNameCommit(alice, "my-site", salt, 10)); err != nil {
+		t.Fatal(err)
+	}
+	commitBlock := mineBlock()
+	claimAt, err := c.NameClaimHeight("my-site", salt, ledgertest.Addr(alice))
+	if err != nil || claimAt != commitBlock.Header.Height+p.NameCommitDepth {
+		t.Fatalf("claim height %d %v", claimAt, err)
+	}
+	claim := ledger.Anchor{CID: site, Name: "my-site", Salt: salt}
+	for c.Tip().Height+1 < claimAt {
+		if err := add(c.NewAnchor(alice, claim, 10)); ruleCode(err) != ledger.ErrNameCommitTooNew {
+			t.Fatalf("early claim at tip %d: %v", c.Tip().Height, err)
+		}
+		mineBlock()
+	}
+	if err := add(c.NewAnchor(alice, claim, 10)); err != nil {
+		t.Fatalf("claim at tip %d: %v", c.Tip().Height, err)
+	}
+	claimBlock := mineBlock()
+	if len(claimBlock.Txs) != 2 {
+		t.Fatalf("claim block holds %d txs", len(claimBlock.Txs))
+	}
+	r, err := c.ResolveName("my-site")
+	if err != nil || !r.CID.Equals(site) || r.Owner != ledgertest.Addr(alice) || r.Claimed != claimBlock.Header.Height {
+		t.Fatalf("resolve after claim: %+v %v", r, err)
+	}
+
+	// Bob cannot take it, with or without a fee.
+	for _, fee := range []uint64{0, 10} {
+		if err := add(c.NewAnchor(bob, ledger.Anchor{CID: site2, Name: "my-site"}, fee)); ruleCode(err) != ledger.ErrNameTaken && (fee == 0 || ruleCode(err) != ledger.ErrInsufficientBalance) {
+			t.Fatalf("bob's anchor with fee %d: %v", fee, err)
+		}
+	}
+	// Alice points it to v2; both alice and bob anchor v3 in one block,
+	// and the earlier of the two in the block is v3's proof.
+	v3 := ledgertest.TestCID("v3")
+	if err := add(c.NewAnchor(alice, ledger.Anchor{CID: site2, Name: "my-site"}, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := add(c.NewAnchor(alice, ledger.Anchor{CID: v3}, 5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := add(c.NewAnchor(bob, ledger.Anchor{CID: v3}, 0)); err != nil {
+		t.Fatal(err)
+	}
+	blk := mineBlock()
+	if len(blk.Txs) != 4 {
+		t.Fatalf("block holds %d txs, want 4", len(blk.Txs))
+	}
+	r, err = c.ResolveName("my-site")
+	if err != nil || !r.CID.Equals(site2) || r.Height != blk.Header.Height || r.Claimed != claimBlock.Header.Height {
+		t.Fatalf("resolve after update: %+v %v", r, err)
+	}
+	proof, err := c.FirstAnchor(v3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tx := range blk.Txs[1:] {
+		if a, err := ledger.DecodeAnchor(tx.Payload); err == nil && tx.Kind == ledger.TxAnchor && a.CID.Equals(v3) {
+			if proof.TxID != tx.ID() || proof.Owner != tx.SenderAddress() {
+				t.Fatalf("proof of v3 is %s by %x, the block's first v3 anchor is %s", proof.TxID, proof.Owner, tx.ID())
+			}
+			break
+		}
+	}
+	if proof.Time != blk.Header.Time || proof.Block != blk.Hash() || proof.Confirmations(c.Tip()) != 1 {
+		t.Fatalf("proof of v3: %+v", proof)
+	}
+	mineBlock()
+	if got := proof.Confirmations(c.Tip()); got != 2 {
+		t.Fatalf("confirmations %d after one more block", got)
 	}
 }

@@ -300,3 +300,24 @@ func (c *Client) WaitHeight(ctx context.Context, height uint64, timeout time.Dur
 	err := c.Do(ctx, http.MethodGet, "/api/v0/chain/wait?"+q.Encode(), nil, &v)
 	return v, err
 }
+
+// Publish anchors a CID, optionally under a name.
+func (c *Client) Publish(ctx context.Context, req PublishRequest) (PublishResult, error) {
+	var v PublishResult
+	err := c.Do(ctx, http.MethodPost, "/api/v0/publish", req, &v)
+	return v, err
+}
+
+// Verify asks for the proof of existence of a CID.
+func (c *Client) Verify(ctx context.Context, root string) (VerifyJSON, error) {
+	var v VerifyJSON
+	err := c.Do(ctx, http.MethodGet, "/api/v0/verify?"+url.Values{"cid": {root}}.Encode(), nil, &v)
+	return v, err
+}
+
+// Resolve asks what a name points to.
+func (c *Client) Resolve(ctx context.Context, name string) (NameJSON, error) {
+	var v NameJSON
+	err := c.Do(ctx, http.MethodGet, "/api/v0/resolve?"+url.Values{"name": {name}}.Encode(), nil, &v)
+	return v, err
+}

@@ -63,6 +63,8 @@ type Node struct {
 	chain     *ledger.Chain
 	miner     *ledger.Miner
 	walletKey *btcec.PrivateKey
+	claims    *claims
+	claimKick chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -125,6 +127,10 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open content store: %w", err), h.Close())
 	}
+	pending, err := loadClaims(repo.File(PendingFile))
+	if err != nil {
+		return nil, errors.Join(err, store.Close(), h.Close())
+	}
 	chain, err := ledger.OpenDir(repo.File("chain"), netw, log.With("subsystem", "ledger"))
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open chain: %w", err), store.Close(), h.Close())
@@ -154,6 +160,8 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		store:     store,
 		chain:     chain,
 		walletKey: wk,
+		claims:    pending,
+		claimKick: make(chan struct{}, 1),
 		ctx:       ctx,
 		cancel:    cancel,
 	}
@@ -169,6 +177,8 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		return nil, errors.Join(err, d.Close(), chain.Close(), store.Close(), h.Close())
 	}
 	n.registerMetrics()
+	n.wg.Add(1)
+	go n.claimLoop()
 
 	// The dev network has no LAN discovery: peers meet only through
 	// bootstrap and connect, so tests decide who meets whom.

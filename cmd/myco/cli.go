@@ -68,6 +68,7 @@ func commands() []*command {
 		cmdWalletAddress(), cmdWalletBalance(), cmdSend(),
 		cmdChainStatus(), cmdChainBlock(), cmdChainWait(),
 		cmdMineStart(), cmdMineStop(), cmdMineStatus(),
+		cmdPublish(), cmdVerify(), cmdResolve(),
 	}
 }
 

@@ -45,6 +45,9 @@ type peerConn struct {
 	wake     chan struct{}
 	stop     chan struct{}
 	stopOnce sync.Once
+	// trial caps what the peer gets while on the optimistic slot; only
+	// the writer uses it.
+	trial *Limiter
 	// ctx ends when the connection does; the writer's waits use it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -280,7 +283,7 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 		s.mu.Unlock()
 		c, size = lf.Cid, lf.Size
 		if size > 0 {
-			if err := svc.up.Wait(pc.ctx, int(size)); err != nil {
+			if err := pc.waitUpload(int(size)); err != nil {
 				return err
 			}
 		}
@@ -292,7 +295,7 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 	}
 	if ref.IsLeaf() {
 		if size <= 0 {
-			if err := svc.up.Wait(pc.ctx, len(data)); err != nil {
+			if err := pc.waitUpload(len(data)); err != nil {
 				return err
 			}
 		}
@@ -312,4 +315,32 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 		s.mu.Unlock()
 	}
 	return nil
+}
+
+// waitUpload waits until n bytes may be sent to the peer: within the
+// node's upload cap and, for a peer on the optimistic slot of a download,
+// within that slot's share of the cap (cap/(Slots+1)). The optimistic slot
+// is a trial: it lets a new peer show what it gives back, not a way to
+// take the bandwidth the peers that reciprocate leave unused. Without
+// this cap a free-rider, always asking, soaks up every idle moment of
+// every uploader that unchokes it and keeps pace with the swarm.
+func (pc *peerConn) waitUpload(n int) error {
+	svc := pc.sess.svc
+	if rate := svc.up.Rate(); rate > 0 {
+		pc.sess.mu.Lock()
+		trial := !pc.sess.seeding && pc.sess.choker.Slot(pc.id) == SlotOptimistic
+		share := rate / int64(pc.sess.choker.Config().Slots+1)
+		pc.sess.mu.Unlock()
+		if trial {
+			if pc.trial == nil {
+				pc.trial = NewLimiter(share, time.Now(), nil)
+			} else if pc.trial.Rate() != share {
+				pc.trial.SetRate(share, time.Now())
+			}
+			if err := pc.trial.Wait(pc.ctx, n); err != nil {
+				return err
+			}
+		}
+	}
+	return svc.up.Wait(pc.ctx, n)
 }

@@ -696,6 +696,12 @@ func (s *Service) Stats() []PeerInfo {
 // Totals returns the bytes and rates over every peer, past and present.
 func (s *Service) Totals() PeerStats { return s.acct.Totals(s.cfg.Now()) }
 
+func (s *Service) sessionFor(root cid.Cid) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[root]
+}
+
 // SessionStats returns the state of root's session, if one is running.
 func (s *Service) SessionStats(root cid.Cid) (SessionStats, bool) {
 	s.mu.Lock()

@@ -517,7 +517,7 @@ func (s *session) onRequest(pc *peerConn, ref Ref) error {
 	// Internal nodes are metadata, like BitTorrent's info dictionary: they
 	// are served unchoked. Only dag-pb nodes are served by CID; leaves go by
 	// index, so a peer cannot read arbitrary raw blocks of the store.
-	if ref.CID.Type() != cid.DagProtobuf || !s.svc.store.Has(ref.CID) {
+	if ref.CID.Type() != cid.DagProtobuf || s.svc.cfg.freeRide || !s.svc.store.Has(ref.CID) {
 		pc.queue(&Reject{Ref: ref, Reason: RejectNotFound})
 		return nil
 	}

@@ -118,4 +118,64 @@
 // transfer at the peer's measured rate, between Min (2) and Max (32). A new
 // peer starts at Min in slow start, growing by one leaf per leaf received
 // (doubling per round trip) until its rate stops growing by 10% a second.
+//
+// # Sessions (service.go, session.go, peer.go, download.go)
+//
+// A Service runs the protocol on a libp2p host. A session is one root
+// shared with a set of peers over one stream each: a download (Fetch), or
+// a kept root we serve, created when the first peer asks for it and
+// dropped when its last peer leaves. A session's mutex guards the pure core
+// (Picker, Choker, Pipeline per peer); the network sits around it:
+//
+//   - Each peer has a reader goroutine (it decodes messages, and verifies
+//     and writes received leaves through chunker.Fetch.PutLeaf outside the
+//     session lock, so leaves from many peers are hashed in parallel and
+//     written once, at their offset, straight from the read buffer) and a
+//     writer goroutine, the stream's only writer: control messages first,
+//     then one requested block, flushed when the queues are empty.
+//   - The handshake carries the leaf count; a downloader that does not know
+//     it yet (0) first asks peers that do for the internal nodes (by CID,
+//     in Fetch.Missing order, spread over those peers), then sends its
+//     bitfield. Bitfields that arrive before we know the count are kept and
+//     checked against it. Internal nodes are metadata and are served while
+//     choked, like BitTorrent's info dictionary; only dag-pb nodes are served
+//     by CID, leaves only by index, so a session cannot read other blocks.
+//   - When both ends open a stream at once, the one opened by the smaller
+//     peer ID survives on both sides; a second stream from the same opener
+//     replaces the first (a reconnect).
+//   - A leaf or node that does not hash to its CID (or is malformed) ends
+//     the peer's stream, bans it from the root for BanDuration (1 h) and
+//     closes its connection; the requests it held go back to the picker.
+//   - Peer exchange: a joining peer is sent the session's other peers (with
+//     the addresses in our peerstore), and every peer again each
+//     PexInterval; a downloader dials those it does not know.
+//   - Discovery: a fetch announces the root through Provide at once, asks
+//     every connected peer, then FindProviders, again every FindInterval
+//     while it has fewer than MaxSessionPeers peers. With no peer that has
+//     the root for FindTimeout it fails with ErrNoProviders (a fresh fetch
+//     that got nothing is aborted; otherwise what is on disk stays).
+//   - Time: everything the pure core sees comes from Config.Now, and the
+//     periodic work (Choker.Tick, Pipeline.Tick from the peer's download
+//     rate, request timeouts, peer exchange) runs on Config.Ticks, so tests
+//     drive rechokes with a fake clock. Stream deadlines and the rate
+//     limiters' sleeps are real time.
+//   - Memory: a stream reserves 2 MiB + 64 KiB from the resource manager
+//     (read buffer, one block being served), at most MaxPeers streams; a
+//     peer may queue at most 64 requests (more are rejected as overloaded)
+//     and 65536 control messages (more and it is dropped).
+//
+// Upload beyond the choker: while downloading, a peer on the optimistic
+// slot is served at most cap/(Slots+1) when an upload cap is set. The
+// optimistic slot is a trial, not a way into the bandwidth that
+// reciprocating peers leave unused. Even so a free-rider does well in a
+// small swarm: whatever the reciprocating peers do not ask for goes to
+// whoever is unchoked and asking, seeders serve every interested peer in
+// turn, and once the others finish they seed to it. The in-process test
+// (14 uploaders capped at 512 KB/s, a seeder at 2 MB/s, 2+1 slots) measures
+// the free-rider finishing last or nearly, about 1.1-1.2x the uploaders'
+// mean time.
+//
+// Resume: a restarted node calls Resume; chunker re-verifies the leaves
+// on disk and the picker starts with them, so only missing leaves are
+// requested.
 package swarm

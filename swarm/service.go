@@ -644,6 +644,15 @@ func (s *Service) Download(root cid.Cid) *Download {
 	return sess.download()
 }
 
+// Drop ends root's session, if any: its peers are disconnected and a
+// running download ends with ErrStopped (its data stays, to be resumed).
+// The node calls it when the root is removed from the store.
+func (s *Service) Drop(root cid.Cid) {
+	if sess := s.sessionFor(root); sess != nil {
+		sess.shutdown(ErrStopped)
+	}
+}
+
 // PeerInfo is what `myco swarm stats --json` prints per peer: bytes and
 // rates exchanged over every session, whether we choke it (in every
 // session it is in) and whether it is interested in us (in any).

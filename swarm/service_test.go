@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -598,10 +598,29 @@ func TestStatsAndRates(t *testing.T) {
 	if !ok || st.Have != st.Leaves || st.Downloading || st.Downloaded < int64(len(data)) {
 		t.Fatalf("session stats %+v", st)
 	}
-	ids := []peer.ID{}
-	for _, p := range seed.svc.Stats() {
-		ids = append(ids, p.ID)
+	stats := seed.svc.Stats()
+	if len(stats) != 1 || stats[0].ID != leech.h.ID() || stats[0].Uploaded < int64(len(data)) {
+		t.Fatalf("seeder's peer stats %+v", stats)
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	t.Logf("seeder's peers after the download: %v", ids)
+	js, err := json.Marshal(stats[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(js, &fields); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"id", "uploaded", "downloaded", "up_rate", "down_rate", "choked", "interested"} {
+		if _, ok := fields[k]; !ok {
+			t.Fatalf("peer stats JSON %s lacks %q", js, k)
+		}
+	}
+	// Dropping the root ends the session on both sides.
+	leech.svc.Drop(root)
+	if _, ok := leech.svc.SessionStats(root); ok {
+		t.Fatal("session still running after Drop")
+	}
+	if _, err := dl.Result(); err != nil {
+		t.Fatalf("a completed download reports %v after Drop", err)
+	}
 }

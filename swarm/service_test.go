@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -623,4 +624,81 @@ func TestStatsAndRates(t *testing.T) {
 	if _, err := dl.Result(); err != nil {
 		t.Fatalf("a completed download reports %v after Drop", err)
 	}
+}
+
+// A peer that breaks the protocol gets its stream reset, and the session
+// goes on serving others.
+func TestBadInputResets(t *testing.T) {
+	n := newTestNet(t, false)
+	seed := n.node("seed", Config{})
+	other := n.node("other", Config{})
+	data := randomBytes(t, 256<<10)
+	root := n.share(seed, data, 32<<10)
+	if err := other.h.Connect(context.Background(), seed.info()); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		frame []byte // written after a valid handshake
+		hs    *Handshake
+	}{
+		{"oversized frame", []byte{0xff, 0xff, 0xff, 0x7f}, nil},
+		{"unknown type", []byte{1, 0xee}, nil},
+		{"second handshake", nil, &Handshake{Version: ProtocolVersion, Root: root}},
+		{"have before bitfield", mustFrame(t, &Have{Index: 1}), nil},
+		{"wrong version", nil, nil},
+		{"unknown root", nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, err := other.h.NewStream(context.Background(), seed.h.ID(), ProtocolID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Reset()
+			st.SetDeadline(time.Now().Add(hangGuard))
+			w := NewWriter(st)
+			hs := &Handshake{Version: ProtocolVersion, Root: root}
+			switch c.name {
+			case "wrong version":
+				hs.Version = 99
+			case "unknown root":
+				hs.Root = cid.NewCidV1(cid.Raw, root.Hash())
+			}
+			if err := w.WriteMessage(hs); err != nil {
+				t.Fatal(err)
+			}
+			if c.hs != nil {
+				if err := w.WriteMessage(c.hs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.frame != nil {
+				if _, err := st.Write(c.frame); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := NewReader(st, 0)
+			for {
+				if _, err := r.ReadMessage(); err != nil {
+					if errors.Is(err, io.EOF) {
+						t.Fatalf("stream closed cleanly, want a reset")
+					}
+					return // reset: the peer was refused
+				}
+			}
+		})
+	}
+	// The seeder still serves a well-behaved peer.
+	dl, dest := other.fetch(t, root)
+	waitDone(t, dl)
+	checkFile(t, dest, data)
+}
+
+func mustFrame(t *testing.T, m Message) []byte {
+	body, err := AppendMessage(nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
 }

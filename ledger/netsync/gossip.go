@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -85,10 +86,16 @@ func (s *Service) startGossip(ctx context.Context) error {
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(func(m map[peer.ID]float64) {
 			s.peerScores.Store(&m)
 		}), time.Second),
+		// Our own blocks and transactions go to every topic peer at once,
+		// not only to the mesh: a block mined here reaches the neighbours
+		// in one hop even before the mesh has formed (v0.17 defaults to off).
+		pubsub.WithFloodPublish(true),
 		pubsub.WithBlacklist(s.bl),
 		pubsub.WithMessageIdFn(contentID),
 		pubsub.WithMaxMessageSize(s.p.MaxBlockSize+64<<10),
-		pubsub.WithLogger(s.log.With("subsystem", "pubsub")),
+		// pubsub warns about every message when the host has no connection
+		// manager with decaying tags (mocknet); only its errors go to our log.
+		pubsub.WithLogger(slog.New(minLevel{s.log.Handler(), slog.LevelError}).With("subsystem", "pubsub")),
 	)
 	if err != nil {
 		return fmt.Errorf("gossipsub: %w", err)
@@ -309,6 +316,9 @@ func (s *Service) validateTxMsg(_ context.Context, from peer.ID, msg *pubsub.Mes
 	case err == nil:
 		if !local {
 			s.txsRecv.Add(1)
+			if s.cfg.OnTx != nil {
+				s.cfg.OnTx(tx, from)
+			}
 		}
 		return pubsub.ValidationAccept
 	case errors.As(err, &re) && statelessTxCodes[re.Code]:
@@ -318,3 +328,16 @@ func (s *Service) validateTxMsg(_ context.Context, from peer.ID, msg *pubsub.Mes
 		return pubsub.ValidationIgnore
 	}
 }
+
+// minLevel passes on only records at or above min.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler { return minLevel{h.Handler.WithAttrs(a), h.min} }
+func (h minLevel) WithGroup(g string) slog.Handler      { return minLevel{h.Handler.WithGroup(g), h.min} }

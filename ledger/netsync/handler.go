@@ -103,6 +103,9 @@ func (s *Service) handleRequest(ctx context.Context, from peer.ID, req *message)
 			}
 			size += len(enc)
 			resp.Blocks = append(resp.Blocks, enc)
+			if enc != nil {
+				s.served.Add(1)
+			}
 		}
 		return resp, nil
 	default:

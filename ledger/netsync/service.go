@@ -70,6 +70,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// OnBan, if set, is called when a peer is banned, with the reason.
 	OnBan func(p peer.ID, reason string)
+	// OnTx, if set, is called when a transaction from a peer entered the
+	// mempool (the node's wallet shows it as pending).
+	OnTx func(tx *ledger.Tx, from peer.ID)
 }
 
 func (c *Config) defaults() {
@@ -145,6 +148,8 @@ type Stats struct {
 	BlocksReceived  uint64
 	TxsReceived     uint64
 	InvalidMessages uint64
+	// BlocksServed counts block bodies this node sent to syncing peers.
+	BlocksServed uint64
 	// Orphans and FutureBlocks wait outside the chain; Banned peers are
 	// blocked now.
 	Orphans      int
@@ -191,6 +196,7 @@ type Service struct {
 	blocksRecv atomic.Uint64
 	txsRecv    atomic.Uint64
 	invalid    atomic.Uint64
+	served     atomic.Uint64
 	peerScores atomic.Pointer[map[peer.ID]float64]
 }
 
@@ -366,6 +372,7 @@ func (s *Service) Stats() Stats {
 		BlocksReceived:  s.blocksRecv.Load(),
 		TxsReceived:     s.txsRecv.Load(),
 		InvalidMessages: s.invalid.Load(),
+		BlocksServed:    s.served.Load(),
 		Banned:          s.bl.Len(),
 	}
 	if st.Syncing {
@@ -391,20 +398,23 @@ func (s *Service) PeerScores() map[peer.ID]float64 {
 	return *m
 }
 
-// WaitGossipPeers waits until at least n peers are on the blocks topic.
+// WaitGossipPeers waits until at least n peers are on both topics.
 func (s *Service) WaitGossipPeers(ctx context.Context, n int) error {
 	if _, err := s.running(); err != nil {
 		return err
 	}
-	eh, err := s.blocks.EventHandler()
-	if err != nil {
-		return fmt.Errorf("wait for gossip peers: %w", err)
-	}
-	defer eh.Cancel()
-	for len(s.blocks.ListPeers()) < n {
-		if _, err := eh.NextPeerEvent(ctx); err != nil {
+	for _, t := range []*pubsub.Topic{s.blocks, s.txs} {
+		eh, err := t.EventHandler()
+		if err != nil {
 			return fmt.Errorf("wait for gossip peers: %w", err)
 		}
+		for len(t.ListPeers()) < n {
+			if _, err := eh.NextPeerEvent(ctx); err != nil {
+				eh.Cancel()
+				return fmt.Errorf("wait for gossip peers on %s: %w", t, err)
+			}
+		}
+		eh.Cancel()
 	}
 	return nil
 }

@@ -1,0 +1,279 @@
+package netsync
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/myco-p2p/myco/ledger"
+	"github.com/myco-p2p/myco/ledger/ledgertest"
+)
+
+// A node that joins after 2,000 blocks syncs all of them, with bodies
+// coming from more than one peer.
+func TestLateNodeSyncs2000Blocks(t *testing.T) {
+	blocks := fixture(t)
+	clock := newClock(afterFixture(t, fixtureLen))
+	mn, sources := newNet(t, 3, netOpts{clock: clock, preload: fixtureLen})
+	late := newNode(t, mn, 3, netOpts{clock: clock})
+	for _, s := range sources {
+		if _, err := mn.LinkPeers(late.h.ID(), s.h.ID()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mn.ConnectPeers(late.h.ID(), s.h.ID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := blocks[fixtureLen-1].Hash()
+	waitChains(t, []*node{late}, "the late node to reach block 2000", func() bool {
+		return late.chain.Tip().Hash == want
+	})
+	if got := late.svc.Stats().BlocksReceived; got != fixtureLen {
+		t.Errorf("blocks received = %d, want %d", got, fixtureLen)
+	}
+	serving := 0
+	for _, s := range sources {
+		if s.svc.Stats().BlocksServed > 0 {
+			serving++
+		}
+	}
+	if serving < 2 {
+		t.Errorf("bodies came from %d peers, want at least 2", serving)
+	}
+}
+
+// A transaction submitted at one node is mined by another and seen by all.
+func TestTxMinedByAnotherNodeSeenByAll(t *testing.T) {
+	clock := newClock(afterFixture(t, 3))
+	_, nodes := newNet(t, 3, netOpts{clock: clock, preload: 3})
+	waitGossip(t, nodes, 2)
+
+	tx, err := nodes[0].chain.NewTransfer(keyA, addr(keyB), 7*ledger.Coin, 1000, []byte("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodes[0].chain.AddTx(tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes[0].svc.BroadcastTx(tx); err != nil {
+		t.Fatal(err)
+	}
+	miner, err := ledger.NewMiner(ledger.MinerConfig{
+		Chain:   nodes[2].chain,
+		Address: addr(ledgertest.DeterministicKey(9)),
+		Now:     clock.Now,
+		OnBlock: func(b *ledger.Block, res ledger.ProcessResult, err error) {
+			if err == nil && res.Status == ledger.StatusMainChain {
+				nodes[2].svc.BroadcastBlock(b)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := miner.Start(1); err != nil {
+		t.Fatal(err)
+	}
+	defer miner.Stop()
+	waitChains(t, nodes, "the transaction on every chain", func() bool {
+		for _, n := range nodes {
+			if _, _, err := n.chain.FindTx(tx.ID()); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	miner.Stop()
+	loc, _, _ := nodes[1].chain.FindTx(tx.ID())
+	info, err := nodes[1].chain.BlockByHash(loc.Block)
+	if err != nil || info.Block.Txs[0].Recipient != addr(ledgertest.DeterministicKey(9)) {
+		t.Errorf("the transaction is in block %s, not one mined by node 2 (%v)", loc.Block, err)
+	}
+	if got := nodes[2].svc.Stats().TxsReceived; got == 0 {
+		t.Errorf("node 2 received no transaction over gossip")
+	}
+}
+
+// Five nodes with two miners agree on one tip. Two blocks of equal work at
+// the same height stay a tie (first seen wins), so the second miner stops
+// first and the first mines one block more, which every node adopts.
+func TestFiveNodesTwoMinersAgree(t *testing.T) {
+	clock := newClock(afterFixture(t, 3))
+	_, nodes := newNet(t, 5, netOpts{clock: clock, preload: 3})
+	waitGossip(t, nodes, 4)
+	mined := make(chan ledger.Hash, 1024)
+	miners := make([]*ledger.Miner, 2)
+	for i := range miners {
+		n := nodes[i*2]
+		m, err := ledger.NewMiner(ledger.MinerConfig{
+			Chain:   n.chain,
+			Address: addr(ledgertest.DeterministicKey(10 + i)),
+			Now:     clock.Now,
+			OnBlock: func(b *ledger.Block, res ledger.ProcessResult, err error) {
+				if err == nil && res.Status == ledger.StatusMainChain {
+					n.svc.BroadcastBlock(b)
+					if i == 0 {
+						select {
+						case mined <- res.Hash:
+						default:
+						}
+					}
+				}
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		miners[i] = m
+		defer m.Stop()
+		if err := m.Start(1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitChains(t, nodes, "every node past height 25", func() bool {
+		for _, n := range nodes {
+			if n.chain.Tip().Height < 25 {
+				return false
+			}
+		}
+		return true
+	})
+	miners[1].Stop()
+	for len(mined) > 0 {
+		<-mined
+	}
+	select {
+	case <-mined:
+	case <-time.After(hangGuard):
+		t.Fatal("the first miner found no block after the second stopped")
+	}
+	miners[0].Stop()
+	waitChains(t, nodes, "one tip on all five nodes", func() bool { return sameTip(nodes) })
+	want, _ := nodes[0].chain.Accounts()
+	for i, n := range nodes[1:] {
+		got, _ := n.chain.Accounts()
+		if len(got) != len(want) {
+			t.Fatalf("node %d holds %d accounts, node 0 %d", i+1, len(got), len(want))
+		}
+		for a, acc := range want {
+			if got[a] != acc {
+				t.Errorf("node %d: account %x is %+v, node 0 has %+v", i+1, a, got[a], acc)
+			}
+		}
+	}
+}
+
+// A partition into two halves that both mine, then heals: every node ends
+// on the branch with more work, the losing branch's transactions are back
+// in mempools or mined again, and no double spend survives.
+func TestPartitionHeals(t *testing.T) {
+	clock := newClock(afterFixture(t, 3))
+	mn, nodes := newNet(t, 4, netOpts{clock: clock, preload: 3})
+	waitGossip(t, nodes, 3)
+	left, right := nodes[:2], nodes[2:]
+	for _, a := range left {
+		for _, b := range right {
+			if err := mn.DisconnectPeers(a.h.ID(), b.h.ID()); err != nil {
+				t.Fatal(err)
+			}
+			if err := mn.UnlinkPeers(a.h.ID(), b.h.ID()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dest := addr(ledgertest.DeterministicKey(20))
+	other := addr(ledgertest.DeterministicKey(21))
+	now := clock.Now()
+
+	// Left: keyA pays dest (nonce 0) and keyB pays dest; two blocks.
+	spendA, _ := left[0].chain.NewTransfer(keyA, dest, 3*ledger.Coin, 500, nil)
+	spendB, _ := left[0].chain.NewTransfer(keyB, dest, 2*ledger.Coin, 500, nil)
+	for _, tx := range []*ledger.Tx{spendA, spendB} {
+		if _, err := left[0].chain.AddTx(tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mine(t, left[0], addr(ledgertest.DeterministicKey(30)), now)
+	leftTip := mine(t, left[0], addr(ledgertest.DeterministicKey(30)), now).Hash()
+
+	// Right: keyA spends the same nonce elsewhere (a double spend of
+	// spendA); four blocks, so more work.
+	double, _ := right[0].chain.NewTransfer(keyA, other, 4*ledger.Coin, 500, nil)
+	if double.Nonce != spendA.Nonce {
+		t.Fatalf("nonces %d and %d: not a double spend", double.Nonce, spendA.Nonce)
+	}
+	if _, err := right[0].chain.AddTx(double); err != nil {
+		t.Fatal(err)
+	}
+	var rightTip ledger.Hash
+	for range 4 {
+		rightTip = mine(t, right[0], addr(ledgertest.DeterministicKey(31)), now).Hash()
+	}
+	waitChains(t, nodes, "each half on its own branch", func() bool {
+		return left[1].chain.Tip().Hash == leftTip && right[1].chain.Tip().Hash == rightTip
+	})
+	if right[0].chain.Tip().Work.Cmp(left[0].chain.Tip().Work) <= 0 {
+		t.Fatal("the right branch should carry more work")
+	}
+
+	// Heal.
+	for _, a := range left {
+		for _, b := range right {
+			if _, err := mn.LinkPeers(a.h.ID(), b.h.ID()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := mn.ConnectPeers(a.h.ID(), b.h.ID()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitChains(t, nodes, "every node on the right branch", func() bool {
+		for _, n := range nodes {
+			if n.chain.Tip().Hash != rightTip {
+				return false
+			}
+		}
+		return true
+	})
+	for i, n := range nodes {
+		if _, _, err := n.chain.FindTx(double.ID()); err != nil {
+			t.Errorf("node %d: the winning spend is not on the chain: %v", i, err)
+		}
+		if _, _, err := n.chain.FindTx(spendA.ID()); !errors.Is(err, ledger.ErrUnknownTx) {
+			t.Errorf("node %d: the double spend survived on the chain", i)
+		}
+		if n.chain.HasTx(spendA.ID()) {
+			t.Errorf("node %d: the double spend is still in the mempool", i)
+		}
+		_, _, err := n.chain.FindTx(spendB.ID())
+		if i < 2 && err != nil && !n.chain.HasTx(spendB.ID()) {
+			t.Errorf("node %d: the losing branch's other transaction is neither mined nor pending", i)
+		}
+	}
+	// The returned transaction was announced again, so the right half
+	// has it pending too and can mine it.
+	waitChains(t, nodes, "the returned transaction mined on the merged chain", func() bool {
+		if !right[0].chain.HasTx(spendB.ID()) {
+			return false
+		}
+		return true
+	})
+	blk := mine(t, right[0], addr(ledgertest.DeterministicKey(31)), clock.Now())
+	waitChains(t, nodes, "the returned transaction mined on every chain", func() bool {
+		for _, n := range nodes {
+			if n.chain.Tip().Hash != blk.Hash() {
+				return false
+			}
+		}
+		return true
+	})
+	for i, n := range nodes {
+		if _, _, err := n.chain.FindTx(spendB.ID()); err != nil {
+			t.Errorf("node %d: returned transaction not mined: %v", i, err)
+		}
+		acc, _ := n.chain.Account(addr(keyA))
+		if acc.Nonce != 1 {
+			t.Errorf("node %d: keyA's nonce is %d, want 1 (one spend)", i, acc.Nonce)
+		}
+	}
+}

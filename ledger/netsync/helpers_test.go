@@ -304,3 +304,15 @@ var testLogLevel = func() slog.Level {
 	}
 	return slog.LevelWarn
 }()
+
+// nopHost is a mocknet host for tests that call the protocol logic
+// directly.
+func nopHost(tb testing.TB) host.Host {
+	mn := mocknet.New()
+	tb.Cleanup(func() { mn.Close() })
+	h, err := mn.GenPeer()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}

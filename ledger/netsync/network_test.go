@@ -1,9 +1,13 @@
 package netsync
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/ledger/ledgertest"
@@ -275,5 +279,114 @@ func TestPartitionHeals(t *testing.T) {
 		if acc.Nonce != 1 {
 			t.Errorf("node %d: keyA's nonce is %d, want 1 (one spend)", i, acc.Nonce)
 		}
+	}
+}
+
+// A peer that sends invalid blocks (over gossip) and invalid headers (over
+// sync) is penalised and banned, and does not stop the others from syncing.
+func TestInvalidPeerBannedOthersSync(t *testing.T) {
+	const height = 50
+	blocks := fixture(t)
+	clock := newClock(afterFixture(t, height))
+	mn, honest := newNet(t, 2, netOpts{clock: clock, preload: height})
+	late := newNode(t, mn, 2, netOpts{clock: clock})
+
+	bad, err := mn.GenPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bad peer answers every sync request with headers whose proof
+	// of work is broken.
+	bad.SetStreamHandler(ChainProtocol, func(str network.Stream) {
+		defer str.Close()
+		if _, err := readFrame(str, maxRequestSize); err != nil {
+			str.Reset()
+			return
+		}
+		var hdrs []ledger.Header
+		for _, b := range blocks[:10] {
+			h := b.Header
+			h.Nonce++
+			hdrs = append(hdrs, h)
+		}
+		writeFrame(str, &message{Type: msgHeaders, Headers: hdrs})
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ps, err := pubsub.NewGossipSub(ctx, bad, pubsub.WithFloodPublish(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := ps.Join(BlocksTopic(ledger.NetworkDev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer topic.Close()
+	events, err := topic.EventHandler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Cancel()
+	sub, err := topic.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Cancel()
+
+	if err := mn.LinkAll(); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []*node{honest[0], honest[1], late} {
+		if _, err := mn.ConnectPeers(bad.ID(), h.h.ID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitCtx, waitCancel := context.WithTimeout(ctx, hangGuard)
+	defer waitCancel()
+	for len(topic.ListPeers()) < 3 {
+		if _, err := events.NextPeerEvent(waitCtx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	badPoW := ledgertest.New(ledger.NetworkDev.Params(), 0).NextBlock("bad", "genesis", nil, ledgertest.Opts{BadPoW: true})
+	for _, data := range [][]byte{[]byte("not a block"), badPoW.Encode(), []byte("still not a block")} {
+		if err := topic.Publish(ctx, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case p := <-late.bans:
+		if p != bad.ID() {
+			t.Fatalf("banned %s, want the bad peer %s", p, bad.ID())
+		}
+	case <-time.After(hangGuard):
+		t.Fatalf("the bad peer was not banned; stats %+v", late.svc.Stats())
+	}
+
+	// The late node still syncs from the honest ones, and the honest ones
+	// connect to each other and late.
+	for _, h := range honest {
+		if _, err := mn.ConnectPeers(late.h.ID(), h.h.ID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := blocks[height-1].Hash()
+	waitChains(t, []*node{late}, "the late node synced past the bad peer", func() bool {
+		return late.chain.Tip().Hash == want
+	})
+	st := late.svc.Stats()
+	if st.InvalidMessages < 2 || st.Banned != 1 {
+		t.Errorf("stats %+v: want at least 2 invalid messages and 1 banned peer", st)
+	}
+	if !late.svc.Blocklist().Banned(bad.ID()) {
+		t.Error("the bad peer is not on the blocklist")
+	}
+	if late.h.Network().Connectedness(bad.ID()) == network.Connected {
+		t.Error("the bad peer is still connected")
+	}
+	// The ban lasts BanDuration on the injected clock, then expires.
+	clock.Set(clock.Now().Add(time.Hour + time.Second))
+	if late.svc.Blocklist().Banned(bad.ID()) {
+		t.Error("the ban did not expire")
 	}
 }

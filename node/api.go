@@ -98,6 +98,7 @@ func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
 	s.registerContent(mux)
 	s.registerLedger(mux)
 	s.registerNames(mux)
+	s.registerSwarm(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
 	})

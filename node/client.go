@@ -19,6 +19,7 @@ import (
 	"time"
 
 	mycodht "github.com/myco-p2p/myco/dht"
+	"github.com/myco-p2p/myco/swarm"
 )
 
 // ErrNoDaemon is returned by the client when no daemon serves the repo.
@@ -319,5 +320,52 @@ func (c *Client) Verify(ctx context.Context, root string) (VerifyJSON, error) {
 func (c *Client) Resolve(ctx context.Context, name string) (NameJSON, error) {
 	var v NameJSON
 	err := c.Do(ctx, http.MethodGet, "/api/v0/resolve?"+url.Values{"name": {name}}.Encode(), nil, &v)
+	return v, err
+}
+
+// Fetch asks the daemon to download a root (CID or name) to an absolute
+// path, handing each progress event to onEvent; it returns the final one.
+func (c *Client) Fetch(ctx context.Context, req FetchRequest, onEvent func(FetchEvent)) (FetchEvent, error) {
+	body, err := c.Stream(ctx, http.MethodPost, "/api/v0/fetch", req)
+	if err != nil {
+		return FetchEvent{}, err
+	}
+	defer body.Close()
+	var last FetchEvent
+	err = decodeStream(body, func(ev *FetchEvent) error {
+		last = *ev
+		if ev.Type == "error" {
+			return &APIError{Status: http.StatusBadGateway, Message: ev.Error}
+		}
+		onEvent(*ev)
+		return nil
+	})
+	if err != nil {
+		return last, err
+	}
+	if last.Type != "done" {
+		return last, fmt.Errorf("fetch %s: the daemon stopped answering before the end", req.Root)
+	}
+	return last, nil
+}
+
+// SwarmStats lists per-peer exchange accounting.
+func (c *Client) SwarmStats(ctx context.Context) ([]swarm.PeerInfo, error) {
+	var v []swarm.PeerInfo
+	err := c.Do(ctx, http.MethodGet, "/api/v0/swarm/stats", nil, &v)
+	return v, err
+}
+
+// Stat reports a root's session.
+func (c *Client) Stat(ctx context.Context, root string) (SessionJSON, error) {
+	var v SessionJSON
+	err := c.Do(ctx, http.MethodGet, "/api/v0/stat?"+url.Values{"cid": {root}}.Encode(), nil, &v)
+	return v, err
+}
+
+// SetLimits changes (or, with an empty request, reads) the swarm's limits.
+func (c *Client) SetLimits(ctx context.Context, req LimitsRequest) (LimitsJSON, error) {
+	var v LimitsJSON
+	err := c.Do(ctx, http.MethodPost, "/api/v0/swarm/limits", req, &v)
 	return v, err
 }

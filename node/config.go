@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/myco-p2p/myco/swarm"
 )
 
 // DefaultAPIAddr is where the HTTP API listens unless told otherwise.
@@ -37,7 +39,8 @@ type Config struct {
 // Limits bounds the node's use of the machine and the network.
 type Limits struct {
 	// MaxUpload and MaxDownload are rates in bytes per second with an
-	// optional k/M/G suffix; "" or "0" means unlimited.
+	// optional k/M/G suffix (powers of 1000; Ki/Mi/Gi for 1024); "" or "0"
+	// means unlimited.
 	MaxUpload   string `json:"max_upload"`
 	MaxDownload string `json:"max_download"`
 	// ConnLow and ConnHigh are the connection manager's water marks: above
@@ -150,10 +153,10 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
-	if _, err := ParseSize(c.Limits.MaxUpload); err != nil {
+	if _, err := parseLimit(c.Limits.MaxUpload); err != nil {
 		return fmt.Errorf("max_upload: %w", err)
 	}
-	if _, err := ParseSize(c.Limits.MaxDownload); err != nil {
+	if _, err := parseLimit(c.Limits.MaxDownload); err != nil {
 		return fmt.Errorf("max_download: %w", err)
 	}
 	if _, err := ParseSize(c.Limits.MaxMemory); err != nil {
@@ -166,6 +169,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max_fds %d: must not be negative", c.Limits.MaxFDs)
 	}
 	return nil
+}
+
+// parseLimit parses a rate limit: "" is none (0), else swarm.ParseRate.
+func parseLimit(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return swarm.ParseRate(s)
 }
 
 // ErrBadSize is returned for a size or rate that does not parse.

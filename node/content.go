@@ -85,10 +85,14 @@ func parseRoot(s string) (cid.Cid, error) {
 	return c, nil
 }
 
-// Cat streams the file at root to w.
+// Cat streams the file at root (a CID or a name) to w, fetching it from
+// the swarm first when it is not here.
 func (n *Node) Cat(ctx context.Context, root string, w io.Writer) (int64, error) {
-	c, err := parseRoot(root)
+	c, err := n.resolveRoot(root)
 	if err != nil {
+		return 0, err
+	}
+	if err := n.fetchFor(ctx, c); err != nil {
 		return 0, err
 	}
 	written, err := n.store.Cat(ctx, c, w)
@@ -115,6 +119,7 @@ func (n *Node) Remove(ctx context.Context, root string) error {
 	if err != nil {
 		return err
 	}
+	n.swarm.Drop(c)
 	if err := n.store.Remove(c); err != nil {
 		return contentError(err)
 	}

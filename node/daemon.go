@@ -22,8 +22,10 @@ type DaemonOptions struct {
 	API       string // overrides the config's API address when set
 	LogLevel  string // overrides the config's log level when set
 	Mine      int    // mining threads to start with; 0 does not mine
-	Stdout    io.Writer
-	Stderr    io.Writer
+	// MaxUpload and MaxDownload override the config's rate limits when set.
+	MaxUpload, MaxDownload string
+	Stdout                 io.Writer
+	Stderr                 io.Writer
 }
 
 // RunDaemon runs a node on the repo at path until ctx ends, then shuts it
@@ -55,6 +57,12 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 		return err
 	}
 
+	if opts.MaxUpload != "" {
+		repo.Config.Limits.MaxUpload = opts.MaxUpload
+	}
+	if opts.MaxDownload != "" {
+		repo.Config.Limits.MaxDownload = opts.MaxDownload
+	}
 	lock, err := repo.Lock()
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -20,6 +21,7 @@ import (
 	"github.com/myco-p2p/myco/chunker"
 	mycodht "github.com/myco-p2p/myco/dht"
 	"github.com/myco-p2p/myco/ledger"
+	"github.com/myco-p2p/myco/swarm"
 )
 
 // mdnsServiceName tags myco's mDNS announcements on the LAN.
@@ -60,6 +62,7 @@ type Node struct {
 	mdns      mdns.Service
 	dht       *mycodht.DHT
 	store     *chunker.Store
+	swarm     *swarm.Service
 	chain     *ledger.Chain
 	miner     *ledger.Miner
 	walletKey *btcec.PrivateKey
@@ -146,6 +149,26 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, errors.Join(err, chain.Close(), store.Close(), h.Close())
 	}
+	maxUp, err := parseLimit(cfg.Limits.MaxUpload)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("max_upload: %w", err), d.Close(), chain.Close(), store.Close(), h.Close())
+	}
+	maxDown, err := parseLimit(cfg.Limits.MaxDownload)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("max_download: %w", err), d.Close(), chain.Close(), store.Close(), h.Close())
+	}
+	sw, err := swarm.New(h, store, swarm.Config{
+		Logger: log.With("subsystem", "swarm"),
+		FindProviders: func(ctx context.Context, c cid.Cid, limit int) (<-chan peer.AddrInfo, error) {
+			return d.FindProviders(ctx, c, mycodht.FindOptions{Limit: limit})
+		},
+		Provide:     d.Provide,
+		MaxUpload:   maxUp,
+		MaxDownload: maxDown,
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("start swarm: %w", err), d.Close(), chain.Close(), store.Close(), h.Close())
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
 		repo:      repo,
@@ -158,6 +181,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		bootstrap: boot,
 		dht:       d,
 		store:     store,
+		swarm:     sw,
 		chain:     chain,
 		walletKey: wk,
 		claims:    pending,
@@ -174,11 +198,17 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	})
 	if err != nil {
 		cancel()
-		return nil, errors.Join(err, d.Close(), chain.Close(), store.Close(), h.Close())
+		return nil, errors.Join(err, sw.Close(), d.Close(), chain.Close(), store.Close(), h.Close())
 	}
 	n.registerMetrics()
 	n.wg.Add(1)
 	go n.claimLoop()
+	// Fetches interrupted by a crash or a stop go on from the leaves on disk.
+	if dls, err := sw.Resume(ctx); err != nil {
+		log.Warn("resume interrupted fetches", "err", err)
+	} else if len(dls) > 0 {
+		log.Info("resumed interrupted fetches", "count", len(dls))
+	}
 
 	// The dev network has no LAN discovery: peers meet only through
 	// bootstrap and connect, so tests decide who meets whom.
@@ -207,6 +237,7 @@ func (n *Node) Close() error {
 			errs = append(errs, n.mdns.Close())
 		}
 		n.wg.Wait()
+		errs = append(errs, n.swarm.Close())
 		errs = append(errs, n.dht.Close())
 		errs = append(errs, n.host.Close())
 		errs = append(errs, n.store.Close())

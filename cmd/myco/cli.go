@@ -69,6 +69,7 @@ func commands() []*command {
 		cmdChainStatus(), cmdChainBlock(), cmdChainWait(),
 		cmdMineStart(), cmdMineStop(), cmdMineStatus(),
 		cmdPublish(), cmdVerify(), cmdResolve(),
+		cmdFetch(), cmdSwarmStats(), cmdSwarmLimits(), cmdStat(),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/myco-p2p/myco/dht"
+	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/node"
 )
 
@@ -56,12 +57,14 @@ func cmdShare() *command {
 func cmdCat() *command {
 	return &command{
 		name:    "cat",
-		args:    "CID",
-		summary: "write a file's content to stdout",
+		args:    "CID|NAME",
+		summary: "write a file's content to stdout (fetching it first if it is not here)",
 		minArgs: 1, maxArgs: 1,
 		run: func(e *env, args []string) error {
-			if _, err := dht.ParseCID(args[0]); err != nil {
-				return err
+			if ledger.CheckName(args[0]) != nil {
+				if _, err := dht.ParseCID(args[0]); err != nil {
+					return err
+				}
 			}
 			c, err := e.client()
 			if err != nil {

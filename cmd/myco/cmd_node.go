@@ -1,12 +1,12 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"strings"
 
 	"github.com/myco-p2p/myco/node"
+	"github.com/myco-p2p/myco/swarm"
 )
 
 func cmdInit() *command {
@@ -60,17 +60,22 @@ func cmdDaemon() *command {
 				}
 				threads = *mineThreads
 			}
-			if *maxUp != "" || *maxDown != "" {
-				return errors.New("daemon --max-upload/--max-download: the swarm is not part of this build yet")
+			for _, r := range []string{*maxUp, *maxDown} {
+				if r != "" {
+					if _, err := swarm.ParseRate(r); err != nil {
+						return err
+					}
+				}
 			}
 			return node.RunDaemon(e.ctx, e.repo, node.DaemonOptions{
 				Listen:    listen,
 				Bootstrap: bootstrap,
 				API:       *api,
 				Mine:      threads,
-				LogLevel:  *logLevel,
-				Stdout:    e.stdout,
-				Stderr:    e.stderr,
+				MaxUpload: *maxUp, MaxDownload: *maxDown,
+				LogLevel: *logLevel,
+				Stdout:   e.stdout,
+				Stderr:   e.stderr,
 			})
 		},
 	}

@@ -19,6 +19,9 @@ row() { rows+=("$1|$2|$3|$4|$5"); }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
+# metric OUTPUT BENCH UNIT: the value of UNIT on the line of benchmark BENCH.
+metric() { grep -E "^Benchmark$2-[0-9]+ " <<<"$1" | grep -oE "[0-9.]+ $3([[:space:]]|$)" | head -n1 | cut -d' ' -f1; }
+
 cleanup() { "$TESTNET_DIR/down.sh" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
@@ -57,11 +60,55 @@ p50=$(echo "$sorted" | sed -n "$(((${#lat[@]} + 1) / 2))p")
 worst=$(echo "$sorted" | tail -n 1)
 ratio=$(awk -v a="$worst" 'BEGIN { printf "%.2f", a / 1000 }')
 row "DHT: findprovs of a fresh root, from each of $((nodes - 1)) nodes (p50 / worst, incl. CLI start)" "${p50} / ${worst} ms" "1000 ms target" "$ratio" "< 1 s"
+
+# --- swarm: one seeder to one leecher, 512 MiB, against one raw libp2p stream
+# peak_rss_mib PID: the process's peak resident set (VmHWM) in MiB.
+peak_rss_mib() { awk '/^VmHWM:/ { printf "%d", $2 / 1024 }' "/proc/$1/status"; }
+pid_of() { sed -n "$(($1 + 1))p" "$RUN_DIR/pids"; }
+fetch_seconds() { grep -o '"seconds": *[0-9.e-]*' | grep -oE '[0-9.e-]+$'; }
+
+echo "== swarm: 512 MiB from one seeder to one leecher" >&2
+big="$RUN_DIR/big.bin"
+head -c $((512 << 20)) /dev/urandom >"$big"
+c=$("$MYCO" --repo "$(node_repo 0)" share "$big")
+secs=$("$MYCO" --repo "$(node_repo 1)" fetch "$c" -o "$RUN_DIR/big.out" --json | fetch_seconds)
+cmp -s "$big" "$RUN_DIR/big.out" || die "the fetched 512 MiB file differs"
+rate=$(awk -v s="$secs" 'BEGIN { printf "%.0f", 512 * 1048576 / s / 1e6 }')
+rss0=$(peak_rss_mib "$(pid_of 0)")
+rss1=$(peak_rss_mib "$(pid_of 1)")
+rm -f "$big" "$RUN_DIR/big.out"
+out=$(cd "$ROOT_DIR" && go test -run XXX -bench 'Transfer/64MiB' -benchtime 1x ./swarm)
+raw=$(metric "$out" "Transfer/64MiB" "raw-MB/s")
+row "swarm: 512 MiB, 1 seeder -> 1 leecher (daemons on loopback)" "${rate} MB/s" "${raw%.*} MB/s raw stream" \
+	"$(awk -v a="$rate" -v b="$raw" 'BEGIN{printf "%.2f", a/b}')" ">= 0.25x raw (anacrolix 0.19x, kubo 0.035x)"
+row "swarm: peak RSS of the seeder / the leecher during that fetch" "${rss0} / ${rss1} MiB" "-" "-" "<= 96 MiB (target 64)"
+
+# --- swarm: a seeder capped at 20 MB/s, six leechers at once, 48 MiB -------
+echo "== swarm: 6 leechers at once from a 20 MB/s seeder" >&2
+f48="$RUN_DIR/f48.bin"
+head -c $((48 << 20)) /dev/urandom >"$f48"
+"$MYCO" --repo "$(node_repo 0)" swarm limits --max-upload 20M >/dev/null
+c=$("$MYCO" --repo "$(node_repo 0)" share "$f48")
+t0=$(now_ms)
+"$MYCO" --repo "$(node_repo 1)" fetch "$c" -o "$RUN_DIR/solo.out" --json >/dev/null
+solo=$(($(now_ms) - t0))
+head -c $((48 << 20)) /dev/urandom >"$f48.b" # another file: nobody has it yet
+c2=$("$MYCO" --repo "$(node_repo 0)" share "$f48.b")
+t0=$(now_ms)
+pids=()
+for ((i = 2; i < 8 && i < nodes; i++)); do
+	"$MYCO" --repo "$(node_repo "$i")" fetch "$c2" -o "$RUN_DIR/six$i.out" --json >/dev/null &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || die "a leecher's fetch failed"; done
+six=$(($(now_ms) - t0))
+for ((i = 2; i < 8 && i < nodes; i++)); do cmp -s "$f48.b" "$RUN_DIR/six$i.out" || die "leecher $i got different bytes"; done
+rm -f "$f48" "$f48.b" "$RUN_DIR"/six*.out "$RUN_DIR/solo.out"
+row "swarm: 48 MiB, seeder capped at 20 MB/s, ${#pids[@]} leechers at once (all done)" "${six} ms" "${solo} ms one leecher" \
+	"$(awk -v a="$six" -v b="$solo" 'BEGIN{printf "%.2f", a/b}')" "<= 2.5x one leecher (client-server: 6x)"
 cleanup
 
 # --- ledger: miner hash rate and block validation (Go benchmarks) ----------
-# metric OUTPUT BENCH UNIT: the value of UNIT on the line of benchmark BENCH.
-metric() { grep -E "^Benchmark$2-[0-9]+ " <<<"$1" | grep -oE "[0-9.]+ $3( |$)" | head -n1 | cut -d' ' -f1; }
 echo "== ledger benchmarks" >&2
 out=$(cd "$ROOT_DIR" && go test -run XXX -bench 'HeaderHash/plain-80B|MinerSolve/threads=1$' ./ledger)
 plain=$(metric "$out" "HeaderHash/plain-80B" "hashes/s")

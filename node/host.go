@@ -5,11 +5,12 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	basicconnmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
@@ -21,8 +22,9 @@ const userAgent = "myco/" + Version
 
 // newHost builds the libp2p host of a daemon: TCP and QUIC, Noise, yamux,
 // a resource manager scaled to the configured memory and descriptors, and a
-// connection manager with the configured water marks. Metrics go to reg.
-func newHost(sk crypto.PrivKey, listen []string, lim Limits, reg prometheus.Registerer) (host.Host, error) {
+// connection manager with the configured water marks, and the gater that
+// refuses banned peers. Metrics go to reg.
+func newHost(sk crypto.PrivKey, listen []string, lim Limits, reg prometheus.Registerer, gater connmgr.ConnectionGater) (host.Host, error) {
 	mem, err := ParseSize(lim.MaxMemory)
 	if err != nil {
 		return nil, fmt.Errorf("max_memory: %w", err)
@@ -45,7 +47,7 @@ func newHost(sk crypto.PrivKey, listen []string, lim Limits, reg prometheus.Regi
 	if high == 0 {
 		low, high = 64, 256
 	}
-	cm, err := connmgr.NewConnManager(low, high, connmgr.WithGracePeriod(time.Minute))
+	cm, err := basicconnmgr.NewConnManager(low, high, basicconnmgr.WithGracePeriod(time.Minute))
 	if err != nil {
 		rm.Close()
 		return nil, fmt.Errorf("connection manager: %w", err)
@@ -59,6 +61,7 @@ func newHost(sk crypto.PrivKey, listen []string, lim Limits, reg prometheus.Regi
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
+		libp2p.ConnectionGater(gater),
 		libp2p.PrometheusRegisterer(reg),
 		libp2p.UserAgent(userAgent),
 	)

@@ -27,13 +27,19 @@ type ChainStatus struct {
 	Network  string `json:"network"`
 	Mempool  int    `json:"mempool"`
 	Orphans  int    `json:"orphans"`
+	Peers    int    `json:"peers"` // peers on the blocks topic
+	Syncing  bool   `json:"syncing"`
 }
 
-// BalanceJSON is `myco wallet balance --json`, in base units.
+// BalanceJSON is `myco wallet balance --json`, in base units: the
+// confirmed balance and nonce, and what they become once the mempool's
+// transactions are mined.
 type BalanceJSON struct {
-	Address string `json:"address"`
-	Balance uint64 `json:"balance"`
-	Nonce   uint64 `json:"nonce"`
+	Address        string `json:"address"`
+	Balance        uint64 `json:"balance"`
+	Nonce          uint64 `json:"nonce"`
+	PendingBalance uint64 `json:"pending_balance"`
+	PendingNonce   uint64 `json:"pending_nonce"`
 }
 
 // SendRequest is the body of POST /api/v0/send; amounts in base units.
@@ -97,6 +103,7 @@ func bitsHex(b uint32) string { return fmt.Sprintf("%08x", b) }
 // ChainStatus reports the tip of the node's chain.
 func (n *Node) ChainStatus() ChainStatus {
 	tip := n.chain.Tip()
+	st := n.netsync.Stats()
 	return ChainStatus{
 		Height:   tip.Height,
 		Tip:      tip.Hash.String(),
@@ -107,6 +114,8 @@ func (n *Node) ChainStatus() ChainStatus {
 		Network:  string(n.network),
 		Mempool:  n.chain.MempoolStats().Txs,
 		Orphans:  n.chain.OrphanCount(),
+		Peers:    st.GossipPeers,
+		Syncing:  st.Syncing,
 	}
 }
 
@@ -188,7 +197,19 @@ func (n *Node) Balance(addr string) (BalanceJSON, error) {
 	if err != nil {
 		return BalanceJSON{}, err
 	}
-	return BalanceJSON{Address: addr, Balance: acct.Balance, Nonce: acct.Nonce}, nil
+	out := BalanceJSON{Address: addr, Balance: acct.Balance, Nonce: acct.Nonce, PendingBalance: acct.Balance, PendingNonce: acct.Nonce}
+	// The mempool only holds transactions its sender can pay for, in nonce
+	// order, so applying them never goes below zero.
+	for _, tx := range n.chain.MempoolTxs() {
+		if tx.Kind != ledger.TxCoinbase && tx.SenderAddress() == a {
+			out.PendingBalance -= min(out.PendingBalance, tx.Amount+tx.Fee)
+			out.PendingNonce = max(out.PendingNonce, tx.Nonce+1)
+		}
+		if tx.Kind == ledger.TxTransfer && tx.Recipient == a {
+			out.PendingBalance += tx.Amount
+		}
+	}
+	return out, nil
 }
 
 // Send signs a transfer from the node's wallet and submits it.
@@ -214,11 +235,16 @@ func (n *Node) Send(req SendRequest) (TxIDJSON, error) {
 	return n.submitTx(tx)
 }
 
-// submitTx adds a signed transaction to the mempool.
+// submitTx adds a signed transaction to the mempool and gossips it.
 func (n *Node) submitTx(tx *ledger.Tx) (TxIDJSON, error) {
 	id, err := n.chain.AddTx(tx)
 	if err != nil {
 		return TxIDJSON{}, ledgerError(err)
+	}
+	if err := n.netsync.BroadcastTx(tx); err != nil {
+		// It is in our mempool and will be mined here or re-announced
+		// with the block; say so, but the send succeeded.
+		n.log.Warn("broadcast transaction", "tx", id, "err", err)
 	}
 	return TxIDJSON{TxID: id.String()}, nil
 }
@@ -257,6 +283,11 @@ func (n *Node) onMined(b *ledger.Block, res ledger.ProcessResult, err error) {
 		return
 	}
 	n.log.Info("mined block", "height", b.Header.Height, "hash", res.Hash, "tip_changed", res.TipChanged)
+	if res.Status == ledger.StatusMainChain {
+		if err := n.netsync.BroadcastBlock(b); err != nil {
+			n.log.Warn("broadcast block", "hash", res.Hash, "err", err)
+		}
+	}
 }
 
 // maxWait bounds how long one chain wait may block.

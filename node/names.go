@@ -244,9 +244,9 @@ func (n *Node) advanceClaims() {
 				c, _ := cid.Decode(p.CID)
 				tx, err := n.chain.NewAnchor(n.walletKey, ledger.Anchor{CID: c, Name: p.Name, Salt: salt}, 0)
 				if err == nil {
-					var id ledger.Hash
-					if id, err = n.chain.AddTx(tx); err == nil {
-						p.Claim = id.String()
+					var id TxIDJSON
+					if id, err = n.submitTx(tx); err == nil {
+						p.Claim = id.TxID
 						n.claims.submitted[p.Commit] = p.Claim
 					}
 				}

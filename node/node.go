@@ -21,6 +21,7 @@ import (
 	"github.com/myco-p2p/myco/chunker"
 	mycodht "github.com/myco-p2p/myco/dht"
 	"github.com/myco-p2p/myco/ledger"
+	"github.com/myco-p2p/myco/ledger/netsync"
 	"github.com/myco-p2p/myco/swarm"
 )
 
@@ -64,6 +65,7 @@ type Node struct {
 	store     *chunker.Store
 	swarm     *swarm.Service
 	chain     *ledger.Chain
+	netsync   *netsync.Service
 	miner     *ledger.Miner
 	walletKey *btcec.PrivateKey
 	claims    *claims
@@ -115,13 +117,16 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 
+	// Peers that send the ledger invalid data are banned: netsync decides,
+	// and the host's gater refuses their connections meanwhile.
+	blocklist := netsync.NewBlocklist(time.Now, time.Hour)
 	h := opts.Host
 	if h == nil {
 		sk, err := repo.Identity()
 		if err != nil {
 			return nil, err
 		}
-		h, err = newHost(sk, cfg.Listen, cfg.Limits, reg)
+		h, err = newHost(sk, cfg.Listen, cfg.Limits, reg, blocklist)
 		if err != nil {
 			return nil, err
 		}
@@ -169,6 +174,17 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("start swarm: %w", err), d.Close(), chain.Close(), store.Close(), h.Close())
 	}
+	ns, err := netsync.New(h, chain, netsync.Config{
+		Logger:    log.With("subsystem", "netsync"),
+		Now:       time.Now,
+		Blocklist: blocklist,
+		OnBan: func(p peer.ID, reason string) {
+			log.Warn("peer banned", "peer", p, "reason", reason)
+		},
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("start ledger sync: %w", err), sw.Close(), d.Close(), chain.Close(), store.Close(), h.Close())
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
 		repo:      repo,
@@ -183,6 +199,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		store:     store,
 		swarm:     sw,
 		chain:     chain,
+		netsync:   ns,
 		walletKey: wk,
 		claims:    pending,
 		claimKick: make(chan struct{}, 1),
@@ -198,7 +215,11 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	})
 	if err != nil {
 		cancel()
-		return nil, errors.Join(err, sw.Close(), d.Close(), chain.Close(), store.Close(), h.Close())
+		return nil, errors.Join(err, ns.Close(), sw.Close(), d.Close(), chain.Close(), store.Close(), h.Close())
+	}
+	if err := ns.Start(); err != nil {
+		cancel()
+		return nil, errors.Join(fmt.Errorf("start ledger sync: %w", err), ns.Close(), sw.Close(), d.Close(), chain.Close(), store.Close(), h.Close())
 	}
 	n.registerMetrics()
 	n.wg.Add(1)
@@ -237,6 +258,7 @@ func (n *Node) Close() error {
 			errs = append(errs, n.mdns.Close())
 		}
 		n.wg.Wait()
+		errs = append(errs, n.netsync.Close())
 		errs = append(errs, n.swarm.Close())
 		errs = append(errs, n.dht.Close())
 		errs = append(errs, n.host.Close())

@@ -1,6 +1,10 @@
 package node
 
-import "net/http"
+import (
+	"fmt"
+	"net/http"
+	"time"
+)
 
 // catErrorTrailer carries an error that happens after cat started sending
 // bytes (a block that fails verification mid-file): the status is already
@@ -42,9 +46,18 @@ type CIDRequest struct {
 func (s *APIServer) cat(w http.ResponseWriter, r *http.Request) {
 	const path = "/api/v0/cat"
 	c := r.URL.Query().Get("cid")
+	var timeout time.Duration
+	if v := r.URL.Query().Get("timeout"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			s.fail(w, path, badRequest(fmt.Errorf("cat: timeout %q: want a positive duration", v)))
+			return
+		}
+		timeout = d
+	}
 	w.Header().Set("Trailer", catErrorTrailer)
 	lw := &lazyWriter{w: w}
-	n, err := s.node.Cat(r.Context(), c, lw)
+	n, err := s.node.Cat(r.Context(), c, timeout, lw)
 	if err != nil {
 		if !lw.started {
 			w.Header().Del("Trailer")

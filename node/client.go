@@ -229,10 +229,15 @@ func (c *Client) Remove(ctx context.Context, root string) error {
 	return c.Do(ctx, http.MethodPost, "/api/v0/rm", CIDRequest{CID: root}, nil)
 }
 
-// Cat copies the file at root to w. An error the daemon met after it
+// Cat copies the file at root to w; when the daemon has to fetch it first,
+// timeout bounds the wait for a peer that has it (0: the daemon's default). An error the daemon met after it
 // started sending (a block failing verification) is returned too.
-func (c *Client) Cat(ctx context.Context, root string, w io.Writer) (int64, error) {
-	resp, err := c.send(ctx, http.MethodGet, "/api/v0/cat?"+url.Values{"cid": {root}}.Encode(), nil)
+func (c *Client) Cat(ctx context.Context, root string, timeout time.Duration, w io.Writer) (int64, error) {
+	q := url.Values{"cid": {root}}
+	if timeout > 0 {
+		q.Set("timeout", timeout.String())
+	}
+	resp, err := c.send(ctx, http.MethodGet, "/api/v0/cat?"+q.Encode(), nil)
 	if err != nil {
 		return 0, err
 	}

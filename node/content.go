@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
@@ -86,13 +87,14 @@ func parseRoot(s string) (cid.Cid, error) {
 }
 
 // Cat streams the file at root (a CID or a name) to w, fetching it from
-// the swarm first when it is not here.
-func (n *Node) Cat(ctx context.Context, root string, w io.Writer) (int64, error) {
+// the swarm first when it is not here (timeout bounds the wait for a peer
+// that has it; 0 is the swarm's default).
+func (n *Node) Cat(ctx context.Context, root string, timeout time.Duration, w io.Writer) (int64, error) {
 	c, err := n.resolveRoot(root)
 	if err != nil {
 		return 0, err
 	}
-	if err := n.fetchFor(ctx, c); err != nil {
+	if err := n.fetchFor(ctx, c, timeout); err != nil {
 		return 0, err
 	}
 	written, err := n.store.Cat(ctx, c, w)

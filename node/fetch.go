@@ -132,7 +132,7 @@ func (n *Node) follow(ctx context.Context, dl *swarm.Download, emit func(FetchEv
 
 // fetchFor makes sure root is in the store for a reader (cat): kept
 // already, downloading, interrupted earlier, or fetched now into the repo.
-func (n *Node) fetchFor(ctx context.Context, root cid.Cid) error {
+func (n *Node) fetchFor(ctx context.Context, root cid.Cid, timeout time.Duration) error {
 	if _, err := n.store.Root(root); err == nil {
 		return nil
 	}
@@ -146,7 +146,7 @@ func (n *Node) fetchFor(ctx context.Context, root cid.Cid) error {
 			dest = "" // an interrupted fetch: resume it
 		}
 		var err error
-		if dl, err = n.swarm.Fetch(ctx, root, dest, swarm.FetchOptions{}); err != nil {
+		if dl, err = n.swarm.Fetch(ctx, root, dest, swarm.FetchOptions{Timeout: timeout}); err != nil {
 			return fetchError(err)
 		}
 	}

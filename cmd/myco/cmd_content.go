@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/myco-p2p/myco/dht"
 	"github.com/myco-p2p/myco/ledger"
@@ -55,11 +56,15 @@ func cmdShare() *command {
 }
 
 func cmdCat() *command {
+	var timeout *time.Duration
 	return &command{
 		name:    "cat",
 		args:    "CID|NAME",
 		summary: "write a file's content to stdout (fetching it first if it is not here)",
 		minArgs: 1, maxArgs: 1,
+		flags: func(fs *flag.FlagSet) {
+			timeout = fs.Duration("timeout", time.Minute, "when not here: fail when no peer has it for this long")
+		},
 		run: func(e *env, args []string) error {
 			if ledger.CheckName(args[0]) != nil {
 				if _, err := dht.ParseCID(args[0]); err != nil {
@@ -71,7 +76,7 @@ func cmdCat() *command {
 				return err
 			}
 			w := bufio.NewWriterSize(e.stdout, 1<<20)
-			_, err = c.Cat(e.ctx, args[0], w)
+			_, err = c.Cat(e.ctx, args[0], *timeout, w)
 			if ferr := w.Flush(); err == nil {
 				err = ferr
 			}

@@ -68,11 +68,12 @@ func TestShareCatLsRm(t *testing.T) {
 	if r := myco(t, repo, "rm", root); r.code != 0 {
 		t.Fatalf("rm: exit %d: %s", r.code, r.stderr)
 	}
-	r = myco(t, repo, "cat", root)
+	// Not here any more, and no peer has it: cat looks for it, then gives up.
+	r = myco(t, repo, "cat", root, "--timeout", "1s")
 	if r.code == 0 {
 		t.Fatal("cat after rm succeeded")
 	}
-	assertOneLine(t, r.stderr, "not found")
+	assertOneLine(t, r.stderr, "no peer provides")
 	r = myco(t, repo, "rm", root)
 	if r.code == 0 {
 		t.Fatal("second rm succeeded")
@@ -97,10 +98,11 @@ func TestContentErrorsAreOneLine(t *testing.T) {
 	}{
 		{"missing path", []string{"share", filepath.Join(dir, "nope")}, "no such file"},
 		{"bad chunk size", []string{"share", "--chunk-size", "7", unreadable}, ""},
-		{"malformed cid cat", []string{"cat", "not-a-cid"}, "malformed CID"},
+		{"malformed cid cat", []string{"cat", "not_a_cid!"}, "malformed CID"},
+		{"unknown name cat", []string{"cat", "not-a-cid"}, "no one owns"},
 		{"malformed cid rm", []string{"rm", "bafy???"}, "malformed CID"},
-		{"unknown cid", []string{"cat", "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am"}, "not found"},
-		{"unsupported cid", []string{"cat", "QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n"}, "unsupported CID"},
+		{"unknown cid", []string{"cat", "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am", "--timeout", "1s"}, "no peer provides"},
+		{"unsupported cid", []string{"cat", "QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n", "--timeout", "1s"}, "unsupported CID"},
 		{"malformed cid findprovs", []string{"dht", "findprovs", "zzz"}, "malformed CID"},
 	}
 	if os.Geteuid() != 0 {

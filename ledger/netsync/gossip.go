@@ -91,6 +91,7 @@ func (s *Service) startGossip(ctx context.Context) error {
 		// in one hop even before the mesh has formed (v0.17 defaults to off).
 		pubsub.WithFloodPublish(true),
 		pubsub.WithBlacklist(s.bl),
+		pubsub.WithRawTracer(s.mesh),
 		pubsub.WithMessageIdFn(contentID),
 		pubsub.WithMaxMessageSize(s.p.MaxBlockSize+64<<10),
 		// pubsub warns about every message when the host has no connection

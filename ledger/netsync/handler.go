@@ -119,7 +119,9 @@ func (s *Service) handleRequest(ctx context.Context, from peer.ID, req *message)
 func (s *Service) request(ctx context.Context, p peer.ID, req *message) (*message, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	str, err := s.h.NewStream(ctx, p, ChainProtocol)
+	// Sync talks to connected peers only; it never dials (a peer cut off
+	// by a partition or a ban stays cut off).
+	str, err := s.h.NewStream(network.WithNoDial(ctx, "chain sync"), p, ChainProtocol)
 	if err != nil {
 		return nil, fmt.Errorf("open %s stream to %s: %w", ChainProtocol, p, err)
 	}

@@ -187,8 +187,14 @@ func newNet(tb testing.TB, k int, o netOpts) (mocknet.Mocknet, []*node) {
 	if err := mn.LinkAll(); err != nil {
 		tb.Fatal(err)
 	}
-	if err := mn.ConnectAllButSelf(); err != nil {
-		tb.Fatal(err)
+	// One connection per pair (ConnectAllButSelf dials both ways, and two
+	// simultaneous connections can cost pubsub its stream to a peer).
+	for i := range nodes {
+		for j := i + 1; j < len(nodes); j++ {
+			if _, err := mn.ConnectPeers(nodes[i].h.ID(), nodes[j].h.ID()); err != nil {
+				tb.Fatal(err)
+			}
+		}
 	}
 	return mn, nodes
 }

@@ -134,9 +134,10 @@ const (
 // Stats describe the service for `myco chain status` and the tests.
 type Stats struct {
 	// Peers is the number of connected peers; GossipPeers of those on the
-	// blocks topic.
+	// blocks topic, MeshPeers of those in our blocks mesh (they relay).
 	Peers       int
 	GossipPeers int
+	MeshPeers   int
 	// Syncing is set while a sync round runs; SyncHeight is then the
 	// height of the header chain being downloaded.
 	Syncing    bool
@@ -184,6 +185,7 @@ type Service struct {
 	blocks   *pubsub.Topic
 	txs      *pubsub.Topic
 	subs     []*pubsub.Subscription
+	mesh     *meshTracer
 	notifiee *network.NotifyBundle
 	connCh   chan peer.ID
 	syncReq  chan peer.ID
@@ -228,6 +230,7 @@ func New(h host.Host, chain *ledger.Chain, cfg Config) (*Service, error) {
 		bl:              cfg.Blocklist,
 		blocksTopicName: BlocksTopic(p.Name),
 		txsTopicName:    TxsTopic(p.Name),
+		mesh:            newMeshTracer(BlocksTopic(p.Name), TxsTopic(p.Name)),
 		orphans:         newOrphanPool(cfg.MaxOrphans, cfg.OrphanTTL),
 		future:          newFuturePool(cfg.MaxFutureBlocks, cfg.FutureHorizon),
 		scores:          make(map[peer.ID]float64),
@@ -381,10 +384,14 @@ func (s *Service) Stats() Stats {
 	s.mu.Lock()
 	st.Orphans = s.orphans.len()
 	st.FutureBlocks = len(s.future.blocks)
-	if s.state == 1 {
+	started := s.state == 1
+	s.mu.Unlock()
+	if started {
+		// Not under s.mu: ListPeers waits for pubsub's loop, which may be
+		// asking misbehaviour() for a score.
 		st.GossipPeers = len(s.blocks.ListPeers())
 	}
-	s.mu.Unlock()
+	st.MeshPeers = s.mesh.size(s.blocksTopicName, s.connected)
 	return st
 }
 
@@ -398,25 +405,31 @@ func (s *Service) PeerScores() map[peer.ID]float64 {
 	return *m
 }
 
-// WaitGossipPeers waits until at least n peers are on both topics.
+// WaitGossipPeers waits until min(n, 6) peers are in our mesh on both
+// topics and n peers on each, so blocks others publish are relayed (before
+// the mesh forms, only our own go out, to every neighbour). A peer joins
+// the mesh only after its subscription is known, so mesh changes are the
+// events to wait on.
 func (s *Service) WaitGossipPeers(ctx context.Context, n int) error {
 	if _, err := s.running(); err != nil {
 		return err
 	}
-	for _, t := range []*pubsub.Topic{s.blocks, s.txs} {
-		eh, err := t.EventHandler()
-		if err != nil {
-			return fmt.Errorf("wait for gossip peers: %w", err)
-		}
-		for len(t.ListPeers()) < n {
-			if _, err := eh.NextPeerEvent(ctx); err != nil {
-				eh.Cancel()
-				return fmt.Errorf("wait for gossip peers on %s: %w", t, err)
+	err := s.mesh.wait(ctx, func() bool {
+		for _, t := range []*pubsub.Topic{s.blocks, s.txs} {
+			if len(t.ListPeers()) < n || s.mesh.size(t.String(), s.connected) < min(n, meshDegree) {
+				return false
 			}
 		}
-		eh.Cancel()
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("wait for %d gossip peers (have %d): %w", n, len(s.blocks.ListPeers()), err)
 	}
 	return nil
+}
+
+func (s *Service) connected(p peer.ID) bool {
+	return s.h.Network().Connectedness(p) == network.Connected
 }
 
 // misbehave adds points to p's misbehaviour score and bans p once it

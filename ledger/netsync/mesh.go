@@ -1,0 +1,95 @@
+package netsync
+
+import (
+	"context"
+	"sync"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// meshDegree is GossipSub's target mesh degree (D).
+const meshDegree = 6
+
+// meshTracer follows which peers are in our GossipSub mesh for each of our
+// topics: only mesh peers relay what others publish, so a block published
+// before the mesh has formed reaches our direct neighbours only.
+type meshTracer struct {
+	mu      sync.Mutex
+	peers   map[string]map[peer.ID]struct{} // topic -> mesh peers
+	changed chan struct{}                   // closed and replaced on every change
+}
+
+func newMeshTracer(topics ...string) *meshTracer {
+	m := &meshTracer{peers: make(map[string]map[peer.ID]struct{}), changed: make(chan struct{})}
+	for _, t := range topics {
+		m.peers[t] = make(map[peer.ID]struct{})
+	}
+	return m
+}
+
+func (m *meshTracer) update(p peer.ID, topic string, in bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	set, ok := m.peers[topic]
+	if !ok {
+		return
+	}
+	if in {
+		set[p] = struct{}{}
+	} else {
+		delete(set, p)
+	}
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// size counts the mesh peers of a topic for which connected is true
+// (pubsub drops a disconnected peer from its mesh without a Prune event).
+func (m *meshTracer) size(topic string, connected func(peer.ID) bool) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for p := range m.peers[topic] {
+		if connected(p) {
+			n++
+		}
+	}
+	return n
+}
+
+// wait blocks until done holds, re-checking on every mesh change.
+func (m *meshTracer) wait(ctx context.Context, done func() bool) error {
+	for {
+		m.mu.Lock()
+		ch := m.changed
+		m.mu.Unlock()
+		if done() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+func (m *meshTracer) Graft(p peer.ID, topic string) { m.update(p, topic, true) }
+func (m *meshTracer) Prune(p peer.ID, topic string) { m.update(p, topic, false) }
+
+// The rest of pubsub.RawTracer is of no interest here.
+func (m *meshTracer) OnNewOutboundStream(peer.ID, protocol.ID) {}
+func (m *meshTracer) OnClosedOutboundStream(peer.ID)           {}
+func (m *meshTracer) Join(string)                              {}
+func (m *meshTracer) Leave(string)                             {}
+func (m *meshTracer) ValidateMessage(*pubsub.Message)          {}
+func (m *meshTracer) DeliverMessage(*pubsub.Message)           {}
+func (m *meshTracer) RejectMessage(*pubsub.Message, string)    {}
+func (m *meshTracer) DuplicateMessage(*pubsub.Message)         {}
+func (m *meshTracer) ThrottlePeer(peer.ID)                     {}
+func (m *meshTracer) RecvRPC(*pubsub.RPC)                      {}
+func (m *meshTracer) SendRPC(*pubsub.RPC, peer.ID)             {}
+func (m *meshTracer) DropRPC(*pubsub.RPC, peer.ID)             {}
+func (m *meshTracer) UndeliverableMessage(*pubsub.Message)     {}

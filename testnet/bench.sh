@@ -106,7 +106,36 @@ for ((i = 2; i < 8 && i < nodes; i++)); do cmp -s "$f48.b" "$RUN_DIR/six$i.out" 
 rm -f "$f48" "$f48.b" "$RUN_DIR"/six*.out "$RUN_DIR/solo.out"
 row "swarm: 48 MiB, seeder capped at 20 MB/s, ${#pids[@]} leechers at once (all done)" "${six} ms" "${solo} ms one leecher" \
 	"$(awk -v a="$six" -v b="$solo" 'BEGIN{printf "%.2f", a/b}')" "<= 2.5x one leecher (client-server: 6x)"
+
+# --- ledger on the network: block propagation across the daemons ----------
+echo "== ledger: block propagation across $nodes daemons" >&2
+"$MYCO" --repo "$(node_repo 0)" mine start >/dev/null
+"$MYCO" --repo "$(node_repo 0)" chain wait 30 >/dev/null # past the dev chain's fast start
+delays=()
+for ((k = 0; k < 5; k++)); do
+	h=$(($("$MYCO" --repo "$(node_repo 0)" chain status --json | grep -o '"height": *[0-9]*' | grep -o '[0-9]*$') + 1))
+	for ((i = 0; i < nodes; i++)); do
+		("$MYCO" --repo "$(node_repo "$i")" chain wait "$h" --timeout 60s >/dev/null && now_ms >"$RUN_DIR/arrive$i") &
+	done
+	wait
+	t0=$(cat "$RUN_DIR/arrive0")
+	last=$(cat "$RUN_DIR"/arrive* | sort -n | tail -n 1)
+	delays+=($((last - t0)))
+done
+"$MYCO" --repo "$(node_repo 0)" mine stop >/dev/null
+worst=$(printf '%s\n' "${delays[@]}" | sort -n | tail -n 1)
+med=$(printf '%s\n' "${delays[@]}" | sort -n | sed -n 3p)
+row "ledger: a mined block reaches all $nodes daemons (median / worst of 5, incl. CLI)" "${med} / ${worst} ms" "200 ms target" \
+	"$(awk -v a="$worst" 'BEGIN{printf "%.2f", a/200}')" "< 200 ms to all"
 cleanup
+
+# --- ledger: sync speed of a late node (in process, mocknet) ---------------
+echo "== ledger: sync speed of a late node" >&2
+out=$(cd "$ROOT_DIR" && go test -run XXX -bench 'SyncVsLocal/blocks=2000' -benchtime 3x ./ledger/netsync)
+syncr=$(metric "$out" "SyncVsLocal/blocks=2000" "sync-blocks/s")
+localr=$(metric "$out" "SyncVsLocal/blocks=2000" "local-blocks/s")
+row "ledger: late node syncs 2000 blocks from 3 peers (in process, mocknet)" "${syncr%.*} blocks/s" "${localr%.*} blocks/s local" \
+	"$(awk -v a="$syncr" -v b="$localr" 'BEGIN{printf "%.2f", a/b}')" ">= 0.5x local connect"
 
 # --- ledger: miner hash rate and block validation (Go benchmarks) ----------
 echo "== ledger benchmarks" >&2

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -91,6 +92,10 @@ func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
+	// Go's profiler, behind the same token, as kubo offers it.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	s.handle(mux, "GET /api/v0/id", s.id)
 	s.handle(mux, "GET /api/v0/peers", s.peers)
 	s.handle(mux, "POST /api/v0/connect", s.connect)

@@ -249,3 +249,21 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+// show asks the daemon through call and prints the answer: as JSON with
+// --json, else through human.
+func show[T any](e *env, call func(*node.Client) (T, error), human func(T)) error {
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	v, err := call(c)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		return e.printJSON(v)
+	}
+	human(v)
+	return nil
+}

@@ -38,19 +38,11 @@ func cmdShare() *command {
 				return fmt.Errorf("share: %w", err)
 			}
 			f.Close()
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			root, err := c.Share(e.ctx, node.ShareRequest{Path: path, ChunkSize: *chunkSize, MaxLinks: *maxLinks, Hidden: *hidden})
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(root)
-			}
-			fmt.Fprintln(e.stdout, root.CID)
-			return nil
+			return show(e, func(c *node.Client) (node.RootJSON, error) {
+				return c.Share(e.ctx, node.ShareRequest{Path: path, ChunkSize: *chunkSize, MaxLinks: *maxLinks, Hidden: *hidden})
+			}, func(root node.RootJSON) {
+				fmt.Fprintln(e.stdout, root.CID)
+			})
 		},
 	}
 }
@@ -90,25 +82,15 @@ func cmdLs() *command {
 		name:    "ls",
 		summary: "list the roots this node keeps",
 		run: func(e *env, _ []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			roots, err := c.Roots(e.ctx)
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(roots)
-			}
-			for _, r := range roots {
-				kind := "file"
-				if r.Dir {
-					kind = "dir"
+			return show(e, func(c *node.Client) ([]node.RootJSON, error) { return c.Roots(e.ctx) }, func(roots []node.RootJSON) {
+				for _, r := range roots {
+					kind := "file"
+					if r.Dir {
+						kind = "dir"
+					}
+					fmt.Fprintf(e.stdout, "%s %d %s\n", r.CID, r.Size, kind)
 				}
-				fmt.Fprintf(e.stdout, "%s %d %s\n", r.CID, r.Size, kind)
-			}
-			return nil
+			})
 		},
 	}
 }

@@ -55,21 +55,11 @@ func cmdDHTPeers() *command {
 		name:    "dht peers",
 		summary: "list the DHT routing table",
 		run: func(e *env, _ []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			peers, err := c.DHTPeers(e.ctx)
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(peers)
-			}
-			for _, p := range peers {
-				fmt.Fprintln(e.stdout, p.ID)
-			}
-			return nil
+			return show(e, func(c *node.Client) ([]node.DHTPeer, error) { return c.DHTPeers(e.ctx) }, func(peers []node.DHTPeer) {
+				for _, p := range peers {
+					fmt.Fprintln(e.stdout, p.ID)
+				}
+			})
 		},
 	}
 }
@@ -79,27 +69,17 @@ func cmdDHTStat() *command {
 		name:    "dht stat",
 		summary: "show the routing table size, provides pending and the last reprovide",
 		run: func(e *env, _ []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			st, err := c.DHTStat(e.ctx)
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(st)
-			}
-			last := "never"
-			if !st.LastReprovide.IsZero() {
-				last = st.LastReprovide.Format(time.RFC3339)
-			}
-			fmt.Fprintf(e.stdout, "mode: %s\nrouting table: %d peers\nroots provided: %d\nprovides pending: %d\nlast reprovide: %s\n",
-				st.Mode, st.RoutingTableSize, st.Roots, st.ProvidesPending, last)
-			if st.LastError != "" {
-				fmt.Fprintf(e.stdout, "last error: %s\n", st.LastError)
-			}
-			return nil
+			return show(e, func(c *node.Client) (dht.Stats, error) { return c.DHTStat(e.ctx) }, func(st dht.Stats) {
+				last := "never"
+				if !st.LastReprovide.IsZero() {
+					last = st.LastReprovide.Format(time.RFC3339)
+				}
+				fmt.Fprintf(e.stdout, "mode: %s\nrouting table: %d peers\nroots provided: %d\nprovides pending: %d\nlast reprovide: %s\n",
+					st.Mode, st.RoutingTableSize, st.Roots, st.ProvidesPending, last)
+				if st.LastError != "" {
+					fmt.Fprintf(e.stdout, "last error: %s\n", st.LastError)
+				}
+			})
 		},
 	}
 }

@@ -43,19 +43,9 @@ func cmdWalletBalance() *command {
 			if len(args) == 1 {
 				addr = args[0]
 			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			b, err := c.Balance(e.ctx, addr)
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(b)
-			}
-			fmt.Fprintf(e.stdout, "address: %s\nbalance: %d (%s coins)\nnonce: %d\n", b.Address, b.Balance, ledger.FormatCoins(b.Balance), b.Nonce)
-			return nil
+			return show(e, func(c *node.Client) (node.BalanceJSON, error) { return c.Balance(e.ctx, addr) }, func(b node.BalanceJSON) {
+				fmt.Fprintf(e.stdout, "address: %s\nbalance: %d (%s coins)\nnonce: %d\n", b.Address, b.Balance, ledger.FormatCoins(b.Balance), b.Nonce)
+			})
 		},
 	}
 }
@@ -78,19 +68,11 @@ func cmdSend() *command {
 			if _, err := ledger.ParseAmount(*fee); err != nil {
 				return fmt.Errorf("fee: %w", err)
 			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			res, err := c.Send(e.ctx, node.SendRequest{To: args[0], Amount: args[1], Fee: *fee})
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(res)
-			}
-			fmt.Fprintln(e.stdout, res.TxID)
-			return nil
+			return show(e, func(c *node.Client) (node.TxIDJSON, error) {
+				return c.Send(e.ctx, node.SendRequest{To: args[0], Amount: args[1], Fee: *fee})
+			}, func(res node.TxIDJSON) {
+				fmt.Fprintln(e.stdout, res.TxID)
+			})
 		},
 	}
 }
@@ -100,20 +82,10 @@ func cmdChainStatus() *command {
 		name:    "chain status",
 		summary: "show the tip of the chain",
 		run: func(e *env, _ []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			st, err := c.ChainStatus(e.ctx)
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(st)
-			}
-			fmt.Fprintf(e.stdout, "network: %s\nheight: %d\ntip: %s\ntime: %s\nwork: %s\nbits: %s\nmempool: %d transactions\n",
-				st.Network, st.Height, st.Tip, time.UnixMilli(st.Time).UTC().Format(time.RFC3339), st.Work, st.Bits, st.Mempool)
-			return nil
+			return show(e, func(c *node.Client) (node.ChainStatus, error) { return c.ChainStatus(e.ctx) }, func(st node.ChainStatus) {
+				fmt.Fprintf(e.stdout, "network: %s\nheight: %d\ntip: %s\ntime: %s\nwork: %s\nbits: %s\nmempool: %d transactions\n",
+					st.Network, st.Height, st.Tip, time.UnixMilli(st.Time).UTC().Format(time.RFC3339), st.Work, st.Bits, st.Mempool)
+			})
 		},
 	}
 }
@@ -125,23 +97,13 @@ func cmdChainBlock() *command {
 		summary: "show one block",
 		minArgs: 1, maxArgs: 1,
 		run: func(e *env, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			b, err := c.Block(e.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(b)
-			}
-			fmt.Fprintf(e.stdout, "block %d %s\nprev: %s\ntime: %s\nconfirmations: %d\ntransactions: %d\n",
-				b.Height, b.Hash, b.Prev, time.UnixMilli(b.Time).UTC().Format(time.RFC3339), b.Confirmations, len(b.Txs))
-			for _, tx := range b.Txs {
-				fmt.Fprintf(e.stdout, "  %s %s %s -> %s %d (fee %d)\n", tx.ID, tx.Kind, tx.From, tx.To, tx.Amount, tx.Fee)
-			}
-			return nil
+			return show(e, func(c *node.Client) (node.BlockJSON, error) { return c.Block(e.ctx, args[0]) }, func(b node.BlockJSON) {
+				fmt.Fprintf(e.stdout, "block %d %s\nprev: %s\ntime: %s\nconfirmations: %d\ntransactions: %d\n",
+					b.Height, b.Hash, b.Prev, time.UnixMilli(b.Time).UTC().Format(time.RFC3339), b.Confirmations, len(b.Txs))
+				for _, tx := range b.Txs {
+					fmt.Fprintf(e.stdout, "  %s %s %s -> %s %d (fee %d)\n", tx.ID, tx.Kind, tx.From, tx.To, tx.Amount, tx.Fee)
+				}
+			})
 		},
 	}
 }
@@ -161,19 +123,9 @@ func cmdChainWait() *command {
 			if err != nil {
 				return usageError{fmt.Sprintf("chain wait: height %q: want a whole number", args[0])}
 			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			st, err := c.WaitHeight(e.ctx, h, *timeout)
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(st)
-			}
-			fmt.Fprintf(e.stdout, "height %d, tip %s\n", st.Height, st.Tip)
-			return nil
+			return show(e, func(c *node.Client) (node.ChainStatus, error) { return c.WaitHeight(e.ctx, h, *timeout) }, func(st node.ChainStatus) {
+				fmt.Fprintf(e.stdout, "height %d, tip %s\n", st.Height, st.Tip)
+			})
 		},
 	}
 }

@@ -68,20 +68,10 @@ func cmdVerify() *command {
 			if _, err := dht.ParseCID(args[0]); err != nil {
 				return err
 			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			v, err := c.Verify(e.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(v)
-			}
-			fmt.Fprintf(e.stdout, "%s existed by %s\nblock %d %s (%d confirmations)\ntransaction %s\npublished by %s\n",
-				v.CID, v.Time, v.Height, v.Block, v.Confirmations, v.Tx, v.Owner)
-			return nil
+			return show(e, func(c *node.Client) (node.VerifyJSON, error) { return c.Verify(e.ctx, args[0]) }, func(v node.VerifyJSON) {
+				fmt.Fprintf(e.stdout, "%s existed by %s\nblock %d %s (%d confirmations)\ntransaction %s\npublished by %s\n",
+					v.CID, v.Time, v.Height, v.Block, v.Confirmations, v.Tx, v.Owner)
+			})
 		},
 	}
 }
@@ -96,19 +86,9 @@ func cmdResolve() *command {
 			if err := ledger.CheckName(args[0]); err != nil {
 				return err
 			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			r, err := c.Resolve(e.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(r)
-			}
-			fmt.Fprintln(e.stdout, r.CID)
-			return nil
+			return show(e, func(c *node.Client) (node.NameJSON, error) { return c.Resolve(e.ctx, args[0]) }, func(r node.NameJSON) {
+				fmt.Fprintln(e.stdout, r.CID)
+			})
 		},
 	}
 }

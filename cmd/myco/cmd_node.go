@@ -86,22 +86,12 @@ func cmdID() *command {
 		name:    "id",
 		summary: "show this node's peer id, addresses, wallet address and network",
 		run: func(e *env, _ []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			id, err := c.ID(e.ctx)
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(id)
-			}
-			fmt.Fprintf(e.stdout, "peer id: %s\nnetwork: %s\naddress: %s\naddrs:\n", id.ID, id.Network, id.Address)
-			for _, a := range id.Addrs {
-				fmt.Fprintf(e.stdout, "  %s\n", a)
-			}
-			return nil
+			return show(e, func(c *node.Client) (node.IDInfo, error) { return c.ID(e.ctx) }, func(id node.IDInfo) {
+				fmt.Fprintf(e.stdout, "peer id: %s\nnetwork: %s\naddress: %s\naddrs:\n", id.ID, id.Network, id.Address)
+				for _, a := range id.Addrs {
+					fmt.Fprintf(e.stdout, "  %s\n", a)
+				}
+			})
 		},
 	}
 }
@@ -111,21 +101,11 @@ func cmdPeers() *command {
 		name:    "peers",
 		summary: "list connected peers",
 		run: func(e *env, _ []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			peers, err := c.Peers(e.ctx)
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(peers)
-			}
-			for _, p := range peers {
-				fmt.Fprintf(e.stdout, "%s %s\n", p.ID, p.Addr)
-			}
-			return nil
+			return show(e, func(c *node.Client) ([]node.PeerInfo, error) { return c.Peers(e.ctx) }, func(peers []node.PeerInfo) {
+				for _, p := range peers {
+					fmt.Fprintf(e.stdout, "%s %s\n", p.ID, p.Addr)
+				}
+			})
 		},
 	}
 }

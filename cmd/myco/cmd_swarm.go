@@ -70,22 +70,12 @@ func cmdSwarmStats() *command {
 		name:    "swarm stats",
 		summary: "per-peer exchange accounting: bytes and rates up and down, choked, interested",
 		run: func(e *env, _ []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			st, err := c.SwarmStats(e.ctx)
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(st)
-			}
-			for _, p := range st {
-				fmt.Fprintf(e.stdout, "%s up %s (%s/s) down %s (%s/s) choked=%v interested=%v\n", p.ID,
-					humanBytes(float64(p.Uploaded)), humanBytes(p.UpRate), humanBytes(float64(p.Downloaded)), humanBytes(p.DownRate), p.Choked, p.Interested)
-			}
-			return nil
+			return show(e, func(c *node.Client) ([]swarm.PeerInfo, error) { return c.SwarmStats(e.ctx) }, func(st []swarm.PeerInfo) {
+				for _, p := range st {
+					fmt.Fprintf(e.stdout, "%s up %s (%s/s) down %s (%s/s) choked=%v interested=%v\n", p.ID,
+						humanBytes(float64(p.Uploaded)), humanBytes(p.UpRate), humanBytes(float64(p.Downloaded)), humanBytes(p.DownRate), p.Choked, p.Interested)
+				}
+			})
 		},
 	}
 }
@@ -107,19 +97,11 @@ func cmdSwarmLimits() *command {
 					}
 				}
 			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			l, err := c.SetLimits(e.ctx, node.LimitsRequest{MaxUpload: *up, MaxDownload: *down})
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(l)
-			}
-			fmt.Fprintf(e.stdout, "max upload: %s\nmax download: %s\n", swarm.FormatRate(l.MaxUpload), swarm.FormatRate(l.MaxDownload))
-			return nil
+			return show(e, func(c *node.Client) (node.LimitsJSON, error) {
+				return c.SetLimits(e.ctx, node.LimitsRequest{MaxUpload: *up, MaxDownload: *down})
+			}, func(l node.LimitsJSON) {
+				fmt.Fprintf(e.stdout, "max upload: %s\nmax download: %s\n", swarm.FormatRate(l.MaxUpload), swarm.FormatRate(l.MaxDownload))
+			})
 		},
 	}
 }
@@ -131,21 +113,11 @@ func cmdStat() *command {
 		summary: "a root's session: leaves on disk, peers, rates",
 		minArgs: 1, maxArgs: 1,
 		run: func(e *env, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			st, err := c.Stat(e.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(st)
-			}
-			fmt.Fprintf(e.stdout, "%s: %d/%d leaves, %s of %s, %d peer(s), up %s/s, down %s/s, downloading=%v kept=%v\n",
-				st.CID, st.Have, st.Leaves, humanBytes(float64(st.Bytes)), humanBytes(float64(st.Size)), st.Peers,
-				humanBytes(st.UpRate), humanBytes(st.DownRate), st.Downloading, st.Kept)
-			return nil
+			return show(e, func(c *node.Client) (node.SessionJSON, error) { return c.Stat(e.ctx, args[0]) }, func(st node.SessionJSON) {
+				fmt.Fprintf(e.stdout, "%s: %d/%d leaves, %s of %s, %d peer(s), up %s/s, down %s/s, downloading=%v kept=%v\n",
+					st.CID, st.Have, st.Leaves, humanBytes(float64(st.Bytes)), humanBytes(float64(st.Size)), st.Peers,
+					humanBytes(st.UpRate), humanBytes(st.DownRate), st.Downloading, st.Kept)
+			})
 		},
 	}
 }

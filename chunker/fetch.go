@@ -53,6 +53,7 @@ type Fetch struct {
 	nhave   int
 	byCid   map[cid.Cid][]int // leaf indices by CID (a CID can repeat)
 	files   []*os.File        // per Layout.Files index; nil for directories and symlinks
+	direct  []*os.File        // the same files opened for direct writes; nil where not offered
 	fileIDs []uint64
 }
 
@@ -306,6 +307,7 @@ func (f *Fetch) prepare(l *Layout) error {
 	}
 
 	f.files = make([]*os.File, len(l.Files))
+	f.direct = make([]*os.File, len(l.Files))
 	f.fileIDs = make([]uint64, len(l.Files))
 	w := &ownedBatch{s: f.s, owner: f.owner}
 	for i, fe := range l.Files {
@@ -330,6 +332,7 @@ func (f *Fetch) prepare(l *Layout) error {
 				return err
 			}
 			f.files[i] = fh
+			f.direct[i] = openDirectOrNil(target)
 			if fe.Size >= 0 {
 				if st, err := fh.Stat(); err != nil {
 					return err
@@ -490,7 +493,7 @@ func (f *Fetch) PutLeaf(i int, data []byte) error {
 	w := &ownedBatch{s: f.s, owner: f.owner}
 	for _, j := range idx {
 		o := f.layout.Leaves[j]
-		if _, err := f.files[o.File].WriteAt(data, o.Offset); err != nil {
+		if err := f.writeLeafAt(o.File, data, o.Offset); err != nil {
 			return fmt.Errorf("put leaf %d: %w", j, err)
 		}
 		if err := w.leafRef(o.Cid, f.fileIDs[o.File], o.Offset, len(data)); err != nil {
@@ -592,6 +595,12 @@ func (f *Fetch) closeFiles() {
 		if fh != nil {
 			fh.Close()
 			f.files[i] = nil
+		}
+	}
+	for i, fh := range f.direct {
+		if fh != nil {
+			fh.Close()
+			f.direct[i] = nil
 		}
 	}
 }

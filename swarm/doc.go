@@ -127,12 +127,15 @@
 // dropped when its last peer leaves. A session's mutex guards the pure core
 // (Picker, Choker, Pipeline per peer); the network sits around it:
 //
-//   - Each peer has a reader goroutine (it decodes messages, and verifies
-//     and writes received leaves through chunker.Fetch.PutLeaf outside the
-//     session lock, so leaves from many peers are hashed in parallel and
-//     written once, at their offset, straight from the read buffer) and a
-//     writer goroutine, the stream's only writer: control messages first,
-//     then one requested block, flushed when the queues are empty.
+//   - Each peer has three goroutines: a reader, which decodes messages
+//     and queues each received leaf (copied out of its buffer) for the
+//     peer's store goroutine, which verifies and writes it through
+//     chunker.Fetch.PutLeaf outside the session lock, so hashing and disk
+//     writes overlap with receiving, leaves from many peers are hashed in
+//     parallel and each is written once, at its offset (storeq.go bounds
+//     the leaves waiting); and a writer, the stream's only writer: control
+//     messages first, then one requested block, flushed when the queues
+//     are empty.
 //   - The handshake carries the leaf count; a downloader that does not know
 //     it yet (0) first asks peers that do for the internal nodes (by CID,
 //     in Fetch.Missing order, spread over those peers), then sends its

@@ -44,6 +44,11 @@ type peerConn struct {
 	graceful bool
 	wake     chan struct{}
 	stop     chan struct{}
+	// storeQ carries received leaves from the reader to the store
+	// goroutine; storeErr is that goroutine's first error, read by run
+	// once the goroutine is done.
+	storeQ   chan storeJob
+	storeErr error
 	stopOnce sync.Once
 	// trial caps what the peer gets while on the optimistic slot; only
 	// the writer uses it.
@@ -69,6 +74,7 @@ func newPeerConn(s *session, st network.Stream, r *Reader, id, initiator peer.ID
 		reqAt:        make(map[int]time.Time),
 		wake:         make(chan struct{}, 1),
 		stop:         make(chan struct{}),
+		storeQ:       make(chan storeJob, storeDepth),
 	}
 }
 
@@ -167,9 +173,24 @@ func (pc *peerConn) run() {
 		s.remove(pc)
 		return
 	}
+	storeDone := make(chan struct{})
+	if !s.svc.spawn(func() {
+		defer close(storeDone)
+		pc.storeLoop()
+	}) {
+		pc.halt()
+		<-writerDone
+		s.remove(pc)
+		return
+	}
 	err := pc.readLoop()
 	pc.halt()
+	close(pc.storeQ)
+	<-storeDone
 	<-writerDone
+	if pc.storeErr != nil && !errors.Is(err, ErrBadData) {
+		err = pc.storeErr
+	}
 	s.remove(pc)
 	switch {
 	case errors.Is(err, ErrBadData):
@@ -202,6 +223,39 @@ func (pc *peerConn) readLoop() error {
 		if err := s.handle(pc, m); err != nil {
 			return err
 		}
+	}
+}
+
+// queueLeaf hands leaf i to the store goroutine, in a copy: data is the
+// reader's buffer. It waits for a free buffer and a place in the queue.
+func (pc *peerConn) queueLeaf(i int, data []byte) error {
+	bufs := pc.sess.svc.leafBufs
+	buf, err := bufs.get(pc.ctx, len(data))
+	if err != nil {
+		return err
+	}
+	copy(buf, data)
+	select {
+	case pc.storeQ <- storeJob{index: i, data: buf}:
+		return nil
+	case <-pc.stop:
+		bufs.put(buf)
+		return context.Canceled
+	}
+}
+
+// storeLoop verifies and writes the leaves the reader queues. After an
+// error (bad data ends the peer) it only frees the rest of the queue.
+func (pc *peerConn) storeLoop() {
+	bufs := pc.sess.svc.leafBufs
+	for job := range pc.storeQ {
+		if pc.storeErr == nil {
+			if err := pc.sess.storeLeaf(pc, job.index, job.data); err != nil {
+				pc.storeErr = err
+				pc.halt()
+			}
+		}
+		bufs.put(job.data)
 	}
 }
 

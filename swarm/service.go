@@ -162,6 +162,8 @@ type Service struct {
 	up    *Limiter
 	down  *Limiter
 	acct  *Accounting
+	// leafBufs bounds the received leaves waiting for the disk.
+	leafBufs *leafBufs
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -209,6 +211,7 @@ func New(h host.Host, store *chunker.Store, cfg Config) (*Service, error) {
 		up:       NewLimiter(cfg.MaxUpload, time.Now(), nil),
 		down:     NewLimiter(cfg.MaxDownload, time.Now(), nil),
 		acct:     NewAccounting(0, now),
+		leafBufs: newLeafBufs(storeSlots),
 		ctx:      ctx,
 		cancel:   cancel,
 		sessions: make(map[cid.Cid]*session),

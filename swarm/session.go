@@ -564,10 +564,9 @@ func (s *session) dial(info peer.AddrInfo) {
 	}
 }
 
-// onBlock handles a received block: verifies and stores it through the
-// fetch, then updates the picker and tells peers. It runs on pc's reader
-// goroutine without s.mu while the block is hashed and written, so blocks
-// from different peers are verified in parallel.
+// onBlock takes a block from the peer's reader: an internal node is
+// stored at once; a leaf we asked the peer for is queued for the peer's
+// store goroutine (storeLeaf), anything else is dropped.
 func (s *session) onBlock(pc *peerConn, b *Block) error {
 	now := s.svc.cfg.Now()
 	n := len(b.Data)
@@ -578,16 +577,31 @@ func (s *session) onBlock(pc *peerConn, b *Block) error {
 	}
 	i := b.Ref.Index
 	s.mu.Lock()
-	f := s.fetch
 	_, asked := pc.reqAt[i]
 	if asked {
 		s.choker.Received(pc.id, n, now)
 	}
+	want := asked && s.fetch != nil
 	s.mu.Unlock()
-	if !asked || f == nil {
+	if !want {
 		return nil // cancelled, failed or never asked: drop it
 	}
-	if err := f.PutLeaf(i, b.Data); err != nil {
+	return pc.queueLeaf(i, b.Data)
+}
+
+// storeLeaf verifies leaf i from the peer and writes it; the peer's store
+// goroutine calls it, in the order the leaves arrived. A leaf whose
+// request was cancelled or failed meanwhile (a copy from another peer
+// came first) is dropped.
+func (s *session) storeLeaf(pc *peerConn, i int, data []byte) error {
+	s.mu.Lock()
+	f := s.fetch
+	_, asked := pc.reqAt[i]
+	s.mu.Unlock()
+	if !asked || f == nil {
+		return nil
+	}
+	if err := f.PutLeaf(i, data); err != nil {
 		if errors.Is(err, chunker.ErrHashMismatch) || errors.Is(err, chunker.ErrMalformed) {
 			return fmt.Errorf("%w: leaf %d: %w", ErrBadData, i, err)
 		}
@@ -599,6 +613,7 @@ func (s *session) onBlock(pc *peerConn, b *Block) error {
 		s.mu.Unlock()
 		return fmt.Errorf("store leaf %d: %w", i, err)
 	}
+	now := s.svc.cfg.Now()
 	s.mu.Lock()
 	s.received++
 	finish := s.leafStored(pc, i, now)

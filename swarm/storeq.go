@@ -1,0 +1,69 @@
+package swarm
+
+import (
+	"context"
+	"sync"
+
+	"github.com/myco-p2p/myco/chunker"
+)
+
+// Received leaves are verified and written by a store goroutine per peer,
+// not by the goroutine that reads the peer's stream: hashing a leaf and
+// writing it to the destination file (which on a cold disk costs more than
+// receiving it) then overlap with reading the next one. The reader copies
+// each leaf out of its reusable buffer into one of storeSlots buffers
+// shared by the whole service and queues it, at most storeDepth per peer;
+// when every buffer is taken, readers wait, and the flow control of their
+// streams slows the senders. So the memory for leaves between network and
+// disk is bounded by storeSlots leaves however many peers send at once.
+const (
+	storeSlots = 8
+	storeDepth = 2
+)
+
+// leafBufs hands out at most storeSlots buffers at a time. Freed buffers
+// are reused last-in first-out, so a single download keeps reusing the
+// same few and the rest are never allocated.
+type leafBufs struct {
+	tokens chan struct{}
+	mu     sync.Mutex
+	free   [][]byte
+}
+
+func newLeafBufs(n int) *leafBufs {
+	return &leafBufs{tokens: make(chan struct{}, n)}
+}
+
+// get returns a buffer of n bytes, waiting while all are taken.
+func (p *leafBufs) get(ctx context.Context, n int) ([]byte, error) {
+	select {
+	case p.tokens <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	p.mu.Lock()
+	var b []byte
+	if k := len(p.free); k > 0 {
+		b = p.free[k-1]
+		p.free = p.free[:k-1]
+	}
+	p.mu.Unlock()
+	if cap(b) < n {
+		b = chunker.AlignedBuffer(n) // so the store can write it with direct I/O
+	}
+	return b[:n], nil
+}
+
+// put returns a buffer from get.
+func (p *leafBufs) put(b []byte) {
+	p.mu.Lock()
+	p.free = append(p.free, b[:0])
+	p.mu.Unlock()
+	<-p.tokens
+}
+
+// storeJob is one received leaf waiting to be verified and written.
+type storeJob struct {
+	index int
+	data  []byte
+}

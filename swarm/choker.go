@@ -32,6 +32,10 @@ type ChokerConfig struct {
 	// NewPeerWeight is how much likelier a new peer is to win the optimistic
 	// draw than an old one (default 3).
 	NewPeerWeight int
+	// TrialLeaves is how many leaves a peer may take on the optimistic
+	// slot without sending us anything before it fails its trial (default
+	// 4; see Sent).
+	TrialLeaves int
 }
 
 // DefaultChokerConfig returns the defaults of DESIGN.md.
@@ -43,13 +47,14 @@ func DefaultChokerConfig() ChokerConfig {
 		SnubTimeout:        60 * time.Second,
 		NewPeerWindow:      60 * time.Second,
 		NewPeerWeight:      3,
+		TrialLeaves:        4,
 	}
 }
 
 func (c ChokerConfig) withDefaults() (ChokerConfig, error) {
 	d := DefaultChokerConfig()
 	if c.Slots < 0 || c.RechokeInterval < 0 || c.OptimisticInterval < 0 ||
-		c.SnubTimeout < 0 || c.NewPeerWindow < 0 || c.NewPeerWeight < 0 {
+		c.SnubTimeout < 0 || c.NewPeerWindow < 0 || c.NewPeerWeight < 0 || c.TrialLeaves < 0 {
 		return c, fmt.Errorf("choker config %+v: negative value", c)
 	}
 	if c.Slots == 0 {
@@ -69,6 +74,9 @@ func (c ChokerConfig) withDefaults() (ChokerConfig, error) {
 	}
 	if c.NewPeerWeight == 0 {
 		c.NewPeerWeight = d.NewPeerWeight
+	}
+	if c.TrialLeaves == 0 {
+		c.TrialLeaves = d.TrialLeaves
 	}
 	return c, nil
 }
@@ -122,6 +130,15 @@ type chokerPeer struct {
 	// tiebreak orders peers that are otherwise equal; drawn from the rng
 	// at every ranking.
 	tiebreak uint64
+	// wanted: we are interested in the peer (it has leaves we lack).
+	wanted bool
+	// unpaid counts the leaves we sent the peer on the optimistic slot
+	// since it last sent us data; failedTrials the trials it has failed
+	// in a row (see Sent). Until benchedUntil it may not hold the
+	// optimistic slot.
+	unpaid       int
+	failedTrials int
+	benchedUntil time.Time
 }
 
 // Choker decides which peers of one session we upload to. It is a pure state
@@ -211,20 +228,74 @@ func (c *Choker) SetInterested(id peer.ID, interested bool, now time.Time) ([]De
 }
 
 // Received records n bytes of block data the peer sent us: it counts towards
-// the peer's upload rate and clears a snub.
+// the peer's upload rate and clears a snub and its failed trials.
 func (c *Choker) Received(id peer.ID, n int, now time.Time) {
 	if p, ok := c.peers[id]; ok && n > 0 {
 		p.recv += int64(n)
 		p.lastRecv = now
+		p.unpaid, p.failedTrials, p.benchedUntil = 0, 0, time.Time{}
 	}
 }
 
-// Sent records n bytes of block data we sent the peer; it orders the seeding
-// round robin.
-func (c *Choker) Sent(id peer.ID, n int) {
-	if p, ok := c.peers[id]; ok && n > 0 {
-		p.sent += int64(n)
+// SetWanted records whether we are interested in the peer's data. An
+// optimistic trial only counts against a peer that had something to give.
+func (c *Choker) SetWanted(id peer.ID, wanted bool) {
+	if p, ok := c.peers[id]; ok {
+		p.wanted = wanted
 	}
+}
+
+// FailedTrials returns how many optimistic slots in a row the peer held
+// without sending us anything we wanted.
+func (c *Choker) FailedTrials(id peer.ID) int {
+	if p, ok := c.peers[id]; ok {
+		return p.failedTrials
+	}
+	return 0
+}
+
+// Sent records a leaf of n bytes we sent the peer; bytes order the seeding
+// round robin.
+//
+// While downloading, the optimistic slot is a trial: it lets a peer show
+// that it gives back. A peer that has been sent TrialLeaves leaves on it
+// since it last sent us anything fails the trial, if it is old enough to
+// be judged (NewPeerWindow) or has leaves we want (SetWanted): brand-new
+// peers with nothing to offer are who the slot is for. A peer that fails
+// is benched from the optimistic slot for 1, 4, then 16
+// OptimisticIntervals and loses the slot at once: Sent returns the
+// decisions that choke it and unchoke another peer, if any is eligible. Anything the peer sends clears its record (Received).
+// Counting leaves rather than time matters: a free-rider that is the only
+// peer wanting our new leaves can take each one within a second of
+// unchoking, and would never run up trial time.
+func (c *Choker) Sent(id peer.ID, n int, now time.Time) []Decision {
+	p, ok := c.peers[id]
+	if !ok || n <= 0 {
+		return nil
+	}
+	p.sent += int64(n)
+	if c.seeding || p.slot != SlotOptimistic {
+		return nil
+	}
+	if !p.wanted && now.Sub(p.joined) < c.cfg.NewPeerWindow {
+		return nil
+	}
+	if p.unpaid++; p.unpaid < c.cfg.TrialLeaves {
+		return nil
+	}
+	p.unpaid = 0
+	p.failedTrials++
+	p.benchedUntil = now.Add(c.cfg.OptimisticInterval << min(2*(p.failedTrials-1), 4))
+	prev := c.slots()
+	c.pickOptimistic(now)
+	return c.diff(prev, now)
+}
+
+// Benched reports whether the peer is barred from the optimistic slot for
+// failed trials.
+func (c *Choker) Benched(id peer.ID, now time.Time) bool {
+	p, ok := c.peers[id]
+	return ok && now.Before(p.benchedUntil)
 }
 
 // SetSeeding switches between downloading (tit-for-tat) and seeding
@@ -396,13 +467,13 @@ func (c *Choker) pickOptimistic(now time.Time) {
 			p.slot = SlotNone
 			continue
 		}
-		if p.interested && p.slot == SlotNone {
+		if p.interested && p.slot == SlotNone && !now.Before(p.benchedUntil) {
 			cands = append(cands, p)
 			total += c.weight(p, now)
 		}
 	}
 	if len(cands) == 0 {
-		if current != nil && current.interested {
+		if current != nil && current.interested && !now.Before(current.benchedUntil) {
 			current.slot = SlotOptimistic
 		}
 		return

@@ -360,7 +360,7 @@ func TestChokerSeedingRoundRobin(t *testing.T) {
 		n := s.countUnchoked()
 		for _, id := range peers {
 			if s.unchoked[id] {
-				s.c.Sent(id, upload/n)
+				s.c.Sent(id, upload/n, s.now)
 				turns[id]++
 			}
 		}
@@ -388,9 +388,9 @@ func TestChokerSeedingFavoursLeastServed(t *testing.T) {
 	for _, id := range ids("a", "b", "c") {
 		s.add(id, true)
 	}
-	s.c.Sent("a", 300)
-	s.c.Sent("b", 100)
-	s.c.Sent("c", 200)
+	s.c.Sent("a", 300, s.now)
+	s.c.Sent("b", 100, s.now)
+	s.c.Sent("c", 200, s.now)
 	s.apply(s.c.SetSeeding(true, s.now))
 	if !s.unchoked["b"] || !s.unchoked["c"] || s.unchoked["a"] {
 		t.Errorf("seeding with 2 slots: unchoked %v, want the least served b and c", s.unchoked)
@@ -450,4 +450,75 @@ func cmpDecision(a, b Decision) int {
 		return 1
 	}
 	return -1
+}
+
+// The optimistic slot is a trial: a peer old enough to be judged that
+// takes TrialLeaves leaves without sending anything back loses the slot
+// at once and is benched for 1, 4, then 16 optimistic intervals; a byte
+// from it clears the record.
+func TestChokerBenchesFailedTrials(t *testing.T) {
+	s := newChokerSim(t, ChokerConfig{Slots: 1, TrialLeaves: 2}, 11)
+	s.add("up", true)
+	s.upload["up"] = 1000     // reciprocates: holds the regular slot
+	s.add("rider", true)      // takes, never gives
+	s.run(2*time.Minute, nil) // past the new-peer window
+	if s.c.Slot("up") != SlotRegular || s.c.Optimistic() != "rider" {
+		t.Fatalf("setup: up has %v, optimistic is %q", s.c.Slot("up"), s.c.Optimistic())
+	}
+	iv := s.c.Config().OptimisticInterval
+	for k, bench := range []time.Duration{iv, 4 * iv, 16 * iv, 16 * iv} {
+		if ds := s.c.Sent("rider", 100, s.now); len(ds) != 0 {
+			t.Fatalf("trial %d: first leaf already ends the trial: %+v", k, ds)
+		}
+		ds := s.c.Sent("rider", 100, s.now)
+		s.apply(ds)
+		if s.unchoked["rider"] || s.c.FailedTrials("rider") != k+1 || !s.c.Benched("rider", s.now) {
+			t.Fatalf("trial %d: after two unpaid leaves: unchoked %v, failed %d, benched %v",
+				k, s.unchoked["rider"], s.c.FailedTrials("rider"), s.c.Benched("rider", s.now))
+		}
+		start := s.now
+		for s.c.Optimistic() != "rider" {
+			s.step()
+			if s.c.Optimistic() != "rider" && s.unchoked["rider"] {
+				t.Fatalf("trial %d: rider unchoked while benched", k)
+			}
+			if s.now.Sub(start) > bench+iv {
+				t.Fatalf("trial %d: still benched after %v, bench is %v", k, s.now.Sub(start), bench)
+			}
+		}
+		if waited := s.now.Sub(start); waited < bench {
+			t.Fatalf("trial %d: optimistic again after %v, bench is %v", k, waited, bench)
+		}
+	}
+	// It gives something back: its record is cleared.
+	s.c.Received("rider", 10, s.now)
+	if s.c.FailedTrials("rider") != 0 || s.c.Benched("rider", s.now) {
+		t.Fatalf("after it sent data: failed %d, benched %v", s.c.FailedTrials("rider"), s.c.Benched("rider", s.now))
+	}
+}
+
+// A new peer we want nothing from is not judged: the optimistic slot is
+// there to give it its first leaves.
+func TestChokerDoesNotJudgeNewPeers(t *testing.T) {
+	s := newChokerSim(t, ChokerConfig{Slots: 1, TrialLeaves: 1}, 12)
+	s.add("up", true)
+	s.upload["up"] = 1000
+	s.step()
+	s.add("newbie", true)
+	s.run(10*time.Second, nil)
+	if s.c.Optimistic() != "newbie" {
+		t.Fatalf("optimistic is %q", s.c.Optimistic())
+	}
+	for range 10 {
+		s.apply(s.c.Sent("newbie", 100, s.now))
+	}
+	if s.c.FailedTrials("newbie") != 0 || !s.unchoked["newbie"] {
+		t.Fatalf("new peer judged: failed %d, unchoked %v", s.c.FailedTrials("newbie"), s.unchoked["newbie"])
+	}
+	// Once we want its leaves, it is judged even while new.
+	s.c.SetWanted("newbie", true)
+	s.apply(s.c.Sent("newbie", 100, s.now))
+	if s.c.FailedTrials("newbie") != 1 || s.unchoked["newbie"] {
+		t.Fatalf("wanted new peer: failed %d, unchoked %v", s.c.FailedTrials("newbie"), s.unchoked["newbie"])
+	}
 }

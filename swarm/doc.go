@@ -61,15 +61,24 @@
 //     There is no optimistic slot when seeding: the rotation already gives
 //     every peer a turn, and nothing is learned from what peers send us.
 //
+// Beyond DESIGN.md, the optimistic slot is a trial (ChokerConfig.TrialLeaves,
+// Choker.Sent): a peer that has taken TrialLeaves leaves (4) on it since it
+// last sent us anything, while it was old enough to be judged or had leaves
+// we wanted, loses the slot at once and is benched from it for 1, 4, then
+// 16 OptimisticIntervals; anything it sends clears its record. The count is
+// in leaves, not time: a free-rider that is the only peer wanting each new
+// leaf takes it within a second of being unchoked and would never run up
+// trial time. Brand-new peers with nothing we want are not judged; they
+// are who the slot is for.
+//
 // Deliberately not adopted: FairTorrent's deficit scheduling and PropShare.
 // Both allocate upload bandwidth per block in proportion to what each peer
 // gave, which needs a per-peer upload scheduler below the rate limiter and
-// per-block decisions; their gains are measured against free-riders with
-// many identities, which the node's per-root ban of misbehaving peers and
-// the snub rule already limit. The 4+1 slot choker is well understood,
-// easy to test deterministically and matches the benchmark in DESIGN.md (a
-// free-rider finishes clearly later). Instead the seeding round robin above
-// is deficit-like: it serves whoever has received least.
+// per-block decisions; they are work-conserving, so a free-rider still gets
+// whatever reciprocating peers leave unused. The 4+1 slot choker with
+// benched trials is well understood and easy to test deterministically.
+// The seeding round robin above is deficit-like: it serves whoever has
+// received least.
 //
 // The Choker returns Decisions (choke or unchoke, per peer, chokes first,
 // sorted by peer ID); the session sends them. Randomness comes only from
@@ -168,15 +177,16 @@
 //     and 65536 control messages (more and it is dropped).
 //
 // Upload beyond the choker: while downloading, a peer on the optimistic
-// slot is served at most cap/(Slots+1) when an upload cap is set. The
-// optimistic slot is a trial, not a way into the bandwidth that
-// reciprocating peers leave unused. Even so a free-rider does well in a
-// small swarm: whatever the reciprocating peers do not ask for goes to
-// whoever is unchoked and asking, seeders serve every interested peer in
-// turn, and once the others finish they seed to it. The in-process test
-// (14 uploaders capped at 512 KB/s, a seeder at 2 MB/s, 2+1 slots) measures
-// the free-rider finishing last or nearly, about 1.1-1.2x the uploaders'
-// mean time.
+// slot is served at most cap/(Slots+1) when an upload cap is set, and a
+// block still waiting for the limiter when its peer is choked is not sent
+// (a choke discards the peer's requests). What a free-rider gets, then:
+// the trial leaves of each uploader, new-peer trials, and the seeders'
+// round robin. The in-process test (14 uploaders capped at 512 KB/s, a
+// seeder at 1 MB/s, 2+1 slots, a 128-leaf file) measures it finishing
+// 1.25x the uploaders' mean when they leave once done, having got from
+// them 0.4-0.5x of what they gave one another; when they stay and seed,
+// 1.1x, because then all of them serve it at full rate, which no choker
+// should refuse: a late joiner that is honest looks the same.
 //
 // Resume: a restarted node calls Resume; chunker re-verifies the leaves
 // on disk and the picker starts with them, so only missing leaves are

@@ -340,6 +340,14 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 			if err := pc.waitUpload(int(size)); err != nil {
 				return err
 			}
+			// Choked while it waited for the limiter: a choke discards
+			// the peer's requests, this one too.
+			s.mu.Lock()
+			choked := pc.amChoking
+			s.mu.Unlock()
+			if choked {
+				return nil
+			}
 		}
 	}
 	data, err := svc.store.Get(pc.ctx, c)
@@ -365,7 +373,7 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 	s.acct.Uploaded(pc.id, len(data), now)
 	if ref.IsLeaf() {
 		s.mu.Lock()
-		s.choker.Sent(pc.id, len(data))
+		s.apply(s.choker.Sent(pc.id, len(data), now))
 		s.mu.Unlock()
 	}
 	return nil

@@ -293,6 +293,7 @@ func (s *session) updateInterest(pc *peerConn) {
 		return
 	}
 	pc.amInterested = want
+	s.choker.SetWanted(pc.id, want)
 	if want {
 		pc.queue(&Interested{})
 	} else {

@@ -70,6 +70,7 @@ fetch_seconds() { grep -o '"seconds": *[0-9.e-]*' | grep -oE '[0-9.e-]+$'; }
 echo "== swarm: 512 MiB from one seeder to one leecher" >&2
 big="$RUN_DIR/big.bin"
 head -c $((512 << 20)) /dev/urandom >"$big"
+sync "$big" # its writeback would otherwise run during the fetch
 c=$("$MYCO" --repo "$(node_repo 0)" share "$big")
 secs=$("$MYCO" --repo "$(node_repo 1)" fetch "$c" -o "$RUN_DIR/big.out" --json | fetch_seconds)
 cmp -s "$big" "$RUN_DIR/big.out" || die "the fetched 512 MiB file differs"
@@ -91,16 +92,27 @@ fi
 t0=$(now_ms)
 dd if=/dev/zero of="$RUN_DIR/dd.out" bs=1M count=512 conv=fdatasync 2>/dev/null
 disk=$(awk -v ms="$(($(now_ms) - t0))" 'BEGIN { printf "%.0f", 512 * 1048576 / (ms / 1000) / 1e6 }')
+rm -f "$RUN_DIR/dd.out"
+# The same around the page cache, as the fetch writes its aligned leaves.
+t0=$(now_ms)
+ddirect="-"
+if dd if=/dev/zero of="$RUN_DIR/dd.out" bs=1M count=512 oflag=direct conv=fdatasync 2>/dev/null; then
+	ddirect=$(awk -v ms="$(($(now_ms) - t0))" 'BEGIN { printf "%.0f", 512 * 1048576 / (ms / 1000) / 1e6 }')
+fi
 rm -f "$big" "$RUN_DIR/big.out" "$RUN_DIR/dd.out"
 out=$(cd "$ROOT_DIR" && go test -run XXX -bench 'Transfer/64MiB' -benchtime 1x ./swarm)
 raw=$(metric "$out" "Transfer/64MiB" "raw-MB/s")
 row "swarm: 512 MiB, 1 seeder -> 1 leecher, written to disk (daemons on loopback)" "${rate} MB/s" "${raw%.*} MB/s raw stream" \
 	"$(awk -v a="$rate" -v b="$raw" 'BEGIN{printf "%.2f", a/b}')" ">= 0.25x raw (anacrolix 0.19x, kubo 0.035x)"
-row "  reference: this disk writes 512 MiB (dd, fdatasync, nothing else running)" "${disk} MB/s" "${raw%.*} MB/s raw stream" \
+row "  reference: this disk writes 512 MiB (dd, fdatasync; page cache / O_DIRECT)" "${disk} / ${ddirect} MB/s" "${raw%.*} MB/s raw stream" \
 	"$(awk -v a="$disk" -v b="$raw" 'BEGIN{printf "%.2f", a/b}')" "the ceiling for the row above"
 if [ -n "$shmrate" ]; then
-	row "swarm: the same fetch written to tmpfs (/dev/shm)" "${shmrate} MB/s" "${raw%.*} MB/s raw stream" \
-		"$(awk -v a="$shmrate" -v b="$raw" 'BEGIN{printf "%.2f", a/b}')" ">= 0.25x raw"
+	# tmpfs has no device to write around: every page of the file is
+	# allocated, and on a VM that returns free memory to its host each
+	# fresh page is faulted in from the host (see chunker/direct.go). So
+	# this row measures the machine's memory more than the swarm.
+	row "  the same fetch written to tmpfs (/dev/shm: pages allocated in RAM)" "${shmrate} MB/s" "${raw%.*} MB/s raw stream" \
+		"$(awk -v a="$shmrate" -v b="$raw" 'BEGIN{printf "%.2f", a/b}')" "- (for comparison)"
 fi
 row "swarm: peak RSS of the seeder / the leecher during the disk fetch" "${rss0} / ${rss1} MiB" "-" "-" "<= 96 MiB (target 64)"
 

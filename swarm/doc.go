@@ -183,9 +183,9 @@
 // the trial leaves of each uploader, new-peer trials, and the seeders'
 // round robin. The in-process test (14 uploaders capped at 512 KB/s, a
 // seeder at 1 MB/s, 2+1 slots, a 128-leaf file) measures it finishing
-// 1.25x the uploaders' mean when they leave once done, having got from
-// them 0.4-0.5x of what they gave one another; when they stay and seed,
-// 1.1x, because then all of them serve it at full rate, which no choker
+// 1.2-1.3x the uploaders' mean when they leave once done, having got from
+// them 0.45-0.75x of what they gave one another; when they stay and seed,
+// 1.1-1.15x, because then all of them serve it at full rate, which no choker
 // should refuse: a late joiner that is honest looks the same.
 //
 // Resume: a restarted node calls Resume; chunker re-verifies the leaves

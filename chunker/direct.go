@@ -1,9 +1,6 @@
 package chunker
 
-import (
-	"os"
-	"unsafe"
-)
+import "unsafe"
 
 // Direct I/O. A fetch writes each leaf once and does not read it back
 // soon, so where the system allows it the destination is also opened with
@@ -63,14 +60,4 @@ func (f *Fetch) writeLeafAt(fi int, data []byte, off int64) error {
 	}
 	startWriteback(fh, off, len(data))
 	return nil
-}
-
-// openDirectOrNil opens path for direct writes, or returns nil where the
-// system or the file system does not offer them.
-func openDirectOrNil(path string) *os.File {
-	fh, err := openDirect(path)
-	if err != nil {
-		return nil
-	}
-	return fh
 }

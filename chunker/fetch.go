@@ -332,7 +332,9 @@ func (f *Fetch) prepare(l *Layout) error {
 				return err
 			}
 			f.files[i] = fh
-			f.direct[i] = openDirectOrNil(target)
+			if d, err := openDirect(target); err == nil { // else: no direct I/O here
+				f.direct[i] = d
+			}
 			if fe.Size >= 0 {
 				if st, err := fh.Stat(); err != nil {
 					return err

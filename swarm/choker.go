@@ -245,8 +245,8 @@ func (c *Choker) SetWanted(id peer.ID, wanted bool) {
 	}
 }
 
-// FailedTrials returns how many optimistic slots in a row the peer held
-// without sending us anything we wanted.
+// FailedTrials returns how many optimistic trials in a row the peer has
+// failed (see Sent).
 func (c *Choker) FailedTrials(id peer.ID) int {
 	if p, ok := c.peers[id]; ok {
 		return p.failedTrials
@@ -264,7 +264,8 @@ func (c *Choker) FailedTrials(id peer.ID) int {
 // peers with nothing to offer are who the slot is for. A peer that fails
 // is benched from the optimistic slot for 1, 4, then 16
 // OptimisticIntervals and loses the slot at once: Sent returns the
-// decisions that choke it and unchoke another peer, if any is eligible. Anything the peer sends clears its record (Received).
+// decisions that choke it and unchoke another peer, if any is eligible.
+// Anything the peer sends clears its record (Received).
 // Counting leaves rather than time matters: a free-rider that is the only
 // peer wanting our new leaves can take each one within a second of
 // unchoking, and would never run up trial time.
@@ -295,8 +296,10 @@ func (c *Choker) Sent(id peer.ID, n int, now time.Time) []Decision {
 // failed trials.
 func (c *Choker) Benched(id peer.ID, now time.Time) bool {
 	p, ok := c.peers[id]
-	return ok && now.Before(p.benchedUntil)
+	return ok && p.benched(now)
 }
+
+func (p *chokerPeer) benched(now time.Time) bool { return now.Before(p.benchedUntil) }
 
 // SetSeeding switches between downloading (tit-for-tat) and seeding
 // (round robin). The slots are recomputed at once.
@@ -467,13 +470,13 @@ func (c *Choker) pickOptimistic(now time.Time) {
 			p.slot = SlotNone
 			continue
 		}
-		if p.interested && p.slot == SlotNone && !now.Before(p.benchedUntil) {
+		if p.interested && p.slot == SlotNone && !p.benched(now) {
 			cands = append(cands, p)
 			total += c.weight(p, now)
 		}
 	}
 	if len(cands) == 0 {
-		if current != nil && current.interested && !now.Before(current.benchedUntil) {
+		if current != nil && current.interested && !current.benched(now) {
 			current.slot = SlotOptimistic
 		}
 		return

@@ -340,12 +340,7 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 			if err := pc.waitUpload(int(size)); err != nil {
 				return err
 			}
-			// Choked while it waited for the limiter: a choke discards
-			// the peer's requests, this one too.
-			s.mu.Lock()
-			choked := pc.amChoking
-			s.mu.Unlock()
-			if choked {
+			if pc.chokedNow() {
 				return nil
 			}
 		}
@@ -359,6 +354,9 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 		if size <= 0 {
 			if err := pc.waitUpload(len(data)); err != nil {
 				return err
+			}
+			if pc.chokedNow() {
+				return nil
 			}
 		}
 		if svc.cfg.corrupt != nil {
@@ -377,6 +375,15 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 		s.mu.Unlock()
 	}
 	return nil
+}
+
+// chokedNow reports whether we choked the peer, for a leaf that waited
+// for the upload limiter: a choke discards the peer's requests, that
+// one too.
+func (pc *peerConn) chokedNow() bool {
+	pc.sess.mu.Lock()
+	defer pc.sess.mu.Unlock()
+	return pc.amChoking
 }
 
 // waitUpload waits until n bytes may be sent to the peer: within the

@@ -108,7 +108,7 @@ func BenchmarkFetchWrite(b *testing.B) {
 			for b.Loop() {
 				i++
 				dst := openStore(b, filepath.Join(dir, fmt.Sprint("dst", i)))
-				f, err := dst.StartFetch(r.Cid, filepath.Join(dir, fmt.Sprint("out", i)))
+				f, err := dst.StartFetch(r.Cid, filepath.Join(dir, fmt.Sprint("out", i)), FetchOptions{})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -56,7 +56,7 @@ func TestFetchDirectAndBufferedWrites(t *testing.T) {
 	dst := openStore(t, filepath.Join(dir, "dst"))
 	defer dst.Close()
 	dest := filepath.Join(dir, "out")
-	f, err := dst.StartFetch(r.Cid, dest)
+	f, err := dst.StartFetch(r.Cid, dest, FetchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

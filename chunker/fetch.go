@@ -63,11 +63,17 @@ type IncomingInfo struct {
 	Dest string
 }
 
+// FetchOptions tune StartFetch.
+type FetchOptions struct {
+	// Force lets Finish replace a destination that exists by then.
+	Force bool
+}
+
 // StartFetch begins (or resumes) fetching root into dest. A fresh fetch
 // needs a dest that does not exist yet; its parent directories are
 // created. To resume after a restart, pass dest "" (or the same path).
 // Calling it again for a root being fetched returns the same *Fetch.
-func (s *Store) StartFetch(root cid.Cid, dest string) (*Fetch, error) {
+func (s *Store) StartFetch(root cid.Cid, dest string, opts FetchOptions) (*Fetch, error) {
 	if err := checkCID(root); err != nil {
 		return nil, fmt.Errorf("start fetch: %w", err)
 	}
@@ -158,6 +164,16 @@ func (s *Store) Incoming() ([]IncomingInfo, error) {
 		out = append(out, IncomingInfo{Root: c, Dest: string(it.Value()[n:])})
 	}
 	return out, it.Error()
+}
+
+// Part is where the data lives until Finish renames it to Dest.
+// (Stub: the data is written to Dest itself for now.)
+func (f *Fetch) Part() string { return f.dest }
+
+// SetDest changes where Finish puts the verified content (used when the
+// name announced by peers is learned after the fetch started).
+func (f *Fetch) SetDest(dest string) error {
+	return errors.New("set dest: not implemented yet")
 }
 
 // Root is the CID being fetched; Dest where it is written.
@@ -566,8 +582,8 @@ func (f *Fetch) Finish() (RootInfo, error) {
 }
 
 // Abort stops the fetch and forgets it: its nodes and references are
-// released. Bytes already written to the destination stay there.
-func (f *Fetch) Abort() error {
+// released. Bytes already written stay there (keepPartial is a stub).
+func (f *Fetch) Abort(keepPartial bool) error {
 	f.life.Lock()
 	defer f.life.Unlock()
 	if f.closed {

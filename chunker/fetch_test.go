@@ -75,7 +75,7 @@ func TestFetchResumeAfterReopen(t *testing.T) {
 
 	dst := openStore(t, filepath.Join(dir, "dst"))
 	dest := filepath.Join(dir, "downloads", "file")
-	f, err := dst.StartFetch(r.Cid, dest)
+	f, err := dst.StartFetch(r.Cid, dest, FetchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestFetchResumeAfterReopen(t *testing.T) {
 	if err != nil || len(inc) != 1 || inc[0].Root != r.Cid || inc[0].Dest != dest {
 		t.Fatalf("incoming after reopen: %v %v", inc, err)
 	}
-	f, err = dst.StartFetch(r.Cid, "")
+	f, err = dst.StartFetch(r.Cid, "", FetchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestFetchResumeAfterReopen(t *testing.T) {
 	if inc, _ := dst.Incoming(); len(inc) != 0 {
 		t.Fatalf("incoming after finish: %v", inc)
 	}
-	if _, err := dst.StartFetch(r.Cid, filepath.Join(dir, "again")); !errors.Is(err, ErrAlreadyKept) {
+	if _, err := dst.StartFetch(r.Cid, filepath.Join(dir, "again"), FetchOptions{}); !errors.Is(err, ErrAlreadyKept) {
 		t.Fatalf("fetch of a kept root: %v", err)
 	}
 	if err := dst.Remove(r.Cid); err != nil {
@@ -194,11 +194,11 @@ func TestFetchRawRootAndRejects(t *testing.T) {
 
 	existing := filepath.Join(dir, "exists")
 	writeTestFile(t, existing, []byte("mine"))
-	if _, err := dst.StartFetch(r.Cid, existing); !errors.Is(err, ErrDestExists) {
+	if _, err := dst.StartFetch(r.Cid, existing, FetchOptions{}); !errors.Is(err, ErrDestExists) {
 		t.Fatalf("existing destination: %v", err)
 	}
 
-	f, err := dst.StartFetch(r.Cid, filepath.Join(dir, "small"))
+	f, err := dst.StartFetch(r.Cid, filepath.Join(dir, "small"), FetchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestFetchDirectory(t *testing.T) {
 	dst := openStore(t, filepath.Join(dir, "dst"))
 	defer dst.Close()
 	dest := filepath.Join(dir, "got")
-	f, err := dst.StartFetch(r.Cid, dest)
+	f, err := dst.StartFetch(r.Cid, dest, FetchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,18 @@ type RootInfo struct {
 	Size   uint64 // content bytes
 	Blocks uint64 // blocks in its DAG, counting repeats
 	Dir    bool
+	// Name is the file or folder name the root was shared or fetched
+	// under ("" if none is known).
+	Name string
+	// Broken says why the root can no longer be served (a referenced
+	// file changed or vanished); "" when it is whole.
+	Broken string
+}
+
+// MarkBroken records that root can no longer be served, and why. Sharing
+// the file again clears it. (Stub: not persisted yet.)
+func (s *Store) MarkBroken(root cid.Cid, reason string) error {
+	return nil
 }
 
 // Open opens (creating if needed) the store whose index lives in

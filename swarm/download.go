@@ -77,6 +77,21 @@ func (d *Download) Progress() SessionStats { return d.sess.stats() }
 // is on disk stays; Fetch with dest "" resumes it.
 func (d *Download) Stop() { d.sess.shutdown(ErrStopped) }
 
+// Cancel ends the download with ErrCancelled and removes its partial
+// data unless keepPartial. (Stub: keeps the data for now.)
+func (d *Download) Cancel(keepPartial bool) { d.sess.shutdown(ErrCancelled) }
+
+// Dest is where the verified content goes (it may change once peers
+// announce the root's name).
+func (d *Download) Dest() string {
+	d.sess.mu.Lock()
+	defer d.sess.mu.Unlock()
+	if d.sess.fetch != nil {
+		return d.sess.fetch.Dest()
+	}
+	return ""
+}
+
 func (d *Download) notify() {
 	select {
 	case d.updates <- struct{}{}:

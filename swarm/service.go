@@ -34,6 +34,9 @@ var (
 	// ErrStopped: the download was stopped by Stop; what it fetched stays
 	// on disk and can be resumed.
 	ErrStopped = errors.New("download stopped")
+	// ErrCancelled: the download was cancelled; its partial data is gone
+	// (unless kept on request).
+	ErrCancelled = errors.New("download cancelled")
 	// ErrBadData: a peer sent a block that does not hash to its CID (or is
 	// malformed); it is dropped and banned from the session.
 	ErrBadData = errors.New("peer sent bad data")
@@ -102,6 +105,13 @@ type Config struct {
 	StreamTimeout time.Duration
 	// Seed seeds the choker's and picker's randomness (0: random).
 	Seed uint64
+	// IdleLimit is the default FetchOptions.IdleLimit (default 10 min).
+	IdleLimit time.Duration
+	// OnBroken is called once per root when one of its blocks cannot be
+	// served because the file it refers to changed or vanished; the
+	// service has stopped serving the root and marked it broken in the
+	// store. It must not block.
+	OnBroken func(root cid.Cid, err error)
 
 	// Test hooks: corrupt alters leaves this node serves; freeRide makes
 	// it download without ever uploading a leaf.
@@ -553,6 +563,14 @@ type FetchOptions struct {
 	// Timeout is how long the fetch may go without any peer that has the
 	// root before it fails with ErrNoProviders (default Config.FindTimeout).
 	Timeout time.Duration
+	// IdleLimit is how long the fetch may go with peers but without any
+	// leaf arriving before it fails (default Config.IdleLimit, 10 min).
+	IdleLimit time.Duration
+	// Force lets the fetch replace an existing destination.
+	Force bool
+	// UseName: dest is the fallback path (named after the CID); the name
+	// peers announce for the root replaces its last element when known.
+	UseName bool
 }
 
 // Fetch starts downloading root into dest and returns at once; the
@@ -580,7 +598,7 @@ func (s *Service) Fetch(ctx context.Context, root cid.Cid, dest string, opts Fet
 		return nil, fmt.Errorf("fetch %s: %w", root, chunker.ErrAlreadyKept)
 	}
 	s.mu.Unlock()
-	f, err := s.store.StartFetch(root, dest)
+	f, err := s.store.StartFetch(root, dest, chunker.FetchOptions{Force: opts.Force})
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", root, err)
 	}
@@ -634,6 +652,33 @@ func (s *Service) Resume(ctx context.Context) ([]*Download, error) {
 		out = append(out, dl)
 	}
 	return out, errors.Join(errs...)
+}
+
+// ErrNotFetching: Cancel of a root that has no running download.
+var ErrNotFetching = errors.New("root is not being fetched")
+
+// Cancel stops root's download and removes its partial data (kept with
+// keepPartial). The download ends with ErrCancelled.
+func (s *Service) Cancel(root cid.Cid, keepPartial bool) error {
+	dl := s.Download(root)
+	if dl == nil {
+		return fmt.Errorf("cancel %s: %w", root, ErrNotFetching)
+	}
+	dl.Cancel(keepPartial)
+	return nil
+}
+
+// PeerAddrs lists the peers of unfinished downloads with their addresses,
+// so the node can remember them across a restart.
+func (s *Service) PeerAddrs() []peer.AddrInfo { return nil }
+
+// RootTotals returns the bytes exchanged for root since the service
+// started.
+func (s *Service) RootTotals(root cid.Cid) PeerStats {
+	if st, ok := s.SessionStats(root); ok {
+		return PeerStats{Uploaded: st.Uploaded, Downloaded: st.Downloaded}
+	}
+	return PeerStats{}
 }
 
 // Download returns the running download of root, or nil.

@@ -778,7 +778,7 @@ func (s *session) fail(err error) {
 	s.mu.Unlock()
 	s.shutdown(err)
 	if abort && f != nil {
-		if aerr := f.Abort(); aerr != nil {
+		if aerr := f.Abort(false); aerr != nil {
 			s.log.Warn("abort fetch", "err", aerr)
 		}
 	}
@@ -962,6 +962,16 @@ type SessionStats struct {
 	// Received counts leaves received and verified in this run of the
 	// download (a resumed download does not count what was on disk).
 	Received int `json:"received"`
+	// State is the fetch lifecycle: "queued", "finding peers",
+	// "downloading", "verifying", "done", "failed", "cancelled", or
+	// "seeding" for a root we only serve.
+	State string `json:"state"`
+	// Reason says why a fetch failed, in words a person can act on.
+	Reason string `json:"reason,omitempty"`
+	// Dest is where the verified content goes (downloads only).
+	Dest string `json:"dest,omitempty"`
+	// Name is the root's name, as shared or as announced by peers.
+	Name string `json:"name,omitempty"`
 }
 
 func (s *session) stats() SessionStats {
@@ -969,7 +979,10 @@ func (s *session) stats() SessionStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := SessionStats{Root: s.root, Peers: len(s.peers), Size: -1, Bytes: s.bytes,
-		Downloading: !s.seeding, Received: s.received}
+		Downloading: !s.seeding, Received: s.received, State: "downloading"}
+	if s.seeding {
+		st.State = "seeding"
+	}
 	if s.layout != nil {
 		st.Have, st.Leaves, st.Size = s.have.Count(), s.have.Len(), s.layout.Size
 	}

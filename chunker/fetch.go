@@ -212,8 +212,9 @@ func (s *Store) registerFetch(root cid.Cid, dest string, opts FetchOptions) (f *
 		return nil, false, false, nil, err
 	}
 	for _, o := range s.fetches {
+		// o.part is fixed; o.mu may be held for a long verification.
 		if o.part == f.part {
-			return nil, false, false, nil, fmt.Errorf("%w: %s is fetching into %s", ErrDestBusy, o.root, o.Dest())
+			return nil, false, false, nil, fmt.Errorf("%w: %s is fetching via %s", ErrDestBusy, o.root, o.part)
 		}
 	}
 	s.fetches[root] = f

@@ -164,11 +164,12 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 // Close closes the index. Fetches still open must not be used after.
 func (s *Store) Close() error {
 	s.fetchMu.Lock()
-	for _, f := range s.fetches {
-		f.closeFiles()
-	}
+	open := s.fetches
 	s.fetches = map[cid.Cid]*Fetch{}
 	s.fetchMu.Unlock()
+	for _, f := range open {
+		f.closeFiles() // waits for a StartFetch still preparing f
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close content store: %w", err)
 	}

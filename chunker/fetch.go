@@ -429,8 +429,11 @@ func (f *Fetch) Part() string { return f.part }
 // SetDest changes where Finish puts the verified content (used when the
 // name announced by peers is learned after the fetch started). The new
 // destination is recorded, so a resumed fetch keeps it; the partial data
-// does not move, and the new path is checked only by Finish. It fails once
-// the fetch is finished or aborted (ErrFetchClosed).
+// does not move, and the new path is checked only by Finish (which renames
+// the partial data there, so it must be on the same file system). A
+// relative path is made absolute against the working directory. It fails
+// once the fetch is finished or aborted (ErrFetchClosed), or when Finish
+// already moved the content to the previous destination.
 func (f *Fetch) SetDest(dest string) error {
 	if dest == "" {
 		return fmt.Errorf("set dest of %s: empty path", f.root)
@@ -708,7 +711,7 @@ func (f *Fetch) prepare(l *Layout) (err error) {
 					err = fh.Truncate(fe.Size)
 				}
 				if err != nil {
-					return fmt.Errorf("reserve %d bytes for %s: %w", fe.Size, target, err)
+					return fmt.Errorf("reserve %d bytes: %w", fe.Size, err)
 				}
 			}
 		}

@@ -2,7 +2,6 @@ package chunker
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"syscall"
 
@@ -38,6 +37,6 @@ func allocate(fh *os.File, n int64) error {
 	case errors.Is(ferr, unix.EOPNOTSUPP), errors.Is(ferr, unix.ENOSYS):
 		return fh.Truncate(n)
 	default:
-		return &os.PathError{Op: "fallocate", Path: fh.Name(), Err: fmt.Errorf("%d bytes: %w", n, ferr)}
+		return &os.PathError{Op: "fallocate", Path: fh.Name(), Err: ferr}
 	}
 }

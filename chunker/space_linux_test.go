@@ -77,6 +77,7 @@ func TestFetchReserveNoSpace(t *testing.T) {
 	if !errors.Is(perr, ErrNoSpace) || !strings.Contains(perr.Error(), "no space left on device") {
 		t.Fatalf("the last node of a fetch too big for the disk: %v", perr)
 	}
+	t.Logf("the fetch fails with: %v", perr)
 	if f.Layout() != nil || len(f.Missing()) == 0 {
 		t.Fatal("a fetch that could not reserve its space reports a layout")
 	}

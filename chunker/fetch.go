@@ -295,15 +295,18 @@ func (f *Fetch) record() incomingRecord {
 // wrote in place: what is at dest is that fetch's unfinished output (it
 // refused an existing dest), so it becomes the partial data, and the file
 // records follow it. Its leaves are re-verified like any resumed ones.
+//
+// It can be interrupted at any point: the data is moved only if the
+// partial path is still free, and the file records are rewritten every
+// time (a record naming the partial path already is left as it is).
 func (f *Fetch) migrateLegacy(dest string) error {
-	if _, err := os.Lstat(f.part); err == nil {
-		return nil // moved already
-	}
-	if _, err := os.Lstat(dest); err != nil {
-		return nil // nothing to move: the fetch starts its data afresh
-	}
-	if err := os.Rename(dest, f.part); err != nil {
-		return err
+	if _, err := os.Lstat(f.part); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Lstat(dest); err == nil {
+			if err := os.Rename(dest, f.part); err != nil {
+				return err
+			}
+			f.s.log.Info("moved an unfinished fetch's data to its partial path", "cid", f.root, "from", dest, "to", f.part)
+		}
 	}
 	b := new(leveldb.Batch)
 	it := f.s.db.NewIterator(util.BytesPrefix(idKey(pOwnerFile, f.owner)), nil)
@@ -326,7 +329,6 @@ func (f *Fetch) migrateLegacy(dest string) error {
 	if err := it.Error(); err != nil {
 		return err
 	}
-	f.s.log.Info("moved an unfinished fetch's data to its partial path", "cid", f.root, "from", dest, "to", f.part)
 	return f.s.db.Write(b, &opt.WriteOptions{Sync: true})
 }
 
@@ -374,9 +376,13 @@ func (s *Store) DropIncoming(root cid.Cid, keepPartial bool) error {
 	if f := s.fetches[root]; f != nil {
 		s.fetchMu.Unlock()
 		<-f.ready
-		if f.startErr == nil {
-			if err := f.Abort(keepPartial); err != nil && !errors.Is(err, ErrFetchClosed) {
-				return err
+		if f.startErr == nil && !f.closed.Load() {
+			err := f.Abort(keepPartial)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, ErrFetchClosed) {
+				return fmt.Errorf("drop fetch %s: %w", root, err)
 			}
 		}
 		// A start that failed, or a fetch closed meanwhile: look again.

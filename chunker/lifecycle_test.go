@@ -446,6 +446,24 @@ func TestFetchResumeNoSpaceLeavesNothingRegistered(t *testing.T) {
 	if err := dst.DropIncoming(r.Cid, false); !errors.Is(err, ErrNotIncoming) {
 		t.Fatalf("second drop: %v", err)
 	}
+	// And a running one, as Abort would.
+	f, err = dst.StartFetch(r.Cid, dest, FetchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetchNodes(t, src, f)
+	if err := dst.DropIncoming(r.Cid, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.PutLeaf(0, nil); !errors.Is(err, ErrFetchClosed) {
+		t.Fatalf("put after drop: %v", err)
+	}
+	if _, err := os.Stat(f.Part()); err != nil {
+		t.Fatalf("partial data not kept: %v", err)
+	}
+	if inc, _ := dst.Incoming(); len(inc) != 0 || fetchesRegistered(dst) != 0 {
+		t.Fatalf("incoming after dropping a running fetch: %v", inc)
+	}
 }
 
 // StartFetch re-verifies the leaves of a resumed fetch without holding any

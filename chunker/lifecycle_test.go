@@ -150,7 +150,7 @@ func TestFetchForceReplaces(t *testing.T) {
 	data := testData(256*5, 4)
 	src, r := shareFile(t, dir, "orig", data, small)
 	dst := openStore(t, filepath.Join(dir, "dst"))
-	defer dst.Close()
+	defer func() { dst.Close() }()
 	dest := filepath.Join(dir, "dest")
 	writeTestFile(t, dest, []byte("old"))
 	if _, err := dst.StartFetch(r.Cid, dest, FetchOptions{}); !errors.Is(err, ErrDestExists) {
@@ -165,6 +165,12 @@ func TestFetchForceReplaces(t *testing.T) {
 	}
 	fetchAll(t, src, f)
 	mustHold(t, dest, []byte("old")) // untouched until Finish
+	// Force is recorded: a restart keeps it.
+	dst.Close()
+	dst = openStore(t, filepath.Join(dir, "dst"))
+	if f, err = dst.StartFetch(r.Cid, "", FetchOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.Finish(); err != nil {
 		t.Fatal(err)
 	}

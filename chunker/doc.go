@@ -51,7 +51,9 @@
 // file is missing (ErrSourceMissing), changed size or mtime
 // (ErrSourceChanged), or holds wrong bytes at an unchanged size and mtime
 // (ErrHashMismatch). Files kept by reference are never modified or deleted
-// by the store.
+// by the store: it deletes only a fetch's own partial data (Abort,
+// DropIncoming, a fresh fetch clearing a stale one), and replaces what is
+// at a destination only for a fetch started with Force.
 //
 // Freeing uses owner sets, not mark-and-sweep: each import or fetch is an
 // owner; a block in the index carries one marker per owner using it, and

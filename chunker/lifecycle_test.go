@@ -560,3 +560,58 @@ func TestStartFetchVerifiesWithoutStoreLock(t *testing.T) {
 	}
 	mustHold(t, filepath.Join(dir, "outa"), da)
 }
+
+// When the first StartFetch of a root fails, a second one (waiting for it,
+// or starting after it failed, as scheduling has it) fails the same way,
+// and nothing stays registered.
+func TestStartFetchSameRootFailureShared(t *testing.T) {
+	dir := t.TempDir()
+	data := testData(256*6, 22)
+	src, r := shareFile(t, dir, "orig", data, small)
+	dst := openStore(t, filepath.Join(dir, "dst"))
+	f, err := dst.StartFetch(r.Cid, filepath.Join(dir, "out"), FetchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetchNodes(t, src, f)
+	fetchLeaves(t, src, f, func(i int) bool { return i < 2 })
+	part := f.Part()
+	dst.Close()
+	if err := os.Truncate(part, 0); err != nil { // needs its space again
+		t.Fatal(err)
+	}
+
+	dst = openStore(t, filepath.Join(dir, "dst"))
+	defer dst.Close()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	dst.hooks.allocate = func(fh *os.File, n int64) error {
+		if calls.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+		return &os.PathError{Op: "fallocate", Path: fh.Name(), Err: syscall.ENOSPC}
+	}
+	errs := make(chan error, 2)
+	go func() {
+		_, err := dst.StartFetch(r.Cid, "", FetchOptions{})
+		errs <- err
+	}()
+	<-entered
+	go func() {
+		_, err := dst.StartFetch(r.Cid, "", FetchOptions{})
+		errs <- err
+	}()
+	close(release)
+	for range 2 {
+		if err := <-errs; !errors.Is(err, ErrNoSpace) {
+			t.Fatalf("StartFetch: %v", err)
+		}
+	}
+	if n := fetchesRegistered(dst); n != 0 {
+		t.Fatalf("%d fetches registered", n)
+	}
+	if inc, _ := dst.Incoming(); len(inc) != 1 {
+		t.Fatalf("the record of the resumed fetch is gone: %v", inc)
+	}
+}

@@ -199,14 +199,8 @@ func (s *Store) registerFetch(root cid.Cid, dest string, opts FetchOptions) (f *
 		fresh = true
 		f.dest, f.force, f.part = dest, opts.Force, PartPath(dest)
 		// A fetch recorded but not running may own the same partial path.
-		inc, err := s.Incoming()
-		if err != nil {
-			return nil, false, false, nil, err
-		}
-		for _, in := range inc {
-			if in.Part == f.part {
-				return nil, false, false, nil, fmt.Errorf("%w: %s is fetching into %s", ErrDestBusy, in.Root, in.Dest)
-			}
+		if other, ok := s.incomingAt(f.part); ok {
+			return nil, false, false, nil, fmt.Errorf("%w: %s is fetching into %s", ErrDestBusy, other.Root, other.Dest)
 		}
 	default:
 		return nil, false, false, nil, err
@@ -366,6 +360,27 @@ func (s *Store) Incoming() ([]IncomingInfo, error) {
 	return out, it.Error()
 }
 
+// incomingAt returns the recorded fetch whose partial path is part, if
+// any. Records that do not decode are skipped (Incoming reports them).
+func (s *Store) incomingAt(part string) (IncomingInfo, bool) {
+	it := s.db.NewIterator(util.BytesPrefix([]byte{pIncoming}), nil)
+	defer it.Release()
+	for it.Next() {
+		r, err := decodeIncomingRecord(it.Value())
+		if err != nil {
+			continue
+		}
+		if r.Legacy {
+			r.Part = PartPath(r.Dest)
+		}
+		if r.Part == part {
+			c, _ := cid.Cast(it.Key()[1:])
+			return IncomingInfo{Root: c, Dest: r.Dest, Part: r.Part}, true
+		}
+	}
+	return IncomingInfo{}, false
+}
+
 // DropIncoming forgets the fetch of root, as Abort does, whether or not it
 // is running: its nodes and references are released and its partial data
 // removed unless keepPartial. It is the way out for a recorded fetch that
@@ -399,8 +414,14 @@ func (s *Store) DropIncoming(root cid.Cid, keepPartial bool) error {
 	}
 	rec, err := decodeIncomingRecord(v)
 	if err != nil {
-		s.fetchMu.Unlock()
-		return fmt.Errorf("drop fetch %s: %w", root, err)
+		// Nothing can resume it: forget the record (its owner's index
+		// entries stay, unreachable).
+		defer s.fetchMu.Unlock()
+		s.log.Warn("dropping an incoming record that does not decode", "cid", root, "err", err)
+		if err := s.db.Delete(plainCidKey(pIncoming, root), &opt.WriteOptions{Sync: true}); err != nil {
+			return fmt.Errorf("drop fetch %s: %w", root, err)
+		}
+		return nil
 	}
 	// A placeholder keeps StartFetch of root away while the index is
 	// cleaned, without holding fetchMu.

@@ -175,3 +175,37 @@ func TestFetchDirectoryPartialAndCrash(t *testing.T) {
 		t.Fatal("export differs")
 	}
 }
+
+// A record that does not decode blocks neither other fetches nor its own
+// removal.
+func TestMalformedIncomingRecordCanBeDropped(t *testing.T) {
+	dir := t.TempDir()
+	data := testData(600, 23)
+	src, r := shareFile(t, dir, "orig", data, small)
+	dst := openStore(t, filepath.Join(dir, "dst"))
+	defer dst.Close()
+	bad := sumCID(CodecRaw, []byte("bad record"))
+	if err := dst.db.Put(plainCidKey(pIncoming, bad), []byte{0, 9}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dst.Incoming(); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("incoming with a bad record: %v", err)
+	}
+	f, err := dst.StartFetch(r.Cid, filepath.Join(dir, "out"), FetchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetchAll(t, src, f)
+	if _, err := f.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dst.StartFetch(bad, "", FetchOptions{}); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("resume of a bad record: %v", err)
+	}
+	if err := dst.DropIncoming(bad, false); err != nil {
+		t.Fatal(err)
+	}
+	if inc, err := dst.Incoming(); err != nil || len(inc) != 0 {
+		t.Fatalf("incoming after the drop: %v %v", inc, err)
+	}
+}

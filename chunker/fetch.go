@@ -450,7 +450,9 @@ func (s *Store) DropIncoming(root cid.Cid, keepPartial bool) error {
 }
 
 // Part is where the data lives until Finish renames it to Dest: a file,
-// or a directory for a directory root. It never changes during a fetch.
+// or a directory for a directory root. It never changes during a fetch,
+// and is the recorded one after a resume. Once Finish has renamed it (or a
+// resume found the content already at Dest), nothing is there.
 func (f *Fetch) Part() string { return f.part }
 
 // SetDest changes where Finish puts the verified content (used when the

@@ -46,6 +46,11 @@ func directOK(data []byte, off int64) bool {
 // can (see above), else through the page cache with writeback started at
 // once.
 func (f *Fetch) writeLeafAt(fi int, data []byte, off int64) error {
+	if h := f.s.hooks.writeLeaf; h != nil {
+		if err := h(f.files[fi].Name(), off); err != nil {
+			return err
+		}
+	}
 	if d := f.direct[fi]; d != nil && directOK(data, off) {
 		if _, err := d.WriteAt(data, off); err == nil {
 			return nil

@@ -61,7 +61,7 @@ func TestFetchDirectAndBufferedWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	fetchNodes(t, src, f)
-	if probe, err := openDirect(dest); err == nil {
+	if probe, err := openDirect(f.Part()); err == nil {
 		probe.Close()
 		if f.direct[0] == nil {
 			t.Fatal("the file system takes O_DIRECT but the fetch did not open it")

@@ -44,13 +44,16 @@
 // The index is a goleveldb database in <dir>/index (keys in keys.go). Leaf
 // bytes are not copied: a shared file's leaves are recorded as (file,
 // offset, length) with the file's path, size and mtime; a fetched file's
-// leaves likewise point into its destination. Internal nodes (small) and the
+// leaves likewise point into its partial file while it is fetched, and
+// into its destination once finished. Internal nodes (small) and the
 // leaves of a stream import (AddReader, which has no file) live in the
 // index. Every read re-verifies; when it fails, the error says whether the
 // file is missing (ErrSourceMissing), changed size or mtime
 // (ErrSourceChanged), or holds wrong bytes at an unchanged size and mtime
 // (ErrHashMismatch). Files kept by reference are never modified or deleted
-// by the store.
+// by the store: it deletes only a fetch's own partial data (Abort,
+// DropIncoming, a fresh fetch clearing a stale one), and replaces what is
+// at a destination only for a fetch started with Force.
 //
 // Freeing uses owner sets, not mark-and-sweep: each import or fetch is an
 // owner; a block in the index carries one marker per owner using it, and
@@ -63,17 +66,102 @@
 // Open. Sharing a root that is already kept replaces its references (useful
 // after moving the file).
 //
+// # Names and broken roots
+//
+// A root record (keys.go) carries the name the root was shared under
+// (filepath.Base of the path given to AddPath; for a top-level symlink,
+// the symlink's own name) or fetched under (the base name of the final
+// destination); RootInfo.Name reports it ("" for AddReader and for records
+// written before names existed). Sharing the same content again under
+// another name renames the root.
+//
+// MarkBroken records why a root can no longer be served (its file changed
+// or vanished); RootInfo.Broken reports it until the root is shared again
+// (a fresh import that commits the same root writes a new record) or
+// MarkBroken(root, "") clears it. CheckSources is the cheap test for it:
+// a stat of every referenced file against the recorded size and mtime, no
+// reading; ErrSourceMissing or ErrSourceChanged name the first file that
+// fails. The store never marks a root by itself: the node decides when
+// (at start, when serving fails).
+//
+// AddPath("") is refused. A path that is a symlink is followed: the file or
+// directory it points to is shared, recorded by its resolved path; a
+// dangling symlink is an error. Symlinks inside a shared directory are
+// kept as UnixFS symlinks.
+//
 // # Fetch
 //
 // StartFetch opens an incoming root with a destination. PutNode accepts the
 // dag-pb nodes listed by Missing until the Layout (files and ordered leaves
 // with offsets) is known; PutLeaf verifies a leaf, writes it at its offset
 // (at every offset with the same CID), and records the reference; Finish
-// syncs the files and turns the root into a kept root served from the
-// destination. Many goroutines may call PutLeaf at once. After a crash,
-// Incoming lists unfinished fetches and StartFetch(root, "") reopens one:
-// its nodes are in the index, and the leaves recorded on disk count again
-// once re-read and re-verified.
+// turns the root into a kept root served from the destination. Many
+// goroutines may call PutLeaf at once.
+//
+// The destination never holds anything but verified content. The data is
+// written to a partial path beside it, PartPath(dest): for /x/big.bin,
+// /x/.big.bin.myco-part (a directory of that name for a directory root).
+// The incoming record (keys.go) keeps the destination, the partial path
+// and Force; the file records name the partial paths. The partial path is
+// fixed for the life of a fetch; SetDest changes only the destination
+// (when the root's name is learned), recorded at once. Finish, once every
+// leaf is verified: syncs every file and directory of the partial data,
+// renames it to the destination (refusing with ErrDestExists if something
+// is there, unless Force: then a file is replaced atomically, a directory
+// removed first), syncs the parent directory, and then commits, in one
+// synced batch, the kept root (named after the destination) with its file
+// records naming the final paths, dropping the incoming record. A refused
+// Finish leaves the fetch open. Abort releases the fetch's index entries,
+// then removes the partial data unless keepPartial; it never touches the
+// destination. A fresh StartFetch removes stale partial data at its
+// partial path, so a fetch after an Abort starts clean. DropIncoming does
+// what Abort does for a recorded fetch that cannot be started.
+//
+// # Crashes and resume
+//
+// After a crash, Incoming lists unfinished fetches and StartFetch(root, "")
+// reopens one: its nodes are in the index, and the leaves recorded in its
+// partial data count again once re-read and re-verified. The partial data
+// is what is on disk; a leaf the index recorded whose bytes do not verify
+// is fetched again.
+//
+// A crash between Finish's rename and its commit leaves the record of an
+// unfinished fetch, no partial data, and the content at the destination.
+// The resumed fetch sees exactly that (partial path gone, destination
+// present) and treats the destination's bytes as what is on disk: it
+// re-reads and re-verifies every leaf there, reading only. If all verify
+// (and, for a directory, the tree matches), the fetch is complete and
+// Finish only commits it. If not, the destination is someone else's: it is
+// left alone, the fetch starts its partial data afresh, and Finish will
+// refuse the destination unless Force. No marker is written before the
+// rename: the check costs a read of the destination only in this rare
+// case, and it is right whatever put the destination there.
+//
+// Records written by the version that fetched in place (owner and
+// destination only) still decode. Resuming one moves whatever is at the
+// destination (that fetch's unfinished output, since it refused an
+// existing destination) to the partial path, points the file records at
+// it, rewrites the record, and re-verifies the leaves as usual.
+//
+// StartFetch registers the fetch under the store's fetch lock with index
+// reads only; creating the partial data, reserving space and re-verifying
+// leaves happen after, outside it, so StartFetch, Abort and Roots of other
+// roots never wait for them. A second StartFetch of the same root waits
+// for the first and gets the same *Fetch. A StartFetch that fails leaves
+// nothing registered (a fresh one nothing in the index or on disk either;
+// a resumed one keeps its record for a retry or DropIncoming).
+//
+// # Disk full
+//
+// When the layout becomes known, each file of the partial data is given
+// its full size: on Linux with fallocate, which reserves the blocks, so a
+// fetch that does not fit fails there and then (EOPNOTSUPP: the file is
+// only extended, as elsewhere). Running out of space there, when creating
+// the partial data, writing a leaf or syncing in Finish is an error that
+// wraps ErrNoSpace (and the system's error), for the caller to fail the
+// fetch at once with that reason; an Abort then frees the space. After an
+// allocation fails, the last node stays listed by Missing, so a fetch
+// kept open can retry once space is freed.
 //
 // Leaves are written around the page cache with O_DIRECT where the system
 // allows it and the leaf is aligned (a buffer from AlignedBuffer, 4 KiB

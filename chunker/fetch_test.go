@@ -107,8 +107,15 @@ func TestFetchResumeAfterReopen(t *testing.T) {
 	if have, total := f.Progress(); have != 21 || total != 41 {
 		t.Fatalf("progress %d/%d", have, total)
 	}
-	if got, _ := os.ReadFile(dest); !bytes.Equal(got[256:512], make([]byte, 256)) {
+	part := f.Part()
+	if part != filepath.Join(dir, "downloads", ".file.myco-part") {
+		t.Fatalf("partial path %s", part)
+	}
+	if got, _ := os.ReadFile(part); !bytes.Equal(got[256:512], make([]byte, 256)) {
 		t.Fatal("rejected leaf was written")
+	}
+	if _, err := os.Lstat(dest); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("destination exists before Finish: %v", err)
 	}
 	// Leaves on disk are served while the fetch runs.
 	if b, err := dst.Get(ctx, l.Leaves[0].Cid); err != nil || !bytes.Equal(b, data[:256]) {
@@ -122,7 +129,7 @@ func TestFetchResumeAfterReopen(t *testing.T) {
 	if err := dst.Close(); err != nil {
 		t.Fatal(err)
 	}
-	fh, err := os.OpenFile(dest, os.O_RDWR, 0)
+	fh, err := os.OpenFile(part, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +141,7 @@ func TestFetchResumeAfterReopen(t *testing.T) {
 	dst = openStore(t, filepath.Join(dir, "dst"))
 	defer dst.Close()
 	inc, err := dst.Incoming()
-	if err != nil || len(inc) != 1 || inc[0].Root != r.Cid || inc[0].Dest != dest {
+	if err != nil || len(inc) != 1 || inc[0].Root != r.Cid || inc[0].Dest != dest || inc[0].Part != part {
 		t.Fatalf("incoming after reopen: %v %v", inc, err)
 	}
 	f, err = dst.StartFetch(r.Cid, "", FetchOptions{})
@@ -143,6 +150,9 @@ func TestFetchResumeAfterReopen(t *testing.T) {
 	}
 	if f.Layout() == nil {
 		t.Fatal("nodes were not kept across the restart")
+	}
+	if f.Dest() != dest || f.Part() != part {
+		t.Fatalf("resumed into %s via %s", f.Dest(), f.Part())
 	}
 	have := f.Have()
 	if have, _ := f.Progress(); have != 20 {
@@ -161,6 +171,12 @@ func TestFetchResumeAfterReopen(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(dest); !bytes.Equal(got, data) {
 		t.Fatal("destination differs from the source")
+	}
+	if _, err := os.Lstat(part); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("partial data left after Finish: %v", err)
+	}
+	if info.Name != "file" {
+		t.Fatalf("fetched root named %q", info.Name)
 	}
 	if !bytes.Equal(cat(t, dst, r.Cid), data) {
 		t.Fatal("cat from the fetched root differs")

@@ -9,8 +9,8 @@ import (
 
 // The leveldb index. One byte of prefix names what a key is:
 //
-//	'r' cid                      kept root -> rootRecord
-//	'i' cid                      incoming (fetching) root -> owner, destination
+//	'r' cid                      kept root -> rootRecord (owner, size, kind, name, broken)
+//	'i' cid                      incoming (fetching) root -> incomingRecord (owner, destination, partial path, force)
 //	'p' owner                    owner not yet committed -> kind (import or fetch)
 //	'n' cid                      block bytes kept in the index (dag-pb nodes, leaves of imports from a stream)
 //	'o' cidkey owner             owner uses the block under 'n'
@@ -73,12 +73,15 @@ func fileLeafKey(file uint64, off int64) []byte {
 	return binary.BigEndian.AppendUint64(idKey(pFileLeaf, file), uint64(off))
 }
 
-// rootRecord is what the index keeps about a kept root.
+// rootRecord is what the index keeps about a kept root. Version 1 had no
+// Name or Broken; it still decodes (with both empty).
 type rootRecord struct {
 	Owner  uint64
 	Size   uint64
 	Blocks uint64
-	Kind   byte // kindFile, kindDir, kindSymlink
+	Kind   byte   // kindFile, kindDir, kindSymlink
+	Name   string // file or folder name it was shared or fetched under
+	Broken string // why it can no longer be served; "" when whole
 }
 
 const (
@@ -88,17 +91,22 @@ const (
 )
 
 func (r rootRecord) encode() []byte {
-	b := []byte{1, r.Kind}
+	b := []byte{2, r.Kind}
 	b = binary.AppendUvarint(b, r.Owner)
 	b = binary.AppendUvarint(b, r.Size)
-	return binary.AppendUvarint(b, r.Blocks)
+	b = binary.AppendUvarint(b, r.Blocks)
+	b = binary.AppendUvarint(b, uint64(len(r.Name)))
+	b = append(b, r.Name...)
+	b = binary.AppendUvarint(b, uint64(len(r.Broken)))
+	return append(b, r.Broken...)
 }
 
 func decodeRootRecord(b []byte) (rootRecord, error) {
 	var r rootRecord
-	if len(b) < 2 || b[0] != 1 {
+	if len(b) < 2 || (b[0] != 1 && b[0] != 2) {
 		return r, fmt.Errorf("root record: %w: bad version", ErrMalformed)
 	}
+	version := b[0]
 	r.Kind = b[1]
 	p := b[2:]
 	for _, v := range []*uint64{&r.Owner, &r.Size, &r.Blocks} {
@@ -108,6 +116,81 @@ func decodeRootRecord(b []byte) (rootRecord, error) {
 		}
 		*v, p = x, p[n:]
 	}
+	if version == 1 {
+		return r, nil
+	}
+	for _, v := range []*string{&r.Name, &r.Broken} {
+		s, rest, ok := readString(p)
+		if !ok {
+			return r, fmt.Errorf("root record: %w", ErrMalformed)
+		}
+		*v, p = s, rest
+	}
+	return r, nil
+}
+
+// readString reads a uvarint length and that many bytes.
+func readString(p []byte) (string, []byte, bool) {
+	n, k := binary.Uvarint(p)
+	if k <= 0 || n > uint64(len(p)-k) {
+		return "", nil, false
+	}
+	p = p[k:]
+	return string(p[:n]), p[n:], true
+}
+
+// incomingRecord is what the index keeps about an unfinished fetch.
+//
+// Version 2 starts with a 0 byte (an old record starts with its owner as a
+// uvarint, and owner 0 is never allocated), then the version and a flags
+// byte. Version 1 was the owner and the destination, written in place; it
+// decodes with Part "" and Legacy set, and StartFetch migrates it.
+type incomingRecord struct {
+	Owner  uint64
+	Dest   string
+	Part   string
+	Force  bool
+	Legacy bool // decoded from a version 1 record
+}
+
+const incomingForce = 1
+
+func (r incomingRecord) encode() []byte {
+	b := []byte{0, 2, 0}
+	if r.Force {
+		b[2] |= incomingForce
+	}
+	b = binary.AppendUvarint(b, r.Owner)
+	b = binary.AppendUvarint(b, uint64(len(r.Dest)))
+	b = append(b, r.Dest...)
+	return append(b, r.Part...)
+}
+
+func decodeIncomingRecord(b []byte) (incomingRecord, error) {
+	var r incomingRecord
+	if len(b) > 0 && b[0] != 0 { // version 1: owner, dest
+		o, n := binary.Uvarint(b)
+		if n <= 0 {
+			return r, fmt.Errorf("incoming record: %w", ErrMalformed)
+		}
+		r.Owner, r.Dest, r.Legacy = o, string(b[n:]), true
+		return r, nil
+	}
+	if len(b) < 3 || b[1] != 2 {
+		return r, fmt.Errorf("incoming record: %w: bad version", ErrMalformed)
+	}
+	r.Force = b[2]&incomingForce != 0
+	p := b[3:]
+	o, n := binary.Uvarint(p)
+	if n <= 0 || o == 0 {
+		return r, fmt.Errorf("incoming record: %w", ErrMalformed)
+	}
+	r.Owner, p = o, p[n:]
+	dest, rest, ok := readString(p)
+	if !ok {
+		return r, fmt.Errorf("incoming record: %w", ErrMalformed)
+	}
+	r.Dest, r.Part = dest, string(rest)
 	return r, nil
 }
 

@@ -34,8 +34,28 @@ type Store struct {
 	idMu   sync.Mutex
 	nextID uint64
 
+	// fetchMu guards fetches only; no file I/O or hashing is done while
+	// holding it.
 	fetchMu sync.Mutex
 	fetches map[cid.Cid]*Fetch
+
+	hooks testHooks // nil functions in production
+}
+
+// testHooks let tests inject failures and pause the store at chosen
+// points. Set before the store is used; never changed after.
+type testHooks struct {
+	// writeLeaf, if set, runs before a leaf is written to a partial file;
+	// an error stands for the write's.
+	writeLeaf func(path string, off int64) error
+	// allocate, if set, replaces the reservation of a partial file's size.
+	allocate func(fh *os.File, n int64) error
+	// verifyOnDisk, if set, runs before a fetch re-reads the leaves an
+	// earlier run left on disk.
+	verifyOnDisk func(root cid.Cid)
+	// afterRename, if set, runs in Finish between the rename and the
+	// commit of the root; an error stops Finish there, as a crash would.
+	afterRename func() error
 }
 
 // RootInfo describes a kept root.
@@ -52,9 +72,64 @@ type RootInfo struct {
 	Broken string
 }
 
-// MarkBroken records that root can no longer be served, and why. Sharing
-// the file again clears it. (Stub: not persisted yet.)
+// MarkBroken records, in the root's record, that root can no longer be
+// served, and why; Roots and Root report it in RootInfo.Broken. A reason
+// of "" clears the mark. Sharing the file again (a fresh import that
+// commits the same root) clears it too. ErrNotKept if root is not kept.
 func (s *Store) MarkBroken(root cid.Cid, reason string) error {
+	s.gc.Lock()
+	defer s.gc.Unlock()
+	r, err := s.rootRecord(root)
+	if err != nil {
+		return fmt.Errorf("mark broken: %w", err)
+	}
+	if r.Broken == reason {
+		return nil
+	}
+	r.Broken = reason
+	if err := s.db.Put(plainCidKey(pRoot, root), r.encode(), &opt.WriteOptions{Sync: true}); err != nil {
+		return fmt.Errorf("mark broken %s: %w", root, err)
+	}
+	if reason != "" {
+		s.log.Warn("root is broken", "cid", root, "reason", reason)
+	}
+	return nil
+}
+
+// CheckSources checks, cheaply (stat only, no reading or hashing), that
+// every file root refers to still exists with the size and modification
+// time recorded when it was shared or fetched. It returns nil if they all
+// do, else an error naming the first file that does not, wrapping
+// ErrSourceMissing or ErrSourceChanged (ErrNotKept if root is not kept).
+// Roots kept in the index alone (from a stream, a symlink) always pass.
+func (s *Store) CheckSources(root cid.Cid) error {
+	r, err := s.rootRecord(root)
+	if err != nil {
+		return fmt.Errorf("check sources: %w", err)
+	}
+	it := s.db.NewIterator(util.BytesPrefix(idKey(pOwnerFile, r.Owner)), nil)
+	defer it.Release()
+	for it.Next() {
+		fid := binary.BigEndian.Uint64(it.Key()[9:])
+		v, err := s.db.Get(idKey(pFile, fid), nil)
+		if err != nil {
+			return fmt.Errorf("check sources of %s: file record %d: %w", root, fid, err)
+		}
+		rec, err := decodeFileRecord(v)
+		if err != nil {
+			return fmt.Errorf("check sources of %s: %w", root, err)
+		}
+		st, err := os.Stat(rec.Path)
+		if err != nil {
+			return fmt.Errorf("check sources of %s: %w: %s: %v", root, ErrSourceMissing, rec.Path, err)
+		}
+		if !st.Mode().IsRegular() || !rec.Complete || st.Size() != rec.Size || st.ModTime().UnixNano() != rec.MTime {
+			return fmt.Errorf("check sources of %s: %w: %s", root, ErrSourceChanged, rec.Path)
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("check sources of %s: %w", root, err)
+	}
 	return nil
 }
 
@@ -89,11 +164,12 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 // Close closes the index. Fetches still open must not be used after.
 func (s *Store) Close() error {
 	s.fetchMu.Lock()
-	for _, f := range s.fetches {
-		f.closeFiles()
-	}
+	open := s.fetches
 	s.fetches = map[cid.Cid]*Fetch{}
 	s.fetchMu.Unlock()
+	for _, f := range open {
+		f.closeFiles() // waits for a StartFetch still preparing f
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close content store: %w", err)
 	}
@@ -294,11 +370,20 @@ type inlineSink struct{ w *ownedBatch }
 func (i inlineSink) Leaf(c cid.Cid, data []byte, _ int64) error { return i.w.node(c, data) }
 func (i inlineSink) Node(c cid.Cid, data []byte) error          { return i.w.node(c, data) }
 
-// AddPath imports the file or directory at path and keeps its root. File
-// bytes are not copied: leaves are recorded as (file, offset, length)
-// references, re-verified on every read. Sharing a root that is already
-// kept replaces the old references with the new ones.
+// AddPath imports the file or directory at path and keeps its root, under
+// the name filepath.Base(path). File bytes are not copied: leaves are
+// recorded as (file, offset, length) references, re-verified on every
+// read. Sharing a root that is already kept replaces the old references
+// with the new ones, takes the new name, and clears a broken mark.
+//
+// A path that is itself a symlink is followed: the file or directory it
+// points to is shared, under the symlink's own name (a dangling symlink
+// is an error). Symlinks inside a shared directory are kept as symlinks.
+// The empty path is refused.
 func (s *Store) AddPath(ctx context.Context, path string, p Params) (RootInfo, error) {
+	if path == "" {
+		return RootInfo{}, errors.New("share: empty path")
+	}
 	if err := p.Validate(); err != nil {
 		return RootInfo{}, err
 	}
@@ -306,9 +391,26 @@ func (s *Store) AddPath(ctx context.Context, path string, p Params) (RootInfo, e
 	if err != nil {
 		return RootInfo{}, fmt.Errorf("share %s: %w", path, err)
 	}
+	name := filepath.Base(abs)
+	if name == string(filepath.Separator) || name == "." {
+		name = ""
+	}
 	fi, err := os.Lstat(abs)
 	if err != nil {
 		return RootInfo{}, fmt.Errorf("share: %w", err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		target, err := filepath.EvalSymlinks(abs)
+		if err != nil {
+			link, _ := os.Readlink(abs)
+			return RootInfo{}, fmt.Errorf("share %s: dangling symlink to %s: %w", path, link, err)
+		}
+		if abs, err = filepath.Abs(target); err != nil {
+			return RootInfo{}, fmt.Errorf("share %s: %w", path, err)
+		}
+		if fi, err = os.Stat(abs); err != nil {
+			return RootInfo{}, fmt.Errorf("share %s: %w", path, err)
+		}
 	}
 	owner, err := s.newOwner(pendingImport)
 	if err != nil {
@@ -332,7 +434,7 @@ func (s *Store) AddPath(ctx context.Context, path string, p Params) (RootInfo, e
 		err = fmt.Errorf("unsupported file type %s", fi.Mode().Type())
 	}
 	if err == nil {
-		err = s.commitRoot(w, e, kind)
+		err = s.commitRoot(w, e, kind, name)
 	}
 	if err != nil {
 		if rerr := s.release(owner, nil); rerr != nil {
@@ -340,8 +442,8 @@ func (s *Store) AddPath(ctx context.Context, path string, p Params) (RootInfo, e
 		}
 		return RootInfo{}, fmt.Errorf("share %s: %w", path, err)
 	}
-	s.log.Info("shared", "path", abs, "cid", e.Cid, "size", e.Size)
-	return RootInfo{Cid: e.Cid, Size: e.Size, Blocks: uint64(e.Blocks), Dir: kind == kindDir}, nil
+	s.log.Info("shared", "path", abs, "name", name, "cid", e.Cid, "size", e.Size)
+	return RootInfo{Cid: e.Cid, Size: e.Size, Blocks: uint64(e.Blocks), Dir: kind == kindDir, Name: name}, nil
 }
 
 // AddReader imports a stream (no file to refer to): every block, leaves
@@ -357,7 +459,7 @@ func (s *Store) AddReader(ctx context.Context, r io.Reader, p Params) (RootInfo,
 	w := &ownedBatch{s: s, owner: owner}
 	e, err := ImportFile(ctx, r, p, inlineSink{w})
 	if err == nil {
-		err = s.commitRoot(w, e, kindFile)
+		err = s.commitRoot(w, e, kindFile, "")
 	}
 	if err != nil {
 		if rerr := s.release(owner, nil); rerr != nil {
@@ -400,11 +502,12 @@ func (s *Store) importRef(ctx context.Context, w *ownedBatch, path string, p Par
 	return e, nil
 }
 
-// commitRoot flushes w and makes e.Cid a kept root owned by w.owner, in
-// one synced batch; a previous owner of the same root is released.
-func (s *Store) commitRoot(w *ownedBatch, e Entry, kind byte) error {
+// commitRoot flushes w and makes e.Cid a kept root owned by w.owner and
+// named name, in one synced batch; a previous owner of the same root is
+// released.
+func (s *Store) commitRoot(w *ownedBatch, e Entry, kind byte, name string) error {
 	old, oldErr := s.rootRecord(e.Cid)
-	rec := rootRecord{Owner: w.owner, Size: e.Size, Blocks: uint64(e.Blocks), Kind: kind}
+	rec := rootRecord{Owner: w.owner, Size: e.Size, Blocks: uint64(e.Blocks), Kind: kind, Name: name}
 	w.b.Put(plainCidKey(pRoot, e.Cid), rec.encode())
 	w.b.Delete(idKey(pPending, w.owner))
 	if err := w.flush(true); err != nil {
@@ -441,7 +544,7 @@ func (s *Store) Roots() ([]RootInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list roots: %s: %w", c, err)
 		}
-		out = append(out, RootInfo{Cid: c, Size: r.Size, Blocks: r.Blocks, Dir: r.Kind == kindDir})
+		out = append(out, r.info(c))
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("list roots: %w", err)
@@ -455,7 +558,11 @@ func (s *Store) Root(c cid.Cid) (RootInfo, error) {
 	if err != nil {
 		return RootInfo{}, err
 	}
-	return RootInfo{Cid: c, Size: r.Size, Blocks: r.Blocks, Dir: r.Kind == kindDir}, nil
+	return r.info(c), nil
+}
+
+func (r rootRecord) info(c cid.Cid) RootInfo {
+	return RootInfo{Cid: c, Size: r.Size, Blocks: r.Blocks, Dir: r.Kind == kindDir, Name: r.Name, Broken: r.Broken}
 }
 
 // Remove stops keeping root and frees every block no other kept or

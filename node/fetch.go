@@ -179,11 +179,25 @@ func (n *Node) Fetch(ctx context.Context, req FetchRequest, emit func(FetchEvent
 			return fetchError(root, err)
 		}
 	}
-	info, peers, err := n.follow(ctx, dl, true, emit)
+	var seenDest string
+	info, peers, err := n.follow(ctx, dl, true, func(ev FetchEvent) error {
+		if d := dl.Dest(); d != "" {
+			seenDest = d
+		}
+		return emit(ev)
+	})
 	if err != nil {
 		return err
 	}
+	// The path really written: the download's, as last known (the name
+	// announced by the sharer may have replaced the fallback).
 	path := dl.Dest()
+	if path == "" {
+		path = seenDest
+	}
+	if path == "" {
+		path = req.Dest
+	}
 	if err := checkWritten(path, info); err != nil {
 		return err
 	}

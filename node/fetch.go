@@ -320,6 +320,14 @@ func (n *Node) cancelDownload(dl *swarm.Download, keepPartial bool) {
 	case <-dl.Done():
 	case <-t.C:
 		n.log.Warn("cancelled fetch did not end in time", "root", dl.Root())
+		return
+	}
+	// Nothing of a cancelled fetch may come back at the next start: if the
+	// store still records it as unfinished, drop that too.
+	if !keepPartial && n.incoming(dl.Root()) {
+		if err := n.abortIncoming(dl.Root(), false); err != nil {
+			n.log.Warn("forget cancelled fetch", "root", dl.Root(), "err", err)
+		}
 	}
 }
 

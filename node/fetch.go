@@ -256,6 +256,9 @@ func (n *Node) follow(ctx context.Context, dl *swarm.Download, owned bool, emit 
 	peers := 0
 	report := func() error {
 		p := dl.Progress()
+		if peers == 0 && p.Peers > 0 {
+			n.peersChanged()
+		}
 		peers = max(peers, p.Peers)
 		return emit(FetchEvent{Type: "progress", CID: p.Root.String(), State: p.State, Name: p.Name, Have: p.Have, Leaves: p.Leaves,
 			Bytes: p.Bytes, Size: p.Size, Peers: p.Peers, DownRate: p.DownRate})

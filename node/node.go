@@ -71,6 +71,7 @@ type Node struct {
 	walletKey *btcec.PrivateKey
 	claims    *claims
 	claimKick chan struct{}
+	peersKick chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -214,6 +215,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		walletKey: wk,
 		claims:    pending,
 		claimKick: make(chan struct{}, 1),
+		peersKick: make(chan struct{}, 1),
 		ctx:       ctx,
 		cancel:    cancel,
 	}
@@ -407,6 +409,7 @@ func (n *Node) Connect(ctx context.Context, addr string) (peer.ID, error) {
 	if err := n.host.Connect(ctx, ai); err != nil {
 		return "", fmt.Errorf("connect %s: %w", ai.ID, err)
 	}
+	n.peersChanged()
 	return ai.ID, nil
 }
 

@@ -128,8 +128,18 @@ func loadPeers(path string) ([]peer.AddrInfo, error) {
 	return out, nil
 }
 
+// peersChanged asks peersLoop to save the list soon: a fetch found its
+// first peers, which a crash (SIGKILL) must not make the node forget.
+func (n *Node) peersChanged() {
+	select {
+	case n.peersKick <- struct{}{}:
+	default:
+	}
+}
+
 // peersLoop dials the remembered peers at start, then saves the list
-// every peersSaveEvery until the node closes (Close saves it once more).
+// every peersSaveEvery and when peersChanged asks, until the node closes
+// (Close saves it once more).
 func (n *Node) peersLoop() {
 	defer n.wg.Done()
 	peers, err := loadPeers(n.repo.File(PeersFile))
@@ -144,9 +154,10 @@ func (n *Node) peersLoop() {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
-			if err := n.savePeers(); err != nil {
-				n.log.Warn("remember peers", "err", err)
-			}
+		case <-n.peersKick:
+		}
+		if err := n.savePeers(); err != nil {
+			n.log.Warn("remember peers", "err", err)
 		}
 	}
 }

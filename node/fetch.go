@@ -265,7 +265,7 @@ func (n *Node) follow(ctx context.Context, dl *swarm.Download, owned bool, emit 
 	}
 	leave := func(cause error) (chunker.RootInfo, int, error) {
 		if daemonStopping(ctx) || n.ctx.Err() != nil {
-			return chunker.RootInfo{}, peers, errStoppedMidFetch
+			return chunker.RootInfo{}, peers, &httpError{http.StatusServiceUnavailable, errStoppedMidFetch}
 		}
 		p := dl.Progress()
 		if owned {
@@ -383,7 +383,7 @@ func fetchError(root cid.Cid, err error) error {
 	case errors.Is(err, swarm.ErrNoProviders):
 		return &httpError{http.StatusNotFound, err}
 	case errors.Is(err, swarm.ErrClosed):
-		return errStoppedMidFetch
+		return &httpError{http.StatusServiceUnavailable, errStoppedMidFetch}
 	case errors.Is(err, swarm.ErrCancelled):
 		return &httpError{http.StatusConflict, fmt.Errorf("fetch %s: cancelled (by 'myco cancel' or 'myco rm'); its partial data was removed", root)}
 	case errors.Is(err, chunker.ErrDestExists):

@@ -376,7 +376,7 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest, onEvent func(Fetch
 		var ae *APIError
 		if ctx.Err() == nil && !errors.As(err, &ae) && !errors.Is(err, ErrDaemonStopped) {
 			// The answer broke off: the daemon died or was stopped.
-			return last, fmt.Errorf("fetch %s: the daemon went away (%v); %w", req.Root, err, ErrDaemonStopped)
+			return last, fmt.Errorf("%w (the daemon went away during the fetch of %s: %v)", ErrDaemonStopped, req.Root, err)
 		}
 		return last, err
 	}
@@ -384,7 +384,7 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest, onEvent func(Fetch
 		if ctx.Err() != nil {
 			return last, ctx.Err()
 		}
-		return last, fmt.Errorf("fetch %s: the daemon stopped answering before the end: %w", req.Root, ErrDaemonStopped)
+		return last, fmt.Errorf("%w (the daemon stopped answering during the fetch of %s)", ErrDaemonStopped, req.Root)
 	}
 	return last, nil
 }

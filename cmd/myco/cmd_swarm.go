@@ -86,6 +86,7 @@ func cmdFetch() *command {
 			res, err := c.Fetch(ctx, req, func(ev node.FetchEvent) {
 				if ev.Type == "progress" {
 					last = ev
+					bar.state = ev.State
 					bar.update(ev.Bytes, ev.Size, ev.DownRate, ev.Peers, false)
 				}
 			})

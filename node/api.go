@@ -63,7 +63,17 @@ type APIServer struct {
 	ln       net.Listener
 	requests *prometheus.CounterVec
 	done     chan error
+	// stopping ends when Shutdown begins: every request's context is
+	// cancelled with ErrDaemonStopping then, so streaming answers (fetch
+	// progress, findprovs, cat, chain wait) end at once instead of holding
+	// the shutdown.
+	stopping context.Context
+	stop     context.CancelFunc
 }
+
+// ErrDaemonStopping is the cause of a request context cancelled because the
+// daemon is shutting down.
+var ErrDaemonStopping = errors.New("daemon stopping")
 
 // ListenAPI binds the API address (port 0 picks a free port) and starts
 // serving. Addr reports where it listens.
@@ -86,6 +96,7 @@ func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
 		}, []string{"path", "code"}),
 		done: make(chan error, 1),
 	}
+	s.stopping, s.stop = context.WithCancel(context.Background())
 	if err := n.reg.Register(s.requests); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("api metrics: %w", err)
@@ -108,7 +119,7 @@ func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	s.srv = &http.Server{
-		Handler:           s.authenticate(mux),
+		Handler:           s.authenticate(s.endAtShutdown(mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return n.ctx },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
@@ -126,14 +137,34 @@ func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
 // Addr is the host:port the API listens on.
 func (s *APIServer) Addr() string { return s.ln.Addr().String() }
 
-// Shutdown stops accepting requests and waits for those under way until ctx
-// ends, then closes what is left.
+// Shutdown stops accepting requests, tells those under way to end (their
+// contexts end with ErrDaemonStopping) and waits for them until ctx ends,
+// then closes what is left. Requests cut off that way are logged, not an
+// error: the daemon still stops cleanly.
 func (s *APIServer) Shutdown(ctx context.Context) error {
-	err := s.srv.Shutdown(ctx)
-	if err != nil {
+	s.stop()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		s.log.Warn("requests still running at shutdown were cut off", "err", err)
 		s.srv.Close()
 	}
-	return errors.Join(err, <-s.done)
+	return <-s.done
+}
+
+// endAtShutdown gives each request a context that also ends, with cause
+// ErrDaemonStopping, when Shutdown begins.
+func (s *APIServer) endAtShutdown(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancelCause(r.Context())
+		defer cancel(nil)
+		unhook := context.AfterFunc(s.stopping, func() { cancel(ErrDaemonStopping) })
+		defer unhook()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// daemonStopping reports whether ctx ended because the daemon is stopping.
+func daemonStopping(ctx context.Context) bool {
+	return errors.Is(context.Cause(ctx), ErrDaemonStopping)
 }
 
 // authenticate rejects every request without the right bearer token.

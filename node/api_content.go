@@ -19,7 +19,10 @@ func (s *APIServer) registerContent(mux *http.ServeMux) {
 		}
 		return s.node.Share(r.Context(), req)
 	})
-	s.handle(mux, "GET /api/v0/ls", func(*http.Request) (any, error) {
+	s.handle(mux, "GET /api/v0/ls", func(r *http.Request) (any, error) {
+		if c := r.URL.Query().Get("cid"); c != "" {
+			return s.node.ListDir(r.Context(), c)
+		}
 		return s.node.Roots()
 	})
 	s.handle(mux, "POST /api/v0/rm", func(r *http.Request) (any, error) {
@@ -27,10 +30,7 @@ func (s *APIServer) registerContent(mux *http.ServeMux) {
 		if err := decodeBody(r, &req); err != nil {
 			return nil, err
 		}
-		if err := s.node.Remove(r.Context(), req.CID); err != nil {
-			return nil, err
-		}
-		return req, nil
+		return s.node.Remove(r.Context(), req.CID)
 	})
 	mux.HandleFunc("GET /api/v0/cat", s.cat)
 }

@@ -25,6 +25,10 @@ import (
 // ErrNoDaemon is returned by the client when no daemon serves the repo.
 var ErrNoDaemon = errors.New("no daemon is running")
 
+// ErrDaemonStopped is returned by Fetch when the daemon stopped (or went
+// away) during the fetch: the fetch is paused, not failed.
+var ErrDaemonStopped = errors.New("daemon stopped; the fetch will resume when it starts again")
+
 // maxResponseBody bounds a JSON answer from the API.
 const maxResponseBody = 64 << 20
 
@@ -224,9 +228,27 @@ func (c *Client) Roots(ctx context.Context) ([]RootJSON, error) {
 	return v, err
 }
 
-// Remove asks the daemon to drop a kept root.
-func (c *Client) Remove(ctx context.Context, root string) error {
-	return c.Do(ctx, http.MethodPost, "/api/v0/rm", CIDRequest{CID: root}, nil)
+// ListDir lists the entries of a directory root.
+func (c *Client) ListDir(ctx context.Context, root string) ([]EntryJSON, error) {
+	var v []EntryJSON
+	err := c.Do(ctx, http.MethodGet, "/api/v0/ls?"+url.Values{"cid": {root}}.Encode(), nil, &v)
+	return v, err
+}
+
+// Remove asks the daemon to drop a root: a kept one, one being fetched
+// (cancelled) or a failed one (forgotten).
+func (c *Client) Remove(ctx context.Context, root string) (CancelResult, error) {
+	var v CancelResult
+	err := c.Do(ctx, http.MethodPost, "/api/v0/rm", CIDRequest{CID: root}, &v)
+	return v, err
+}
+
+// Cancel asks the daemon to stop fetching a root and remove its partial
+// data (unless keepPartial).
+func (c *Client) Cancel(ctx context.Context, root string, keepPartial bool) (CancelResult, error) {
+	var v CancelResult
+	err := c.Do(ctx, http.MethodPost, "/api/v0/cancel", CancelRequest{CID: root, KeepPartial: keepPartial}, &v)
+	return v, err
 }
 
 // Cat copies the file at root to w; when the daemon has to fetch it first,
@@ -330,6 +352,8 @@ func (c *Client) Resolve(ctx context.Context, name string) (NameJSON, error) {
 
 // Fetch asks the daemon to download a root (CID or name) to an absolute
 // path, handing each progress event to onEvent; it returns the final one.
+// If the daemon stops during the fetch (or its answer breaks off), the
+// error is ErrDaemonStopped.
 func (c *Client) Fetch(ctx context.Context, req FetchRequest, onEvent func(FetchEvent)) (FetchEvent, error) {
 	body, err := c.Stream(ctx, http.MethodPost, "/api/v0/fetch", req)
 	if err != nil {
@@ -340,16 +364,27 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest, onEvent func(Fetch
 	err = decodeStream(body, func(ev *FetchEvent) error {
 		last = *ev
 		if ev.Type == "error" {
+			if ev.Stopped {
+				return ErrDaemonStopped
+			}
 			return &APIError{Status: http.StatusBadGateway, Message: ev.Error}
 		}
 		onEvent(*ev)
 		return nil
 	})
 	if err != nil {
+		var ae *APIError
+		if ctx.Err() == nil && !errors.As(err, &ae) && !errors.Is(err, ErrDaemonStopped) {
+			// The answer broke off: the daemon died or was stopped.
+			return last, fmt.Errorf("%w (the daemon went away during the fetch of %s: %v)", ErrDaemonStopped, req.Root, err)
+		}
 		return last, err
 	}
 	if last.Type != "done" {
-		return last, fmt.Errorf("fetch %s: the daemon stopped answering before the end", req.Root)
+		if ctx.Err() != nil {
+			return last, ctx.Err()
+		}
+		return last, fmt.Errorf("%w (the daemon stopped answering during the fetch of %s)", ErrDaemonStopped, req.Root)
 	}
 	return last, nil
 }

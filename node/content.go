@@ -14,18 +14,51 @@ import (
 
 	"github.com/myco-p2p/myco/chunker"
 	mycodht "github.com/myco-p2p/myco/dht"
+	"github.com/myco-p2p/myco/swarm"
 )
 
-// RootJSON describes a kept root to API clients.
+// RootJSON describes a root to API clients: a kept one (shared or
+// fetched), one being fetched, or one whose fetch failed or was cancelled.
 type RootJSON struct {
 	CID    string `json:"cid"`
-	Size   uint64 `json:"size"`
-	Blocks uint64 `json:"blocks"`
+	Size   uint64 `json:"size"` // 0 while unknown
+	Blocks uint64 `json:"blocks,omitempty"`
 	Dir    bool   `json:"dir,omitempty"`
+	// Name is the file or folder name it was shared or fetched under.
+	Name string `json:"name,omitempty"`
+	// State is "seeding" or "broken" for a kept root; "queued", "finding
+	// peers", "downloading", "verifying" for one being fetched; "failed"
+	// or "cancelled".
+	State string `json:"state"`
+	// Reason says why it is broken or failed.
+	Reason string `json:"reason,omitempty"`
+	// Percent is how much of a fetch is on disk.
+	Percent float64 `json:"percent,omitempty"`
+	// Dest is where a fetch writes.
+	Dest string `json:"dest,omitempty"`
 }
 
 func rootJSON(r chunker.RootInfo) RootJSON {
-	return RootJSON{CID: r.Cid.String(), Size: r.Size, Blocks: r.Blocks, Dir: r.Dir}
+	out := RootJSON{CID: r.Cid.String(), Size: r.Size, Blocks: r.Blocks, Dir: r.Dir, Name: r.Name, State: "seeding"}
+	if r.Broken != "" {
+		out.State, out.Reason = "broken", r.Broken
+	}
+	return out
+}
+
+// sessionRoot describes a root from its download's state.
+func sessionRoot(st swarm.SessionStats) RootJSON {
+	out := RootJSON{CID: st.Root.String(), Name: st.Name, State: st.State, Reason: st.Reason, Dest: st.Dest}
+	if st.Size > 0 {
+		out.Size = uint64(st.Size)
+	}
+	if out.State == "" {
+		out.State = "downloading"
+	}
+	if out.State == "downloading" || out.State == "verifying" {
+		out.Percent = percent(st.Bytes, st.Size)
+	}
+	return out
 }
 
 // ShareRequest is the body of POST /api/v0/share.
@@ -39,6 +72,9 @@ type ShareRequest struct {
 // Share imports the file or directory at an absolute path, keeps it (by
 // reference: the file stays where it is) and starts providing its root.
 func (n *Node) Share(ctx context.Context, req ShareRequest) (RootJSON, error) {
+	if req.Path == "" {
+		return RootJSON{}, badRequest(errors.New("share: no path given"))
+	}
 	if !filepath.IsAbs(req.Path) {
 		return RootJSON{}, badRequest(fmt.Errorf("share %q: the path must be absolute", req.Path))
 	}
@@ -94,41 +130,169 @@ func (n *Node) Cat(ctx context.Context, root string, timeout time.Duration, w io
 	if err != nil {
 		return 0, err
 	}
+	if info, err := n.store.Root(c); err == nil && info.Dir {
+		return 0, dirError(c)
+	}
 	if err := n.fetchFor(ctx, c, timeout); err != nil {
 		return 0, err
+	}
+	if info, err := n.store.Root(c); err == nil && info.Dir {
+		return 0, dirError(c)
 	}
 	written, err := n.store.Cat(ctx, c, w)
 	return written, contentError(err)
 }
 
-// Roots lists the kept roots.
+func dirError(c cid.Cid) error {
+	return badRequest(fmt.Errorf("cat: %s is a directory; list its entries with 'myco ls %s'", c, c))
+}
+
+// Roots lists every root the node knows: kept ones (seeding or broken),
+// downloads under way, and failed or cancelled ones.
 func (n *Node) Roots() ([]RootJSON, error) {
 	roots, err := n.store.Roots()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]RootJSON, 0, len(roots))
+	seen := make(map[cid.Cid]bool, len(roots))
 	for _, r := range roots {
 		out = append(out, rootJSON(r))
+		seen[r.Cid] = true
+	}
+	for _, st := range n.swarm.Sessions() {
+		if seen[st.Root] || !st.Downloading {
+			continue
+		}
+		seen[st.Root] = true
+		out = append(out, sessionRoot(st))
+	}
+	if inc, err := n.store.Incoming(); err == nil {
+		for _, in := range inc {
+			if !seen[in.Root] { // paused: resumes in the background
+				seen[in.Root] = true
+				out = append(out, RootJSON{CID: in.Root.String(), State: "queued", Dest: in.Dest})
+			}
+		}
+	}
+	for _, st := range finishedList(n.swarm) {
+		if !seen[st.Root] {
+			seen[st.Root] = true
+			out = append(out, sessionRoot(st))
+		}
 	}
 	return out, nil
 }
 
-// Remove stops keeping and providing a root, freeing what no other kept
-// root uses. Files shared by reference are never deleted.
-func (n *Node) Remove(ctx context.Context, root string) error {
+// EntryJSON is one entry of a directory root (`myco ls CID`).
+type EntryJSON struct {
+	Name string `json:"name"`
+	CID  string `json:"cid"`
+	Size uint64 `json:"size"` // content bytes of a file; for a directory, its DAG's bytes
+	Dir  bool   `json:"dir,omitempty"`
+}
+
+// ListDir lists the entries of a directory root that is here (a file
+// root lists as itself).
+func (n *Node) ListDir(ctx context.Context, root string) ([]EntryJSON, error) {
+	c, err := n.resolveRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	name := c.String()
+	if info, err := n.store.Root(c); err == nil && info.Name != "" {
+		name = info.Name
+	}
+	b, err := n.store.Get(ctx, c)
+	if errors.Is(err, chunker.ErrNotFound) {
+		return nil, &httpError{http.StatusNotFound, fmt.Errorf("ls: %s is not here (fetch it first)", c)}
+	} else if err != nil {
+		return nil, contentError(err)
+	}
+	if c.Type() == chunker.CodecRaw {
+		return []EntryJSON{{Name: name, CID: c.String(), Size: uint64(len(b))}}, nil
+	}
+	pb, fs, err := decodeUnixFS(b)
+	if err != nil {
+		return nil, contentError(fmt.Errorf("ls %s: %w", c, err))
+	}
+	switch fs.Type {
+	case chunker.TypeFile, chunker.TypeRaw:
+		return []EntryJSON{{Name: name, CID: c.String(), Size: fs.FileSize}}, nil
+	case chunker.TypeDirectory:
+	default:
+		return nil, badRequest(fmt.Errorf("ls: %s is neither a file nor a plain directory (UnixFS type %d)", c, fs.Type))
+	}
+	out := make([]EntryJSON, 0, len(pb.Links))
+	for _, l := range pb.Links {
+		e := EntryJSON{Name: l.Name, CID: l.Hash.String(), Size: l.Tsize}
+		if l.Hash.Type() == chunker.CodecDagPB {
+			if cb, err := n.store.Get(ctx, l.Hash); err == nil {
+				if _, cfs, err := decodeUnixFS(cb); err == nil {
+					e.Dir = cfs.Type == chunker.TypeDirectory
+					if !e.Dir {
+						e.Size = cfs.FileSize
+					}
+				}
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// decodeUnixFS decodes a dag-pb node and its UnixFS data.
+func decodeUnixFS(b []byte) (*chunker.PBNode, *chunker.FSData, error) {
+	pb, err := chunker.DecodePBNode(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pb.Data == nil {
+		return nil, nil, fmt.Errorf("%w: no UnixFS data", chunker.ErrMalformed)
+	}
+	fs, err := chunker.DecodeFSData(pb.Data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pb, fs, nil
+}
+
+// Remove drops a root: a kept one stops being kept and provided (freeing
+// what no other kept root uses; files shared by reference are never
+// deleted); one being fetched is cancelled and its partial data removed;
+// a failed or cancelled one is forgotten.
+func (n *Node) Remove(ctx context.Context, root string) (CancelResult, error) {
 	c, err := parseRoot(root)
 	if err != nil {
-		return err
+		return CancelResult{}, err
+	}
+	res := CancelResult{CID: c.String(), Action: "removed"}
+	if dl := n.running(c); dl != nil {
+		n.cancelDownload(dl, false)
+		n.unprovide(ctx, c)
+		res.Action = "cancelled"
+		return res, nil
+	}
+	if forget(n.swarm, c) {
+		res.Action = "forgotten"
+		return res, nil
 	}
 	n.swarm.Drop(c)
 	if err := n.store.Remove(c); err != nil {
-		return contentError(err)
+		if errors.Is(err, chunker.ErrNotKept) && n.incoming(c) {
+			if err := n.abortIncoming(c, false); err != nil {
+				return CancelResult{}, err
+			}
+			n.unprovide(ctx, c)
+			res.Action = "cancelled"
+			return res, nil
+		}
+		return CancelResult{}, contentError(err)
 	}
 	if _, err := n.dht.Unprovide(ctx, c); err != nil {
-		return fmt.Errorf("stop providing %s: %w", c, err)
+		return CancelResult{}, fmt.Errorf("stop providing %s: %w", c, err)
 	}
-	return nil
+	return res, nil
 }
 
 // contentError gives store errors the HTTP status that fits them.

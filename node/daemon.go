@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/myco-p2p/myco/internal/logdedup"
 )
 
 // shutdownGrace bounds a daemon's shutdown: the issue allows 5 s in all, so
@@ -45,7 +47,11 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(opts.Stderr, &slog.HandlerOptions{Level: lvl}))
+	// A warning repeated for one cause is logged once, then counted at most
+	// once a minute, across the whole daemon.
+	dedup := logdedup.New(slog.NewTextHandler(opts.Stderr, &slog.HandlerOptions{Level: lvl}), logdedup.Options{})
+	defer dedup.Flush(context.Background())
+	log := slog.New(dedup)
 	apiAddr := repo.Config.API
 	if opts.API != "" {
 		apiAddr = opts.API

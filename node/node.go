@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -70,6 +71,7 @@ type Node struct {
 	walletKey *btcec.PrivateKey
 	claims    *claims
 	claimKick chan struct{}
+	peersKick chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -162,6 +164,9 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("max_download: %w", err), d.Close(), chain.Close(), store.Close(), h.Close())
 	}
+	// The swarm calls OnBroken before New returns the node only if a peer
+	// asks for a broken root that early; the node takes over once built.
+	var self atomic.Pointer[Node]
 	sw, err := swarm.New(h, store, swarm.Config{
 		Logger: log.With("subsystem", "swarm"),
 		FindProviders: func(ctx context.Context, c cid.Cid, limit int) (<-chan peer.AddrInfo, error) {
@@ -170,6 +175,13 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		Provide:     d.Provide,
 		MaxUpload:   maxUp,
 		MaxDownload: maxDown,
+		OnBroken: func(root cid.Cid, err error) {
+			if n := self.Load(); n != nil {
+				n.onBroken(root, err)
+				return
+			}
+			log.Warn("shared root is broken: its file changed or vanished; share it again to re-import it", "root", root, "err", err)
+		},
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("start swarm: %w", err), d.Close(), chain.Close(), store.Close(), h.Close())
@@ -203,9 +215,11 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		walletKey: wk,
 		claims:    pending,
 		claimKick: make(chan struct{}, 1),
+		peersKick: make(chan struct{}, 1),
 		ctx:       ctx,
 		cancel:    cancel,
 	}
+	self.Store(n)
 	n.miner, err = ledger.NewMiner(ledger.MinerConfig{
 		Chain:   chain,
 		Address: ledger.AddressFromPubKey(wk.PubKey()),
@@ -224,12 +238,16 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	n.registerMetrics()
 	n.wg.Add(1)
 	go n.claimLoop()
-	// Fetches interrupted by a crash or a stop go on from the leaves on disk.
-	if dls, err := sw.Resume(ctx); err != nil {
-		log.Warn("resume interrupted fetches", "err", err)
-	} else if len(dls) > 0 {
-		log.Info("resumed interrupted fetches", "count", len(dls))
-	}
+	// Remembered peers are dialled, and fetches interrupted by a crash or
+	// a stop go on from the leaves on disk, in the background: re-checking
+	// partial data must not delay "daemon ready".
+	n.wg.Add(2)
+	go n.peersLoop()
+	go n.resume()
+	// TODO(merge): once chunker has Store.CheckSources, check each shared
+	// root's source files here in the background and treat a failure as
+	// OnBroken does (mark broken, stop providing), so a file edited while
+	// the daemon was down is noticed before any peer asks for it.
 
 	// The dev network has no LAN discovery: peers meet only through
 	// bootstrap and connect, so tests decide who meets whom.
@@ -251,6 +269,10 @@ func New(repo *Repo, opts Options) (*Node, error) {
 // more than once.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		// The peers are remembered while the host still knows them.
+		if err := n.savePeers(); err != nil {
+			n.log.Warn("remember peers", "err", err)
+		}
 		n.cancel()
 		n.miner.Stop()
 		var errs []error
@@ -267,6 +289,34 @@ func (n *Node) Close() error {
 		n.closeErr = errors.Join(errs...)
 	})
 	return n.closeErr
+}
+
+// resume restarts the fetches the store records as unfinished.
+func (n *Node) resume() {
+	defer n.wg.Done()
+	dls, err := n.swarm.Resume(n.ctx)
+	if err != nil && n.ctx.Err() == nil {
+		n.log.Warn("resume interrupted fetches", "err", err)
+	}
+	if len(dls) > 0 {
+		n.log.Info("resumed interrupted fetches", "count", len(dls))
+	}
+}
+
+// onBroken handles a shared root whose file changed or vanished: the swarm
+// has stopped serving it and marked it broken; the node stops providing
+// it and says so once (the swarm calls this once per root).
+func (n *Node) onBroken(root cid.Cid, err error) {
+	n.log.Warn("shared root is broken: its file changed or vanished; stopped serving and providing it; share the file again to re-import it",
+		"root", root, "err", err)
+	if n.ctx.Err() != nil {
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.unprovide(n.ctx, root)
+	}()
 }
 
 // Host returns the node's libp2p host.
@@ -359,6 +409,7 @@ func (n *Node) Connect(ctx context.Context, addr string) (peer.ID, error) {
 	if err := n.host.Connect(ctx, ai); err != nil {
 		return "", fmt.Errorf("connect %s: %w", ai.ID, err)
 	}
+	n.peersChanged()
 	return ai.ID, nil
 }
 
@@ -429,4 +480,54 @@ func (n *Node) registerMetrics() {
 	gauge("myco_chain_height", "Height of the best chain's tip.", func() float64 { return float64(n.chain.Tip().Height) })
 	gauge("myco_mempool_transactions", "Transactions waiting in the mempool.", func() float64 { return float64(n.chain.MempoolStats().Txs) })
 	gauge("myco_miner_hashrate", "Miner hash rate in hashes per second.", func() float64 { return n.miner.Status().HashRate })
+	n.reg.MustRegister(newSwarmCollector(n))
+}
+
+// swarmCollector exports the swarm's byte counters, read at scrape time:
+// in all and per root (kept roots and downloads under way).
+type swarmCollector struct {
+	n           *Node
+	total, root *prometheus.Desc
+}
+
+func newSwarmCollector(n *Node) *swarmCollector {
+	return &swarmCollector{
+		n: n,
+		total: prometheus.NewDesc("myco_swarm_bytes_total",
+			"Block bytes exchanged with peers since the daemon started, by direction (up: sent, down: received).",
+			[]string{"direction"}, nil),
+		root: prometheus.NewDesc("myco_swarm_root_bytes_total",
+			"Block bytes exchanged with peers since the daemon started for one root, by direction.",
+			[]string{"root", "direction"}, nil),
+	}
+}
+
+func (c *swarmCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.total
+	ch <- c.root
+}
+
+func (c *swarmCollector) Collect(ch chan<- prometheus.Metric) {
+	t := c.n.swarm.Totals()
+	ch <- prometheus.MustNewConstMetric(c.total, prometheus.CounterValue, float64(t.Uploaded), "up")
+	ch <- prometheus.MustNewConstMetric(c.total, prometheus.CounterValue, float64(t.Downloaded), "down")
+	seen := map[cid.Cid]bool{}
+	var roots []cid.Cid
+	if kept, err := c.n.store.Roots(); err == nil {
+		for _, r := range kept {
+			seen[r.Cid] = true
+			roots = append(roots, r.Cid)
+		}
+	}
+	for _, st := range c.n.swarm.Sessions() {
+		if !seen[st.Root] {
+			seen[st.Root] = true
+			roots = append(roots, st.Root)
+		}
+	}
+	for _, r := range roots {
+		rt := c.n.swarm.RootTotals(r)
+		ch <- prometheus.MustNewConstMetric(c.root, prometheus.CounterValue, float64(rt.Uploaded), r.String(), "up")
+		ch <- prometheus.MustNewConstMetric(c.root, prometheus.CounterValue, float64(rt.Downloaded), r.String(), "down")
+	}
 }

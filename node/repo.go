@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -174,6 +173,9 @@ func (r *Repo) Identity() (crypto.PrivKey, error) {
 	return sk, nil
 }
 
+// errLockBusy: another process holds the repo lock.
+var errLockBusy = errors.New("lock held by another process")
+
 // Lock takes the repo's exclusive lock for a daemon. The lock is released
 // when the returned file is closed or the process exits.
 func (r *Repo) Lock() (*os.File, error) {
@@ -181,9 +183,9 @@ func (r *Repo) Lock() (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock repo: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(f); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errLockBusy) {
 			return nil, fmt.Errorf("%w (%s)", ErrRepoLocked, r.Path)
 		}
 		return nil, fmt.Errorf("lock repo: %w", err)

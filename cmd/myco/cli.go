@@ -21,6 +21,9 @@ const (
 	exitOK    = 0
 	exitError = 1
 	exitUsage = 2
+	// exitPaused: the daemon stopped during a fetch; it resumes when the
+	// daemon starts again.
+	exitPaused = 3
 )
 
 // command is one `myco NAME ...` subcommand.
@@ -64,7 +67,7 @@ func commands() []*command {
 	return []*command{
 		cmdInit(), cmdDaemon(), cmdID(), cmdPeers(), cmdConnect(), cmdVersion(),
 		cmdDHTFindProvs(), cmdDHTPeers(), cmdDHTStat(),
-		cmdShare(), cmdCat(), cmdLs(), cmdRm(),
+		cmdShare(), cmdCat(), cmdLs(), cmdRm(), cmdCancel(),
 		cmdWalletAddress(), cmdWalletBalance(), cmdSend(),
 		cmdChainStatus(), cmdChainBlock(), cmdChainWait(),
 		cmdMineStart(), cmdMineStop(), cmdMineStatus(),
@@ -87,6 +90,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage
+	}
+	if errors.Is(err, node.ErrDaemonStopped) {
+		return exitPaused
 	}
 	return exitError
 }

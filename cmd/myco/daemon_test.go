@@ -81,6 +81,7 @@ type daemon struct {
 	cmd   *exec.Cmd
 	ready string // the "daemon ready" line
 	exit  chan error
+	log   *syncBuffer // what it wrote to stderr
 }
 
 // startDaemon runs `myco daemon` on repo and waits for its ready line.
@@ -92,12 +93,12 @@ func startDaemon(t *testing.T, repo string, extra ...string) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := newSyncBuffer()
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{t: t, repo: repo, cmd: cmd, exit: make(chan error, 1)}
+	d := &daemon{t: t, repo: repo, cmd: cmd, exit: make(chan error, 1), log: stderr}
 	lines := make(chan string, 16)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -285,7 +286,8 @@ func TestAPIRequiresToken(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"myco_peers", "myco_chain_height", "myco_dht_routing_table_peers", "libp2p_rcmgr_", "myco_api_requests_total", "go_goroutines"} {
+	for _, want := range []string{"myco_peers", "myco_chain_height", "myco_dht_routing_table_peers", "libp2p_rcmgr_", "myco_api_requests_total", "go_goroutines",
+		`myco_swarm_bytes_total{direction="up"}`, `myco_swarm_bytes_total{direction="down"}`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

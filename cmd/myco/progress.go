@@ -17,6 +17,8 @@ type progressBar struct {
 	drawn   bool
 	label   string
 	enabled bool
+	// state is the fetch's lifecycle state, shown unless "downloading".
+	state string
 }
 
 const redrawEvery = 100 * time.Millisecond
@@ -73,8 +75,12 @@ func (b *progressBar) line(done, total int64, rate float64, peers int) string {
 	if total >= 0 {
 		size = humanBytes(float64(total))
 	}
-	return fmt.Sprintf("%s [%s] %3.0f%% %s/%s %s/s %d peer(s) ETA %s",
+	line := fmt.Sprintf("%s [%s] %3.0f%% %s/%s %s/s %d peer(s) ETA %s",
 		b.label, bar, frac*100, humanBytes(float64(done)), size, humanBytes(rate), peers, eta)
+	if b.state != "" && b.state != "downloading" {
+		line += " (" + b.state + ")"
+	}
+	return line
 }
 
 // humanBytes formats a byte count with a binary unit.

@@ -28,6 +28,18 @@ func TestProgressLine(t *testing.T) {
 	}
 }
 
+func TestProgressLineShowsState(t *testing.T) {
+	b := newProgressBar(nil, "fetch", true)
+	b.state = "finding peers"
+	if got := b.line(0, -1, 0, 0); !strings.HasSuffix(got, "(finding peers)") {
+		t.Errorf("line = %q; want the state at the end", got)
+	}
+	b.state = "downloading"
+	if got := b.line(1, 2, 0, 1); strings.HasSuffix(got, ")") {
+		t.Errorf("line = %q; want no state while downloading", got)
+	}
+}
+
 func TestHumanBytes(t *testing.T) {
 	for in, want := range map[float64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1.5 * (1 << 30): "1.5 GiB"} {
 		if got := humanBytes(in); got != want {

@@ -199,6 +199,17 @@ func newNet(tb testing.TB, k int, o netOpts) (mocknet.Mocknet, []*node) {
 	return mn, nodes
 }
 
+// connect links a and b and connects them.
+func connect(tb testing.TB, mn mocknet.Mocknet, a, b *node) {
+	tb.Helper()
+	if _, err := mn.LinkPeers(a.h.ID(), b.h.ID()); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := mn.ConnectPeers(a.h.ID(), b.h.ID()); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // waitGossip waits until every node sees want peers on the blocks topic.
 func waitGossip(tb testing.TB, nodes []*node, want int) {
 	tb.Helper()

@@ -191,7 +191,8 @@ type Service struct {
 	syncReq  chan peer.ID
 	announce chan announcement
 
-	syncMu     sync.Mutex // one sync round at a time
+	syncMu     sync.Mutex   // one sync round at a time
+	recvMu     sync.RWMutex // see store
 	syncing    atomic.Bool
 	syncHeight atomic.Uint64
 	syncRounds atomic.Uint64
@@ -372,7 +373,7 @@ func (s *Service) Stats() Stats {
 		Peers:           len(s.h.Network().Peers()),
 		Syncing:         s.syncing.Load(),
 		SyncRounds:      s.syncRounds.Load(),
-		BlocksReceived:  s.blocksRecv.Load(),
+		BlocksReceived:  s.blocksReceived(),
 		TxsReceived:     s.txsRecv.Load(),
 		InvalidMessages: s.invalid.Load(),
 		BlocksServed:    s.served.Load(),
@@ -393,6 +394,14 @@ func (s *Service) Stats() Stats {
 	}
 	st.MeshPeers = s.mesh.size(s.blocksTopicName, s.connected)
 	return st
+}
+
+// blocksReceived reads the counter once the blocks being stored are
+// counted (see store).
+func (s *Service) blocksReceived() uint64 {
+	s.recvMu.Lock()
+	defer s.recvMu.Unlock()
+	return s.blocksRecv.Load()
 }
 
 // PeerScores returns the GossipSub peer scores as last sampled (about

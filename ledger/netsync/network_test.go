@@ -318,7 +318,8 @@ func TestInvalidPeerBannedOthersSync(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ps, err := pubsub.NewGossipSub(ctx, bad, pubsub.WithFloodPublish(true))
+	watch := newPeerWatch()
+	ps, err := pubsub.NewGossipSub(ctx, bad, pubsub.WithFloodPublish(true), pubsub.WithRawTracer(watch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,11 +328,6 @@ func TestInvalidPeerBannedOthersSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer topic.Close()
-	events, err := topic.EventHandler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer events.Cancel()
 	sub, err := topic.Subscribe()
 	if err != nil {
 		t.Fatal(err)
@@ -346,12 +342,12 @@ func TestInvalidPeerBannedOthersSync(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The bad peer publishes to the topic peers it has a stream to; wait
+	// for all three.
 	waitCtx, waitCancel := context.WithTimeout(ctx, hangGuard)
 	defer waitCancel()
-	for len(topic.ListPeers()) < 3 {
-		if _, err := events.NextPeerEvent(waitCtx); err != nil {
-			t.Fatal(err)
-		}
+	if err := watch.wait(waitCtx, func() bool { return len(topic.ListPeers()) >= 3 }); err != nil {
+		t.Fatalf("the bad peer's topic peers: %d: %v", len(topic.ListPeers()), err)
 	}
 	badPoW := ledgertest.New(ledger.NetworkDev.Params(), 0).NextBlock("bad", "genesis", nil, ledgertest.Opts{BadPoW: true})
 	for _, data := range [][]byte{[]byte("not a block"), badPoW.Encode(), []byte("still not a block")} {

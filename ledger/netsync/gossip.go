@@ -323,12 +323,18 @@ func (s *Service) validateTxMsg(_ context.Context, from peer.ID, msg *pubsub.Mes
 	if local && s.chain.HasTx(tx.ID()) {
 		return pubsub.ValidationAccept
 	}
+	// Counted under recvMu like a block (see store): the mempool shows the
+	// transaction before AddTx returns.
+	s.recvMu.RLock()
 	_, err = s.chain.AddTx(tx)
+	if err == nil && !local {
+		s.txsRecv.Add(1)
+	}
+	s.recvMu.RUnlock()
 	var re *ledger.RuleError
 	switch {
 	case err == nil:
 		if !local {
-			s.txsRecv.Add(1)
 			if s.cfg.OnTx != nil {
 				s.cfg.OnTx(tx, from)
 			}

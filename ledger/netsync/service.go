@@ -192,7 +192,7 @@ type Service struct {
 	announce chan announcement
 
 	syncMu     sync.Mutex   // one sync round at a time
-	recvMu     sync.RWMutex // see store
+	recvMu     sync.RWMutex // orders the received counters with the chain; see store
 	syncing    atomic.Bool
 	syncHeight atomic.Uint64
 	syncRounds atomic.Uint64
@@ -373,8 +373,6 @@ func (s *Service) Stats() Stats {
 		Peers:           len(s.h.Network().Peers()),
 		Syncing:         s.syncing.Load(),
 		SyncRounds:      s.syncRounds.Load(),
-		BlocksReceived:  s.blocksReceived(),
-		TxsReceived:     s.txsRecv.Load(),
 		InvalidMessages: s.invalid.Load(),
 		BlocksServed:    s.served.Load(),
 		Banned:          s.bl.Len(),
@@ -382,6 +380,7 @@ func (s *Service) Stats() Stats {
 	if st.Syncing {
 		st.SyncHeight = s.syncHeight.Load()
 	}
+	st.BlocksReceived, st.TxsReceived = s.received()
 	s.mu.Lock()
 	st.Orphans = s.orphans.len()
 	st.FutureBlocks = len(s.future.blocks)
@@ -396,12 +395,12 @@ func (s *Service) Stats() Stats {
 	return st
 }
 
-// blocksReceived reads the counter once the blocks being stored are
-// counted (see store).
-func (s *Service) blocksReceived() uint64 {
+// received reads the block and transaction counters once the blocks
+// and transactions being stored are counted (see store).
+func (s *Service) received() (blocks, txs uint64) {
 	s.recvMu.Lock()
 	defer s.recvMu.Unlock()
-	return s.blocksRecv.Load()
+	return s.blocksRecv.Load(), s.txsRecv.Load()
 }
 
 // PeerScores returns the GossipSub peer scores as last sampled (about

@@ -115,7 +115,10 @@ type node struct {
 type netOpts struct {
 	clock   *fakeClock
 	preload int // fixture blocks each node starts with
-	cfg     func(i int, c *Config)
+	// peers are linked and connected before the service starts, so its
+	// first sync round already knows all of them.
+	peers []*node
+	cfg   func(i int, c *Config)
 }
 
 func newTestChain(tb testing.TB, clock *fakeClock, blocks []*ledger.Block) *ledger.Chain {
@@ -158,6 +161,9 @@ func newNode(tb testing.TB, mn mocknet.Mocknet, i int, o netOpts) *node {
 			poke()
 		},
 		OnTx: func(*ledger.Tx, peer.ID) { poke() },
+	}
+	for _, p := range o.peers {
+		connect(tb, mn, n, p)
 	}
 	if o.cfg != nil {
 		o.cfg(i, &cfg)

@@ -20,15 +20,9 @@ func TestLateNodeSyncs2000Blocks(t *testing.T) {
 	blocks := fixture(t)
 	clock := newClock(afterFixture(t, fixtureLen))
 	mn, sources := newNet(t, 3, netOpts{clock: clock, preload: fixtureLen})
-	late := newNode(t, mn, 3, netOpts{clock: clock})
-	for _, s := range sources {
-		if _, err := mn.LinkPeers(late.h.ID(), s.h.ID()); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := mn.ConnectPeers(late.h.ID(), s.h.ID()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// Connected to all three before it starts: a round begun after the
+	// first connection would fetch every body from that one peer.
+	late := newNode(t, mn, 3, netOpts{clock: clock, peers: sources})
 	want := blocks[fixtureLen-1].Hash()
 	waitChains(t, []*node{late}, "the late node to reach block 2000", func() bool {
 		return late.chain.Tip().Hash == want

@@ -219,15 +219,12 @@ func (s *Service) holdFuture(blk *ledger.Block, hash ledger.Hash, from peer.ID) 
 // the orphans waiting for it (and theirs) and re-announces the
 // transactions a reorganisation put back into the mempool.
 func (s *Service) process(blk *ledger.Block, from peer.ID) (ledger.ProcessResult, error) {
-	res, err := s.chain.ProcessBlock(blk, s.now())
+	res, err := s.store(blk, from)
 	if err != nil {
 		return res, err
 	}
 	if res.Status != ledger.StatusMainChain && res.Status != ledger.StatusSideChain {
 		return res, nil
-	}
-	if from != s.h.ID() {
-		s.blocksRecv.Add(1)
 	}
 	s.afterStored(res)
 	queue := []ledger.Hash{res.Hash}
@@ -238,11 +235,10 @@ func (s *Service) process(blk *ledger.Block, from peer.ID) (ledger.ProcessResult
 		kids := s.orphans.takeChildren(parent)
 		s.mu.Unlock()
 		for _, k := range kids {
-			r, err := s.chain.ProcessBlock(k.blk, s.now())
+			r, err := s.store(k.blk, k.from)
 			var re *ledger.RuleError
 			switch {
 			case err == nil && (r.Status == ledger.StatusMainChain || r.Status == ledger.StatusSideChain):
-				s.blocksRecv.Add(1)
 				s.afterStored(r)
 				s.queueAnnounce(s.blocks, k.blk.Encode())
 				queue = append(queue, r.Hash)
@@ -256,6 +252,22 @@ func (s *Service) process(blk *ledger.Block, from peer.ID) (ledger.ProcessResult
 		}
 	}
 	return res, nil
+}
+
+// store hands blk to the chain and counts it in BlocksReceived if a peer
+// sent it and the chain stored it. The chain shows the block (its tip
+// moves) before ProcessBlock returns, so recvMu is held shared from the
+// call until the count: Stats takes it exclusively, and a caller that saw
+// the block on the chain then sees it counted.
+func (s *Service) store(blk *ledger.Block, from peer.ID) (ledger.ProcessResult, error) {
+	s.recvMu.RLock()
+	defer s.recvMu.RUnlock()
+	res, err := s.chain.ProcessBlock(blk, s.now())
+	stored := res.Status == ledger.StatusMainChain || res.Status == ledger.StatusSideChain
+	if err == nil && stored && from != s.h.ID() {
+		s.blocksRecv.Add(1)
+	}
+	return res, err
 }
 
 // afterStored re-announces the transactions of disconnected blocks that
@@ -311,12 +323,18 @@ func (s *Service) validateTxMsg(_ context.Context, from peer.ID, msg *pubsub.Mes
 	if local && s.chain.HasTx(tx.ID()) {
 		return pubsub.ValidationAccept
 	}
+	// Counted under recvMu like a block (see store): the mempool shows the
+	// transaction before AddTx returns.
+	s.recvMu.RLock()
 	_, err = s.chain.AddTx(tx)
+	if err == nil && !local {
+		s.txsRecv.Add(1)
+	}
+	s.recvMu.RUnlock()
 	var re *ledger.RuleError
 	switch {
 	case err == nil:
 		if !local {
-			s.txsRecv.Add(1)
 			if s.cfg.OnTx != nil {
 				s.cfg.OnTx(tx, from)
 			}

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	"github.com/myco-p2p/myco/internal/leakcheck"
 	"github.com/myco-p2p/myco/ledger"
@@ -113,7 +115,10 @@ type node struct {
 type netOpts struct {
 	clock   *fakeClock
 	preload int // fixture blocks each node starts with
-	cfg     func(i int, c *Config)
+	// peers are linked and connected before the service starts, so its
+	// first sync round already knows all of them.
+	peers []*node
+	cfg   func(i int, c *Config)
 }
 
 func newTestChain(tb testing.TB, clock *fakeClock, blocks []*ledger.Block) *ledger.Chain {
@@ -157,6 +162,9 @@ func newNode(tb testing.TB, mn mocknet.Mocknet, i int, o netOpts) *node {
 		},
 		OnTx: func(*ledger.Tx, peer.ID) { poke() },
 	}
+	for _, p := range o.peers {
+		connect(tb, mn, n, p)
+	}
 	if o.cfg != nil {
 		o.cfg(i, &cfg)
 	}
@@ -198,6 +206,72 @@ func newNet(tb testing.TB, k int, o netOpts) (mocknet.Mocknet, []*node) {
 	}
 	return mn, nodes
 }
+
+// connect links a and b and connects them.
+func connect(tb testing.TB, mn mocknet.Mocknet, a, b *node) {
+	tb.Helper()
+	if _, err := mn.LinkPeers(a.h.ID(), b.h.ID()); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := mn.ConnectPeers(a.h.ID(), b.h.ID()); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// peerWatch is a pubsub tracer that wakes a waiter whenever the peers of a
+// topic may have changed. Topic.ListPeers lists the peers that subscribed
+// and to which pubsub has an outbound queue; the two come in either order,
+// and a topic's peer events mark only the first (a subscription), so a
+// wait on those alone can miss the second. Every subscription comes in an
+// RPC, traced before pubsub's loop handles it (ListPeers, answered by the
+// same loop, then sees it), and the outbound stream is traced after its
+// queue exists.
+type peerWatch struct {
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every event
+}
+
+func newPeerWatch() *peerWatch { return &peerWatch{changed: make(chan struct{})} }
+
+func (w *peerWatch) poke() {
+	w.mu.Lock()
+	close(w.changed)
+	w.changed = make(chan struct{})
+	w.mu.Unlock()
+}
+
+// wait blocks until done holds, re-checking it after every event.
+func (w *peerWatch) wait(ctx context.Context, done func() bool) error {
+	for {
+		w.mu.Lock()
+		ch := w.changed
+		w.mu.Unlock()
+		if done() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+func (w *peerWatch) OnNewOutboundStream(peer.ID, protocol.ID) { w.poke() }
+func (w *peerWatch) OnClosedOutboundStream(peer.ID)           { w.poke() }
+func (w *peerWatch) RecvRPC(*pubsub.RPC)                      { w.poke() }
+func (w *peerWatch) Join(string)                              {}
+func (w *peerWatch) Leave(string)                             {}
+func (w *peerWatch) Graft(peer.ID, string)                    {}
+func (w *peerWatch) Prune(peer.ID, string)                    {}
+func (w *peerWatch) ValidateMessage(*pubsub.Message)          {}
+func (w *peerWatch) DeliverMessage(*pubsub.Message)           {}
+func (w *peerWatch) RejectMessage(*pubsub.Message, string)    {}
+func (w *peerWatch) DuplicateMessage(*pubsub.Message)         {}
+func (w *peerWatch) ThrottlePeer(peer.ID)                     {}
+func (w *peerWatch) SendRPC(*pubsub.RPC, peer.ID)             {}
+func (w *peerWatch) DropRPC(*pubsub.RPC, peer.ID)             {}
+func (w *peerWatch) UndeliverableMessage(*pubsub.Message)     {}
 
 // waitGossip waits until every node sees want peers on the blocks topic.
 func waitGossip(tb testing.TB, nodes []*node, want int) {

@@ -191,7 +191,8 @@ type Service struct {
 	syncReq  chan peer.ID
 	announce chan announcement
 
-	syncMu     sync.Mutex // one sync round at a time
+	syncMu     sync.Mutex   // one sync round at a time
+	recvMu     sync.RWMutex // orders the received counters with the chain; see store
 	syncing    atomic.Bool
 	syncHeight atomic.Uint64
 	syncRounds atomic.Uint64
@@ -372,8 +373,6 @@ func (s *Service) Stats() Stats {
 		Peers:           len(s.h.Network().Peers()),
 		Syncing:         s.syncing.Load(),
 		SyncRounds:      s.syncRounds.Load(),
-		BlocksReceived:  s.blocksRecv.Load(),
-		TxsReceived:     s.txsRecv.Load(),
 		InvalidMessages: s.invalid.Load(),
 		BlocksServed:    s.served.Load(),
 		Banned:          s.bl.Len(),
@@ -381,6 +380,7 @@ func (s *Service) Stats() Stats {
 	if st.Syncing {
 		st.SyncHeight = s.syncHeight.Load()
 	}
+	st.BlocksReceived, st.TxsReceived = s.received()
 	s.mu.Lock()
 	st.Orphans = s.orphans.len()
 	st.FutureBlocks = len(s.future.blocks)
@@ -393,6 +393,14 @@ func (s *Service) Stats() Stats {
 	}
 	st.MeshPeers = s.mesh.size(s.blocksTopicName, s.connected)
 	return st
+}
+
+// received reads the block and transaction counters once the blocks
+// and transactions being stored are counted (see store).
+func (s *Service) received() (blocks, txs uint64) {
+	s.recvMu.Lock()
+	defer s.recvMu.Unlock()
+	return s.blocksRecv.Load(), s.txsRecv.Load()
 }
 
 // PeerScores returns the GossipSub peer scores as last sampled (about

@@ -199,12 +199,18 @@ const (
 	RejectChoked RejectReason = 2
 	// RejectOverloaded: the receiver has too many requests outstanding.
 	RejectOverloaded RejectReason = 3
+	// RejectBroken: the sender's copy of the root is broken (the file it
+	// shared changed or vanished since); it serves nothing of the root any
+	// more. (A peer from before this reason existed cannot decode it and
+	// resets the stream, which ends the session just as well.)
+	RejectBroken RejectReason = 4
 )
 
 var rejectReasonNames = map[RejectReason]string{
 	RejectNotFound:   "not-found",
 	RejectChoked:     "choked",
 	RejectOverloaded: "overloaded",
+	RejectBroken:     "broken",
 }
 
 func (r RejectReason) String() string {

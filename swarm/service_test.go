@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -60,10 +61,17 @@ func (r *router) find(_ context.Context, c cid.Cid, limit int) (<-chan peer.Addr
 	return ch, nil
 }
 
-// fakeClock is the injected clock of the tests that drive time.
+// fakeClock is the injected clock of the tests that drive time: Advance
+// moves Now and fires the After channels that are due.
 type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu      sync.Mutex
+	t       time.Time
+	waiters []fakeWaiter
+}
+
+type fakeWaiter struct {
+	at time.Time
+	ch chan time.Time
 }
 
 func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
@@ -74,10 +82,32 @@ func (c *fakeClock) Now() time.Time {
 	return c.t
 }
 
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.t
+		return ch
+	}
+	c.waiters = append(c.waiters, fakeWaiter{at: c.t.Add(d), ch: ch})
+	return ch
+}
+
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
-	c.mu.Unlock()
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.t) {
+			kept = append(kept, w)
+			continue
+		}
+		w.ch <- c.t
+	}
+	clear(c.waiters[len(kept):])
+	c.waiters = kept
 }
 
 type testNet struct {
@@ -136,7 +166,7 @@ func (n *testNet) node(name string, cfg Config) *testNode {
 		return nil
 	}
 	if n.clock != nil {
-		cfg.Now = n.clock.Now
+		cfg.Clock = n.clock
 		nd.ticks = make(chan time.Time)
 		cfg.Ticks = nd.ticks
 	}
@@ -239,7 +269,7 @@ func checkFile(t *testing.T, path string, want []byte) {
 }
 
 func peerStats(svc *Service, id peer.ID) PeerStats {
-	ps, _ := svc.acct.Peer(id, svc.cfg.Now())
+	ps, _ := svc.acct.Peer(id, svc.now())
 	return ps
 }
 
@@ -434,9 +464,9 @@ func testFreeRider(t *testing.T, leave bool) {
 			for _, nd := range nodes[:nLeech] {
 				if sess := nd.svc.sessionFor(root); sess != nil {
 					sess.mu.Lock()
-					if !sess.seeding {
-						riderSlots[sess.choker.Slot(free.h.ID())]++
-						benched = max(benched, sess.choker.FailedTrials(free.h.ID()))
+					if sess.st.fetching {
+						riderSlots[sess.st.choker.Slot(free.h.ID())]++
+						benched = max(benched, sess.st.choker.FailedTrials(free.h.ID()))
 					}
 					sess.mu.Unlock()
 				}
@@ -534,10 +564,8 @@ func TestCorruptPeerDropped(t *testing.T) {
 	if !leech.svc.Banned(root, bad.h.ID()) {
 		t.Fatal("the corrupt peer was not banned")
 	}
-	for _, p := range leech.svc.Stats() {
-		if p.ID == bad.h.ID() {
-			t.Fatal("the corrupt peer is still in the session")
-		}
+	if sess := leech.svc.sessionFor(root); sess != nil && slices.Contains(sess.peerIDs(), bad.h.ID()) {
+		t.Fatal("the corrupt peer is still in the session")
 	}
 	// It is refused when it comes back.
 	sess, err := bad.svc.session(root)

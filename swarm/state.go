@@ -286,7 +286,7 @@ func (s *sessionState) ready() []effect {
 	return out
 }
 
-func (s *sessionState) emit(e effect)               { s.out = append(s.out, e) }
+func (s *sessionState) emit(e effect)              { s.out = append(s.out, e) }
 func (s *sessionState) send(id peer.ID, m Message) { s.emit(effect{kind: effSend, peer: id, msg: m}) }
 
 // ended reports whether the session is over: events change nothing.

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -358,13 +359,22 @@ func TestManyLeechersTrade(t *testing.T) {
 // rate. Two variants: the uploaders leave as soon as they are done (the
 // common case in real swarms, and the one where reciprocity decides who
 // finishes when), or they stay and seed.
+//
+// The test runs in a synctest bubble: the services use the wall clock
+// (Config.Clock's default), which in the bubble is virtual and advances
+// only when every goroutine waits, so the upload caps bind exactly as
+// they would in real time, while the test runs as fast as the CPU allows
+// and no load on the machine changes what it measures.
 func TestFreeRiderIsChokedByUploaders(t *testing.T) {
-	t.Run("uploaders-leave", func(t *testing.T) { testFreeRider(t, true) })
-	t.Run("uploaders-stay", func(t *testing.T) { testFreeRider(t, false) })
+	t.Run("uploaders-leave", func(t *testing.T) { synctest.Test(t, func(t *testing.T) { testFreeRider(t, true) }) })
+	t.Run("uploaders-stay", func(t *testing.T) { synctest.Test(t, func(t *testing.T) { testFreeRider(t, false) }) })
 }
 
 func testFreeRider(t *testing.T, leave bool) {
-	n := newTestNet(t, true)
+	// Run last: goleveldb's Close leaves a goroutine that waits a second
+	// (virtual, here) before it ends, and the bubble must end empty.
+	t.Cleanup(func() { <-time.After(2 * time.Second) })
+	n := newTestNet(t, false)
 	// Everyone uploads at the same capped rate; two regular slots and one
 	// optimistic, so a peer that gives nothing only ever gets the
 	// optimistic slot once the others have traded with each other.
@@ -374,10 +384,23 @@ func testFreeRider(t *testing.T, leave bool) {
 	const rate = 512 << 10
 	// The file has 128 leaves, so one leaf per optimistic trial (the
 	// default is 4 of 1 MiB, for files of hundreds of leaves).
-	base := Config{MaxUpload: rate, Choker: ChokerConfig{Slots: 2, TrialLeaves: 1}, Pipeline: PipelineConfig{Min: 16}, RequestTimeout: time.Hour, Seed: 7}
+	//
+	// The whole swarm moves the file in about 2.5 s at these rates, so the
+	// choker's intervals are scaled down 100x (a rechoke every 100 ms) and
+	// the services tick every 20 ms: the choker sees as many rounds as in
+	// a swarm of files a hundred times larger.
+	base := Config{MaxUpload: rate, Pipeline: PipelineConfig{Min: 16}, RequestTimeout: time.Hour, Seed: 7,
+		Choker: ChokerConfig{Slots: 2, TrialLeaves: 1, RechokeInterval: 100 * time.Millisecond,
+			OptimisticInterval: 300 * time.Millisecond, SnubTimeout: 600 * time.Millisecond, NewPeerWindow: 600 * time.Millisecond}}
+	ticked := func(c Config) Config {
+		tk := time.NewTicker(20 * time.Millisecond)
+		t.Cleanup(tk.Stop)
+		c.Ticks = tk.C
+		return c
+	}
 	seedCfg := base
 	seedCfg.MaxUpload = 2 * rate
-	seed := n.node("seed", seedCfg)
+	seed := n.node("seed", ticked(seedCfg))
 	data := randomBytes(t, 1<<20)
 	root := n.share(seed, data, 8<<10)
 	// Tit-for-tat needs more peers than slots: each uploader sees 14
@@ -387,12 +410,12 @@ func testFreeRider(t *testing.T, leave bool) {
 	for i := range nLeech {
 		cfg := base
 		cfg.Seed = uint64(100 + i)
-		nodes = append(nodes, n.node("leech"+string(rune('a'+i)), cfg))
+		nodes = append(nodes, n.node("leech"+string(rune('a'+i)), ticked(cfg)))
 	}
 	rider := base
 	rider.freeRide = true
 	rider.Seed = 99
-	free := n.node("free", rider)
+	free := n.node("free", ticked(rider))
 	nodes = append(nodes, free)
 
 	start := time.Now()
@@ -400,8 +423,6 @@ func testFreeRider(t *testing.T, leave bool) {
 	for i, nd := range nodes {
 		dls[i], _ = nd.fetch(t, root)
 	}
-	// Fake time runs with the swarm's progress: one second per four
-	// leaves received anywhere, so a rechoke every 40 leaves.
 	finished := make([]time.Duration, len(nodes))
 	updates := make(chan struct{}, 1)
 	stopFwd := make(chan struct{})
@@ -424,17 +445,16 @@ func testFreeRider(t *testing.T, leave bool) {
 			}
 		}()
 	}
-	guard := time.After(hangGuard)
-	lastTick := 0
+	guard := time.After(time.Hour) // virtual time: only a hang reaches it
+	sample := time.NewTicker(20 * time.Millisecond)
+	defer sample.Stop()
 	uploadersDone := 0
 	var atMedian SessionStats
 	// How often the uploaders unchoke the free-rider, sampled per tick.
 	riderSlots := map[Slot]int{}
 	benched := 0 // the most failed trials any uploader counted against it
 	for remaining := len(nodes); remaining > 0; {
-		total := 0
 		for i, dl := range dls {
-			total += dl.Progress().Received
 			if finished[i] == 0 {
 				select {
 				case <-dl.Done():
@@ -459,8 +479,9 @@ func testFreeRider(t *testing.T, leave bool) {
 				}
 			}
 		}
-		for ; lastTick+4 <= total; lastTick += 4 {
-			n.tick(time.Second)
+		select {
+		case <-updates:
+		case <-sample.C:
 			for _, nd := range nodes[:nLeech] {
 				if sess := nd.svc.sessionFor(root); sess != nil {
 					sess.mu.Lock()
@@ -471,9 +492,6 @@ func testFreeRider(t *testing.T, leave bool) {
 					sess.mu.Unlock()
 				}
 			}
-		}
-		select {
-		case <-updates:
 		case <-guard:
 			for i, dl := range dls {
 				t.Logf("%s: %+v", nodes[i].name, dl.Progress())

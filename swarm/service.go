@@ -208,7 +208,14 @@ type Service struct {
 	roots map[cid.Cid]*rootBytes
 	// broken lists the roots we stopped serving because their source
 	// changed or vanished (logged and reported once each).
-	broken map[cid.Cid]string
+	broken map[cid.Cid]brokenMark
+}
+
+// brokenMark is a root we stopped serving. byStore: the store records it
+// too, and is then the authority (sharing the file again clears it).
+type brokenMark struct {
+	reason  string
+	byStore bool
 }
 
 type rootBytes struct{ up, down int64 }
@@ -260,7 +267,7 @@ func New(h host.Host, store *chunker.Store, cfg Config) (*Service, error) {
 		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		finished: make(map[cid.Cid]SessionStats),
 		roots:    make(map[cid.Cid]*rootBytes),
-		broken:   make(map[cid.Cid]string),
+		broken:   make(map[cid.Cid]brokenMark),
 	}
 	ticks := cfg.Ticks
 	var ticker *time.Ticker
@@ -391,7 +398,7 @@ func (s *Service) markBroken(root cid.Cid, err error) {
 	s.infoMu.Lock()
 	_, seen := s.broken[root]
 	if !seen {
-		s.broken[root] = reason
+		s.broken[root] = brokenMark{reason: reason}
 	}
 	s.infoMu.Unlock()
 	if seen {
@@ -401,6 +408,10 @@ func (s *Service) markBroken(root cid.Cid, err error) {
 		"root", root, "err", err)
 	if merr := s.store.MarkBroken(root, reason); merr != nil {
 		s.log.Warn("mark root broken", "root", root, "err", merr)
+	} else if info, rerr := s.store.Root(root); rerr == nil && info.Broken != "" {
+		s.infoMu.Lock()
+		s.broken[root] = brokenMark{reason: reason, byStore: true}
+		s.infoMu.Unlock()
 	}
 	if s.cfg.OnBroken != nil {
 		s.cfg.OnBroken(root, err)
@@ -408,15 +419,20 @@ func (s *Service) markBroken(root cid.Cid, err error) {
 }
 
 // isBroken reports whether root is not to be served: the store says so,
-// or this service saw its source fail (until the root is shared again,
-// which clears the store's mark).
+// or this service saw its source fail and the store could not record it.
+// Once the store recorded it, the store decides: sharing the file again
+// clears the mark, and a new failure is reported again.
 func (s *Service) isBroken(root cid.Cid, info chunker.RootInfo) bool {
 	if info.Broken != "" {
 		return true
 	}
 	s.infoMu.Lock()
 	defer s.infoMu.Unlock()
-	_, ok := s.broken[root]
+	m, ok := s.broken[root]
+	if ok && m.byStore {
+		delete(s.broken, root)
+		return false
+	}
 	return ok
 }
 
@@ -463,6 +479,12 @@ func (s *Service) stateConfig(opts FetchOptions) stateConfig {
 // session if root is kept and whole.
 func (s *Service) session(root cid.Cid) (*session, error) {
 	if sess := s.sessionFor(root); sess != nil {
+		sess.mu.Lock()
+		broken := sess.st.phase == phaseBroken
+		sess.mu.Unlock()
+		if broken {
+			return nil, fmt.Errorf("session %s: the root is broken: its shared file changed or vanished", root)
+		}
 		return sess, nil
 	}
 	info, err := s.store.Root(root)

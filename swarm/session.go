@@ -67,6 +67,8 @@ type session struct {
 	wake    chan struct{}
 	finding bool
 	dialSem chan struct{}
+	// finishedOK is set by the executor once Finish succeeded.
+	finishedOK *chunker.RootInfo
 }
 
 // step feeds one event to the state and applies its effects. It reports
@@ -239,6 +241,9 @@ func (s *session) execute(e effect) bool {
 		}
 	case effFinish:
 		info, err := s.fetch.Finish()
+		if err == nil {
+			s.finishedOK = &info
+		}
 		s.step(evFinished{info: info, err: err, now: svc.now()})
 	case effAbort:
 		if err := s.fetch.Abort(e.keep); err != nil && !errors.Is(err, chunker.ErrFetchClosed) {
@@ -264,6 +269,11 @@ func (s *session) finishEnd(err error) {
 	s.svc.dropSession(s, st)
 	s.stop()
 	if s.dl != nil {
+		if s.finishedOK != nil {
+			// Finish succeeded as the session was being stopped: the
+			// destination holds the verified content, so say so.
+			s.dl.finish(*s.finishedOK, nil)
+		}
 		if err == nil {
 			err = fmt.Errorf("download %s: %w", s.root, ErrStopped)
 		}
@@ -359,6 +369,9 @@ func (s *session) admit(st network.Stream, r *Reader, hs *Handshake, outbound bo
 	if s.ended {
 		return nil, fmt.Errorf("session %s: %w", s.root, errSessionEnded)
 	}
+	if s.st.phase == phaseBroken {
+		return nil, fmt.Errorf("session %s: the root is broken: its shared file changed or vanished", s.root)
+	}
 	if s.svc.banned(s.root, remote) {
 		return nil, fmt.Errorf("session %s: peer %s is banned", s.root, remote)
 	}
@@ -377,10 +390,6 @@ func (s *session) admit(st network.Stream, r *Reader, hs *Handshake, outbound bo
 		}
 		old.halt()
 		delete(s.conns, remote)
-		s.stepLocked(evPeerLeft{id: remote, now: now})
-		if s.ended {
-			return nil, fmt.Errorf("session %s: %w", s.root, errSessionEnded)
-		}
 	} else if len(s.conns) >= s.svc.cfg.MaxSessionPeers {
 		return nil, fmt.Errorf("session %s: %d peers already", s.root, len(s.conns))
 	}

@@ -300,6 +300,12 @@ func (s *sessionState) active() bool { return s.phase == phaseActive }
 // step advances the state by one event.
 func (s *sessionState) step(ev any) {
 	if s.ended() {
+		if ev, ok := ev.(evLeafStored); ok && s.have != nil && ev.index >= 0 && ev.index < s.have.Len() && s.have.Set(ev.index) {
+			// A leaf written as the session ended is on disk all the same
+			// (a resume finds it): the counts say so.
+			s.received++
+			s.bytes += max(s.layout.Leaves[ev.index].Size, 0)
+		}
 		return
 	}
 	switch ev := ev.(type) {
@@ -473,8 +479,8 @@ func (s *sessionState) handshake() *Handshake {
 }
 
 func (s *sessionState) peerJoined(ev evPeerJoined) {
-	if s.peers[ev.id] != nil {
-		s.peerLeft(ev.id, ev.now)
+	if s.peers[ev.id] != nil { // a reconnect: the new stream replaces the old
+		s.forget(ev.id, ev.now)
 	}
 	ps := &peerState{
 		id: ev.id, remoteLeaves: ev.leaves,
@@ -524,12 +530,23 @@ func (s *sessionState) othersThan(id peer.ID) []peer.ID {
 	return out
 }
 
-// peerLeft forgets a peer whose stream ended.
+// peerLeft forgets a peer whose stream ended; a session serving a kept
+// root ends with its last peer.
 func (s *sessionState) peerLeft(id peer.ID, now time.Time) {
-	ps := s.peers[id]
-	if ps == nil {
+	if s.peers[id] == nil {
 		return
 	}
+	s.forget(id, now)
+	if !s.download && len(s.peers) == 0 {
+		s.phase = phaseStopped
+		s.emit(effect{kind: effEnd})
+	}
+	s.notify()
+}
+
+// forget removes a peer from the picker, the choker and the requests.
+func (s *sessionState) forget(id peer.ID, now time.Time) {
+	ps := s.peers[id]
 	delete(s.peers, id)
 	if s.picker != nil && ps.inPicker {
 		s.picker.RemovePeer(id)
@@ -541,12 +558,6 @@ func (s *sessionState) peerLeft(id peer.ID, now time.Time) {
 	}
 	s.apply(s.choker.RemovePeer(id, now))
 	s.requestAll(now)
-	if !s.download && len(s.peers) == 0 {
-		// A kept root's session lives while it has peers.
-		s.phase = phaseStopped
-		s.emit(effect{kind: effEnd})
-	}
-	s.notify()
 }
 
 // dropPeer resets a peer's stream; peerLeft follows when its reader ends.

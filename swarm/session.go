@@ -266,6 +266,9 @@ func (s *session) execute(e effect) bool {
 // context ends, and a running download ends with err.
 func (s *session) finishEnd(err error) {
 	st := s.stats()
+	if st.State == "failed" {
+		s.log.Warn("download failed", "reason", st.Reason)
+	}
 	s.svc.dropSession(s, st)
 	s.stop()
 	if s.dl != nil {

@@ -511,6 +511,22 @@ func (s *sessionState) peerJoined(ev evPeerJoined) {
 	s.notify()
 }
 
+// provides reports whether the peer has something of the root: the
+// leaves when it does not know them yet (it can send the internal nodes),
+// at least one leaf once its bitfield is in, and a copy it did not report
+// broken.
+func (ps *peerState) provides() bool {
+	switch {
+	case ps.broken:
+		return false
+	case ps.has != nil:
+		return ps.has.Count() > 0
+	case ps.rawHas != nil:
+		return ps.rawHas.Count() > 0
+	}
+	return ps.remoteLeaves > 0
+}
+
 // sawUseful records that a peer that has the root is in the session.
 func (s *sessionState) sawUseful(now time.Time) {
 	s.useful = now
@@ -694,7 +710,7 @@ func (s *sessionState) message(ps *peerState, m Message, now time.Time) error {
 		if ps.remoteLeaves == 0 {
 			ps.remoteLeaves = m.Have.Len()
 		}
-		if m.Have.Len() > 0 && !ps.broken {
+		if ps.provides() {
 			s.sawUseful(now)
 		}
 		if s.layout == nil {
@@ -1076,7 +1092,7 @@ func (s *sessionState) tick(ev evTick) {
 	s.apply(s.choker.Tick(now))
 	anyUseful := false
 	for _, ps := range s.sortedPeers() {
-		if ps.remoteLeaves > 0 && !ps.broken {
+		if ps.provides() {
 			anyUseful = true
 		}
 		ps.pipe.Tick(ev.rates[ps.id])
@@ -1104,7 +1120,7 @@ func (s *sessionState) tick(ev evTick) {
 		}
 	}
 	if anyUseful {
-		s.useful = now
+		s.sawUseful(now)
 	}
 	if s.fetching && s.phase == phaseActive {
 		switch {
@@ -1153,7 +1169,7 @@ func (s *sessionState) stateName() string {
 		return "queued"
 	case phaseActive:
 		for _, ps := range s.peers {
-			if ps.remoteLeaves > 0 && !ps.broken {
+			if ps.provides() {
 				return "downloading"
 			}
 		}

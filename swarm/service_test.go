@@ -717,35 +717,6 @@ func TestResumeAfterCrash(t *testing.T) {
 	}
 }
 
-func TestNoProviders(t *testing.T) {
-	n := newTestNet(t, true)
-	seed := n.node("seed", Config{})
-	leech := n.node("leech", Config{})
-	root := n.share(seed, randomBytes(t, 100<<10), 32<<10)
-	n.router = newRouter() // nobody provides it
-	leech.svc.cfg.FindProviders = n.router.find
-	// The seeder is not connected, so asking connected peers finds nobody.
-	dl, err := leech.svc.Fetch(context.Background(), root, filepath.Join(t.TempDir(), "out"), FetchOptions{Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 6 {
-		n.tick(time.Second)
-	}
-	select {
-	case <-dl.Done():
-	case <-time.After(hangGuard):
-		t.Fatal("fetch of an unprovided root hangs")
-	}
-	if _, err := dl.Result(); !errors.Is(err, ErrNoProviders) {
-		t.Fatalf("got %v, want ErrNoProviders", err)
-	}
-	inc, err := leech.store.Incoming()
-	if err != nil || len(inc) != 0 {
-		t.Fatalf("incoming after a failed fresh fetch: %v %v", inc, err)
-	}
-}
-
 func TestStatsAndRates(t *testing.T) {
 	n := newTestNet(t, false)
 	seed := n.node("seed", Config{})

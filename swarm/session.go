@@ -268,6 +268,7 @@ func (s *session) finishEnd(err error) {
 	st := s.stats()
 	if st.State == "failed" {
 		s.log.Warn("download failed", "reason", st.Reason)
+		err = fmt.Errorf("fetch %s: %w", s.root, err)
 	}
 	s.svc.dropSession(s, st)
 	s.stop()

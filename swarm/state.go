@@ -294,9 +294,6 @@ func (s *sessionState) ended() bool {
 	return s.phase == phaseFailed || s.phase == phaseCancelled || s.phase == phaseStopped
 }
 
-// active reports whether the download is looking for or fetching blocks.
-func (s *sessionState) active() bool { return s.phase == phaseActive }
-
 // step advances the state by one event.
 func (s *sessionState) step(ev any) {
 	if s.ended() {

@@ -168,6 +168,11 @@ func (pc *peerConn) readLoop() error {
 		if err != nil {
 			return err
 		}
+		select {
+		case <-pc.stop: // dropped: what it sends now is not heard
+			return context.Canceled
+		default:
+		}
 		if b, ok := m.(*Block); ok {
 			if err := s.svc.down.Wait(pc.ctx, len(b.Data)); err != nil {
 				return err

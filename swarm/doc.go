@@ -38,7 +38,9 @@
 // with errors.Is) names the rule broken. Leaves are referred to by index;
 // internal DAG nodes, which a downloader fetches first to learn the leaves,
 // by CID. A Handshake carries the sender's leaf count, 0 when it does not
-// know it yet. Peer exchange (Peers) is capped at MaxPeersPerMessage peers
+// know it yet, and optionally the root's name (see Names). A Reject says
+// why: not found, choked, overloaded, or broken (the sender's shared file
+// changed or vanished; it serves nothing of the root any more). Peer exchange (Peers) is capped at MaxPeersPerMessage peers
 // of MaxAddrsPerPeer addresses each.
 //
 // # Choker

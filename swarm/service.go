@@ -109,10 +109,11 @@ type Config struct {
 	Seed uint64
 	// IdleLimit is the default FetchOptions.IdleLimit (default 10 min).
 	IdleLimit time.Duration
-	// OnBroken is called once per root when one of its blocks cannot be
-	// served because the file it refers to changed or vanished; the
-	// service has stopped serving the root and marked it broken in the
-	// store. It must not block.
+	// OnBroken is called once per root, on a goroutine of its own, when
+	// one of its blocks cannot be served because the file it refers to
+	// changed or vanished; the service has stopped serving the root and
+	// marked it broken in the store. The node stops providing the root.
+	// It may call the service (Drop), and must return before Close can.
 	OnBroken func(root cid.Cid, err error)
 
 	// Test hooks: corrupt alters leaves this node serves; freeRide makes
@@ -414,7 +415,9 @@ func (s *Service) markBroken(root cid.Cid, err error) {
 		s.infoMu.Unlock()
 	}
 	if s.cfg.OnBroken != nil {
-		s.cfg.OnBroken(root, err)
+		// On a goroutine of its own: the callback may call back into the
+		// service (Drop waits for the session's executor, which is us).
+		s.spawn(func() { s.cfg.OnBroken(root, err) })
 	}
 }
 

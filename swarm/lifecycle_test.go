@@ -225,3 +225,42 @@ func TestSourceChangedOnSharer(t *testing.T) {
 		t.Fatal("the sharer accepts a session for its broken root")
 	}
 }
+
+// A peer announces the root but rejects every request: requests to it back
+// off, and after the idle limit the fetch fails saying so; with a peer that
+// delivers, a fetch again succeeds.
+func TestIdleLimit(t *testing.T) {
+	n := newTestNet(t, true)
+	refuser := n.node("refuser", Config{refuseLeaves: true})
+	leech := n.node("leech", Config{})
+	data := randomBytes(t, 256<<10)
+	root := n.share(refuser, data, 32<<10)
+	dl, err := leech.svc.Fetch(context.Background(), root, filepath.Join(t.TempDir(), "out"),
+		FetchOptions{Timeout: 30 * time.Second, IdleLimit: 2 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, dl, "the refuser's leaves", func(s SessionStats) bool { return s.State == "downloading" && s.Leaves > 0 })
+	for range 119 {
+		n.tick(time.Second)
+	}
+	if st := dl.Progress(); st.State != "downloading" {
+		t.Fatalf("before the idle limit: %+v", st)
+	}
+	n.tick(time.Second)
+	if err := waitEnd(t, dl); !errors.Is(err, ErrNoDelivery) {
+		t.Fatalf("got %v, want ErrNoDelivery", err)
+	}
+	st, ok := leech.svc.Finished(root)
+	if !ok || st.Reason != "peers were found but none delivered a block for 2m0s" {
+		t.Fatalf("Finished: %+v %v", st, ok)
+	}
+	seed := n.node("seed", Config{})
+	if r := n.share(seed, data, 32<<10); !r.Equals(root) {
+		t.Fatal("same data, different roots")
+	}
+	refuser.svc.Close()
+	dl2, dest := leech.fetch(t, root)
+	waitDone(t, dl2)
+	checkFile(t, dest, data)
+}

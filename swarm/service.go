@@ -117,9 +117,11 @@ type Config struct {
 	OnBroken func(root cid.Cid, err error)
 
 	// Test hooks: corrupt alters leaves this node serves; freeRide makes
-	// it download without ever uploading a leaf.
-	corrupt  func(index int, data []byte) []byte
-	freeRide bool
+	// it download without ever uploading a leaf; refuseLeaves makes it
+	// announce its leaves but reject every request for one.
+	corrupt      func(index int, data []byte) []byte
+	freeRide     bool
+	refuseLeaves bool
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -475,6 +477,7 @@ func (s *Service) stateConfig(opts FetchOptions) stateConfig {
 		idleLimit:      opts.IdleLimit,
 		useName:        opts.UseName,
 		freeRide:       s.cfg.freeRide,
+		refuseLeaves:   s.cfg.refuseLeaves,
 	}
 }
 

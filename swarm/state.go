@@ -69,6 +69,7 @@ type stateConfig struct {
 	timeout, idleLimit time.Duration
 	useName            bool
 	freeRide           bool
+	refuseLeaves       bool // test hook: reject every leaf request as overloaded
 }
 
 type nodeReq struct {
@@ -843,6 +844,8 @@ func (s *sessionState) onRequest(ps *peerState, ref Ref) {
 			s.send(ps.id, &Reject{Ref: ref, Reason: RejectNotFound})
 		case ps.amChoking:
 			s.send(ps.id, &Reject{Ref: ref, Reason: RejectChoked})
+		case s.cfg.refuseLeaves:
+			s.send(ps.id, &Reject{Ref: ref, Reason: RejectOverloaded})
 		default:
 			s.emit(effect{kind: effServe, peer: ps.id, ref: ref})
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -137,9 +138,15 @@ func TestNoProvidersThenFetchAgain(t *testing.T) {
 	leech := n.node("leech", Config{})
 	data := randomBytes(t, 100<<10)
 	root := n.share(seed, data, 32<<10)
-	full := n.router
-	n.router = newRouter() // nobody provides it
-	leech.svc.cfg.FindProviders = n.router.find
+	// Nobody provides it, until the test says so.
+	var mu sync.Mutex
+	current := newRouter()
+	leech.svc.cfg.FindProviders = func(ctx context.Context, c cid.Cid, limit int) (<-chan peer.AddrInfo, error) {
+		mu.Lock()
+		r := current
+		mu.Unlock()
+		return r.find(ctx, c, limit)
+	}
 	dl, err := leech.svc.Fetch(context.Background(), root, filepath.Join(t.TempDir(), "out"), FetchOptions{Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +165,9 @@ func TestNoProvidersThenFetchAgain(t *testing.T) {
 	if inc, err := leech.store.Incoming(); err != nil || len(inc) != 0 {
 		t.Fatalf("incoming after a failed fetch: %v %v", inc, err)
 	}
-	leech.svc.cfg.FindProviders = full.find
+	mu.Lock()
+	current = n.router
+	mu.Unlock()
 	dl2, dest := leech.fetch(t, root)
 	waitDone(t, dl2)
 	checkFile(t, dest, data)

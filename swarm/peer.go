@@ -262,6 +262,9 @@ func (pc *peerConn) writeLoop() {
 				graceful = true
 				return
 			}
+			if idle := pc.sess.svc.cfg.writerIdle; idle != nil {
+				idle()
+			}
 			select {
 			case <-pc.wake:
 			case <-pc.stop:

@@ -122,6 +122,10 @@ type Config struct {
 	corrupt      func(index int, data []byte) []byte
 	freeRide     bool
 	refuseLeaves bool
+	// writerIdle is called when a stream's writer has nothing left to
+	// send and waits (the fake-clock tests' driver learns the swarm may be
+	// idle).
+	writerIdle func()
 }
 
 func (c Config) withDefaults() (Config, error) {

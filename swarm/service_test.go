@@ -137,6 +137,9 @@ type testNet struct {
 	router *router
 	clock  *fakeClock // nil: real time
 	nodes  []*testNode
+	// idle receives a value (coalesced) when a stream's writer of any node
+	// has nothing left to send.
+	idle chan struct{}
 }
 
 type testNode struct {
@@ -153,7 +156,7 @@ func newTestNet(t *testing.T, fake bool) *testNet {
 	t.Helper()
 	mn := mocknet.New()
 	t.Cleanup(func() { mn.Close() })
-	n := &testNet{t: t, mn: mn, router: newRouter()}
+	n := &testNet{t: t, mn: mn, router: newRouter(), idle: make(chan struct{}, 1)}
 	if fake {
 		n.clock = newFakeClock()
 	}
@@ -187,6 +190,12 @@ func (n *testNet) node(name string, cfg Config) *testNode {
 		return nil
 	}
 	if n.clock != nil {
+		cfg.writerIdle = func() {
+			select {
+			case n.idle <- struct{}{}:
+			default:
+			}
+		}
 		cfg.Clock = n.clock
 		nd.ticks = make(chan time.Time)
 		cfg.Ticks = nd.ticks
@@ -273,7 +282,9 @@ func (n *testNet) serveBacklog() int {
 // least as many limiter waits are pending as streams have blocks to serve,
 // to the earliest deadline (at most step ahead); when nothing waits and
 // nothing is to be served, by step. The services tick at every multiple of
-// tickEvery crossed. It reports whether the clock moved.
+// tickEvery crossed. It reports whether the clock moved; when it did not,
+// the caller waits for what can change that: an update, a new wait on the
+// clock, or a writer going idle (testNet.idle).
 func (n *testNet) pace(step, tickEvery time.Duration) bool {
 	waiting, next := n.clock.pending()
 	backlog := n.serveBacklog()
@@ -567,6 +578,7 @@ func testFreeRider(t *testing.T, leave bool) {
 		select {
 		case <-updates:
 		case <-n.clock.added:
+		case <-n.idle:
 		case <-guard:
 			for i, dl := range dls {
 				t.Logf("%s: %+v", nodes[i].name, dl.Progress())

@@ -90,6 +90,7 @@ type PeerStats struct {
 
 type account struct {
 	up, down *Meter
+	last     time.Time // the last traffic (or when the account was made)
 }
 
 // Accounting keeps per-peer byte counts and rates, and the totals over all
@@ -100,6 +101,8 @@ type Accounting struct {
 	mu     sync.Mutex
 	peers  map[peer.ID]*account
 	total  account
+	// departed sums the bytes of peers Prune folded away.
+	departed PeerStats
 }
 
 // DefaultRateWindow is the window rates are measured over when none is given.
@@ -124,6 +127,9 @@ func (a *Accounting) account(id peer.ID, now time.Time) *account {
 		acc = &account{up: NewMeter(a.window, now), down: NewMeter(a.window, now)}
 		a.peers[id] = acc
 	}
+	if now.After(acc.last) {
+		acc.last = now
+	}
 	return acc
 }
 
@@ -147,7 +153,55 @@ func (a *Accounting) Downloaded(id peer.ID, n int, now time.Time) {
 func (a *Accounting) Remove(id peer.ID) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.fold(id)
+}
+
+// fold moves a peer's bytes into the departed sums; a.mu is held.
+func (a *Accounting) fold(id peer.ID) {
+	acc, ok := a.peers[id]
+	if !ok {
+		return
+	}
+	a.departed.Uploaded += acc.up.Total()
+	a.departed.Downloaded += acc.down.Total()
 	delete(a.peers, id)
+}
+
+// Prune folds into Departed the peers with no traffic for idle, then the
+// least recently active ones beyond maxPeers, so the map stays bounded
+// while Totals stay right.
+func (a *Accounting) Prune(now time.Time, idle time.Duration, maxPeers int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id, acc := range a.peers {
+		if now.Sub(acc.last) >= idle {
+			a.fold(id)
+		}
+	}
+	if len(a.peers) <= maxPeers {
+		return
+	}
+	ids := make([]peer.ID, 0, len(a.peers))
+	for id := range a.peers {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(x, y peer.ID) int {
+		if c := a.peers[x].last.Compare(a.peers[y].last); c != 0 {
+			return c
+		}
+		return cmp.Compare(x, y)
+	})
+	for _, id := range ids[:len(ids)-maxPeers] {
+		a.fold(id)
+	}
+}
+
+// Departed returns the bytes of the peers Remove and Prune folded away
+// (ID empty, rates zero).
+func (a *Accounting) Departed() PeerStats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.departed
 }
 
 // Peer returns the stats of one peer.

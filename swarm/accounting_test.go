@@ -116,3 +116,30 @@ func TestAccountingConcurrent(t *testing.T) {
 		t.Errorf("totals after concurrent updates: %+v, want 40000 up, 4000 down", tot)
 	}
 }
+
+// Prune folds idle peers, then the least recently active beyond the bound,
+// into Departed; Totals do not change.
+func TestAccountingPrune(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	a := NewAccounting(0, t0)
+	a.Uploaded("old", 100, t0)
+	a.Downloaded("mid", 50, t0.Add(5*time.Minute))
+	a.Uploaded("new", 7, t0.Add(9*time.Minute))
+	a.Downloaded("newest", 3, t0.Add(10*time.Minute))
+	before := a.Totals(t0.Add(10 * time.Minute))
+	a.Prune(t0.Add(10*time.Minute), 10*time.Minute, 2)
+	var ids []peer.ID
+	for _, ps := range a.Stats(t0.Add(10 * time.Minute)) {
+		ids = append(ids, ps.ID)
+	}
+	if len(ids) != 2 || ids[0] != "new" || ids[1] != "newest" {
+		t.Fatalf("after prune: %v", ids)
+	}
+	if d := a.Departed(); d.Uploaded != 100 || d.Downloaded != 50 {
+		t.Fatalf("departed %+v", d)
+	}
+	after := a.Totals(t0.Add(10 * time.Minute))
+	if after.Uploaded != before.Uploaded || after.Downloaded != before.Downloaded {
+		t.Fatalf("totals changed: %+v -> %+v", before, after)
+	}
+}

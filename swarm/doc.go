@@ -9,16 +9,23 @@
 //
 // The core of the package is pure and deterministic: the wire format
 // (message.go, wire.go), Bitfield, the Choker, the Picker, the Pipeline,
-// Accounting and the token-bucket Limiter. None of them starts a goroutine
-// or reads the clock; they take the current time as an argument and
-// randomness from an injected *rand.Rand, so tests replay whole scenarios
-// in one goroutine without sleeping. The one blocking call is Limiter.Wait,
-// the edge of the limiter: it reads the clock given to NewLimiter and
-// sleeps on a timer (its tests run under testing/synctest). Choker, Picker
-// and Pipeline are not safe for concurrent use (the session owns one of
-// each per root, or per peer, under its own lock); Accounting and Limiter
-// are, since every stream reports to them. The session layer (streams,
-// deadlines, the chunker store) sits on top and feeds them events.
+// Accounting, the token-bucket Limiter, and sessionState (state.go), the
+// decisions of one session. None of them starts a goroutine or reads the
+// clock; they take the current time as an argument and randomness from an
+// injected *rand.Rand, so tests replay whole scenarios in one goroutine
+// without sleeping. The one blocking call is Limiter.Wait, the edge of the
+// limiter: it waits on the Clock given to NewLimiter. Choker, Picker,
+// Pipeline and sessionState are not safe for concurrent use (a session
+// owns them under its lock); Accounting and Limiter are, since every
+// stream reports to them. The session layer (streams, deadlines, the
+// chunker store) sits on top and feeds them events.
+//
+// One clock: Config.Clock (Now, and After for waits) is read by the session
+// logic, accounting, bans, and the rate limiters, so a test that drives a
+// fake Clock drives all of them together; only socket deadlines use real
+// time. The periodic work (rechoke, pipeline sizing, request timeouts, the
+// no-provider and idle limits, peer exchange) runs on Config.Ticks, a
+// one-second ticker by default, which tests replace by a channel.
 //
 // # Wire format
 //
@@ -31,7 +38,9 @@
 // with errors.Is) names the rule broken. Leaves are referred to by index;
 // internal DAG nodes, which a downloader fetches first to learn the leaves,
 // by CID. A Handshake carries the sender's leaf count, 0 when it does not
-// know it yet. Peer exchange (Peers) is capped at MaxPeersPerMessage peers
+// know it yet, and optionally the root's name (see Names). A Reject says
+// why: not found, choked, overloaded, or broken (the sender's shared file
+// changed or vanished; it serves nothing of the root any more). Peer exchange (Peers) is capped at MaxPeersPerMessage peers
 // of MaxAddrsPerPeer addresses each.
 //
 // # Choker
@@ -128,13 +137,94 @@
 // peer starts at Min in slow start, growing by one leaf per leaf received
 // (doubling per round trip) until its rate stops growing by 10% a second.
 //
-// # Sessions (service.go, session.go, peer.go, download.go)
+// # Sessions (state.go, session.go, service.go, peer.go, download.go)
 //
 // A Service runs the protocol on a libp2p host. A session is one root
 // shared with a set of peers over one stream each: a download (Fetch), or
-// a kept root we serve, created when the first peer asks for it and
-// dropped when its last peer leaves. A session's mutex guards the pure core
-// (Picker, Choker, Pipeline per peer); the network sits around it:
+// a kept root we serve, created when the first peer asks for it and ended
+// when its last peer leaves.
+//
+// A session is a state machine, the way etcd's raft (Step, Ready) and
+// boxo's sessionWantSender do it. sessionState holds every decision
+// (which peer has what, the Picker, the Choker, a Pipeline per peer,
+// requests, backoffs, the lifecycle) and has no locks, no clock reads and
+// no I/O. It is advanced by events (a peer joined or left, a message, a
+// block arrived, a leaf or node stored, a store failure, bad data, a
+// block sent, a tick at a time, a candidate peer, a dial ended, Finish
+// returned, a served block's source broke, cancel or stop) and returns
+// effects: send a message, serve or forget a request, store a block, drop
+// or close a stream, ban, dial, peer exchange, find providers, provide,
+// change the destination, finish, abort, mark the root broken, done, end.
+// The session (session.go) is the executor: it steps the state under its
+// lock and applies at once the effects that only queue (messages, serve
+// queues, closing a stream), in order; the rest (Fetch.Finish and Abort,
+// dials, lookups, bans, MarkBroken, ending the Download) go, in order, to
+// the session's one executor goroutine. Each session owns a context,
+// cancelled when it ends, that bounds its lookups, dials and streams.
+// The scenarios in testdata/sessions are scripts of events in and effects
+// out, run against the state alone (TestSessionScenarios).
+//
+// # Fetch lifecycle
+//
+// SessionStats.State follows a download: "queued" (created, not started)
+// -> "finding peers" (no peer that has the root is in the session) ->
+// "downloading" -> "verifying" (Finish: every leaf is in, the partial file
+// is synced and renamed into place) -> "seeding" (done; the session serves
+// the root until Stop or Close; "done" once it ended). Or it ends:
+//
+//   - "failed", with SessionStats.Reason in words and Download.Result an
+//     error wrapping the cause: ErrNoProviders ("no peer provides the root
+//     within 1m0s": no peer that has the root for FetchOptions.Timeout),
+//     ErrNoDelivery ("peers were found but none delivered a block for
+//     10m0s": FetchOptions.IdleLimit, default Config.IdleLimit),
+//     ErrSourceBroken ("source changed on the sharer: ...": the peers that
+//     had the root said their copy is broken, and no other provides it),
+//     ErrStore ("cannot write the download: ...": PutLeaf, PutNode or
+//     Finish failed for another reason than bad data, such as a full disk;
+//     the fetch fails at once). The fetch is aborted without keeping the
+//     partial data, so a fetch again starts clean.
+//   - "cancelled": Cancel (Download or Service) or Service.Drop of a root
+//     being fetched; ErrCancelled. The partial data is removed unless
+//     Cancel was asked to keep it.
+//   - "stopped": Download.Stop (ErrStopped) or Service.Close (ErrClosed).
+//     The partial data stays; Resume (Fetch with dest "") continues it.
+//
+// Cancel, Stop and Drop return once the fetch is released, so a Fetch of
+// the same root right after starts a new one. The final SessionStats of a
+// failed or cancelled download stay in Service.Finished and FinishedList
+// (the last 256) until the root is fetched again or Forget is called; a
+// restart forgets them.
+//
+// # Never flood
+//
+// A peer that rejects a request (other than because it choked us) or lets
+// one time out (RequestTimeout, 30 s: the leaf is cancelled and asked of
+// another peer) backs off: no request goes to it for 1 s, doubling at
+// every further failure to at most 60 s; a block it delivers ends the
+// backoff. The no-provider limit (Timeout) and the idle limit bound a
+// fetch that cannot progress; FindInterval (30 s) bounds lookups and
+// dialing. Per-event logs are Debug; a ban, a failed download and a
+// broken root are one line each.
+//
+// Serving side: when store.Get of a block of a kept root fails with
+// chunker.ErrSourceChanged or ErrSourceMissing (the shared file changed
+// or vanished), the seeder answers Reject with RejectBroken, logs it once,
+// calls Store.MarkBroken and Config.OnBroken once, closes the root's
+// streams and refuses new sessions for it while the store marks it broken
+// (or, if the store could not record it, until the service restarts). A
+// fetcher told RejectBroken stops asking that peer.
+//
+// # Names
+//
+// The Handshake carries an optional Name (CheckName: one safe path
+// element, at most 255 bytes). A seeder announces Store.Root(root).Name; a
+// downloader announces the name it learned. With FetchOptions.UseName the
+// first valid name that arrives before Finish becomes the last element of
+// the destination (Fetch.SetDest); if Finish then finds that path taken
+// (chunker.ErrDestExists), it falls back once to the destination the fetch
+// was started with.
+//
+// # Streams
 //
 //   - Each peer has three goroutines: a reader, which decodes messages
 //     and queues each received leaf (copied out of its buffer) for the
@@ -147,11 +237,11 @@
 //     are empty.
 //   - The handshake carries the leaf count; a downloader that does not know
 //     it yet (0) first asks peers that do for the internal nodes (by CID,
-//     in Fetch.Missing order, spread over those peers), then sends its
-//     bitfield. Bitfields that arrive before we know the count are kept and
-//     checked against it. Internal nodes are metadata and are served while
-//     choked, like BitTorrent's info dictionary; only dag-pb nodes are served
-//     by CID, leaves only by index, so a session cannot read other blocks.
+//     spread over those peers), then sends its bitfield. Bitfields that
+//     arrive before we know the count are kept and checked against it.
+//     Internal nodes are metadata and are served while choked, like
+//     BitTorrent's info dictionary; only dag-pb nodes are served by CID,
+//     leaves only by index, so a session cannot read other blocks.
 //   - When both ends open a stream at once, the one opened by the smaller
 //     peer ID survives on both sides; a second stream from the same opener
 //     replaces the first (a reconnect).
@@ -163,18 +253,22 @@
 //     PexInterval; a downloader dials those it does not know.
 //   - Discovery: a fetch announces the root through Provide at once, asks
 //     every connected peer, then FindProviders, again every FindInterval
-//     while it has fewer than MaxSessionPeers peers. With no peer that has
-//     the root for FindTimeout it fails with ErrNoProviders (a fresh fetch
-//     that got nothing is aborted; otherwise what is on disk stays).
-//   - Time: everything the pure core sees comes from Config.Now, and the
-//     periodic work (Choker.Tick, Pipeline.Tick from the peer's download
-//     rate, request timeouts, peer exchange) runs on Config.Ticks, so tests
-//     drive rechokes with a fake clock. Stream deadlines and the rate
-//     limiters' sleeps are real time.
+//     while it has fewer than MaxSessionPeers peers.
+//   - PeerAddrs lists the peers of unfinished downloads with their
+//     addresses, for the node to remember and redial after a restart.
 //   - Memory: a stream reserves 2 MiB + 64 KiB from the resource manager
 //     (read buffer, one block being served), at most MaxPeers streams; a
 //     peer may queue at most 64 requests (more are rejected as overloaded)
 //     and 65536 control messages (more and it is dropped).
+//
+// # Accounting
+//
+// Service.Stats lists every peer exchanged with since the service started,
+// with totals and current rates, not only the peers of running sessions.
+// The map is bounded: a peer with no traffic for 10 minutes, or beyond the
+// 1024 most recently active, is folded into Departed, so Totals stay
+// right. RootTotals counts the bytes uploaded and downloaded per root since
+// the service started, kept after the session ends.
 //
 // Upload beyond the choker: while downloading, a peer on the optimistic
 // slot is served at most cap/(Slots+1) when an upload cap is set, and a

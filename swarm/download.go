@@ -4,19 +4,26 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/ipfs/go-cid"
 
 	"github.com/myco-p2p/myco/chunker"
 )
 
-// Download is one running fetch. Its session keeps seeding after it
-// completes, until the service closes or Stop is called.
+// Download is one fetch. Its session keeps seeding after it completes,
+// until the service closes or Stop is called.
+//
+// How it ends (Result, once Done is closed):
+//   - complete: the RootInfo and nil; the content is at Dest;
+//   - failed: an error wrapping ErrNoProviders, ErrNoDelivery,
+//     ErrSourceBroken or ErrStore (Progress().Reason says it in words);
+//     the partial data is removed;
+//   - Cancel (or Service.Cancel, Service.Drop): ErrCancelled; the partial
+//     data is removed unless kept;
+//   - Stop: ErrStopped; Service.Close: ErrClosed. Both keep the partial
+//     data, and Fetch with dest "" (Resume) continues from it.
 type Download struct {
-	sess    *session
-	fresh   bool // started with a destination, not resumed
-	timeout time.Duration
+	sess    *session // set once by newSession
 	updates chan struct{}
 	done    chan struct{}
 
@@ -26,11 +33,8 @@ type Download struct {
 	end  bool
 }
 
-func newDownload(sess *session, fresh bool, timeout time.Duration) *Download {
+func newDownload() *Download {
 	return &Download{
-		sess:    sess,
-		fresh:   fresh,
-		timeout: timeout,
 		updates: make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
@@ -44,8 +48,8 @@ func (d *Download) Root() cid.Cid { return d.sess.root }
 // coalesced: a slow reader sees the latest state, never a backlog.
 func (d *Download) Updates() <-chan struct{} { return d.updates }
 
-// Done is closed when the download ends: complete, failed, stopped or
-// closed with the service.
+// Done is closed when the download ends: complete, failed, cancelled,
+// stopped or closed with the service.
 func (d *Download) Done() <-chan struct{} { return d.done }
 
 // Result returns the kept root, or why the download failed. It is valid
@@ -59,6 +63,13 @@ func (d *Download) Result() (chunker.RootInfo, error) {
 	return d.info, d.err
 }
 
+// running reports whether the download has not ended yet.
+func (d *Download) running() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.end
+}
+
 // Wait blocks until the download ends or ctx is done.
 func (d *Download) Wait(ctx context.Context) (chunker.RootInfo, error) {
 	select {
@@ -69,23 +80,31 @@ func (d *Download) Wait(ctx context.Context) (chunker.RootInfo, error) {
 	}
 }
 
-// Progress returns the session's state: leaves and bytes on disk, peers,
-// rates.
+// Progress returns the session's state: lifecycle, leaves and bytes on
+// disk, peers, rates. After the session ended it is the final state.
 func (d *Download) Progress() SessionStats { return d.sess.stats() }
 
 // Stop ends the download (and the seeding after it) with ErrStopped. What
-// is on disk stays; Fetch with dest "" resumes it.
-func (d *Download) Stop() { d.sess.shutdown(ErrStopped) }
+// is on disk stays; Fetch with dest "" resumes it. It returns once the
+// session ended.
+func (d *Download) Stop() {
+	d.sess.step(evStop{err: fmt.Errorf("download %s: %w", d.sess.root, ErrStopped)})
+	<-d.sess.gone
+}
 
 // Cancel ends the download with ErrCancelled and removes its partial
-// data unless keepPartial. (Stub: keeps the data for now.)
-func (d *Download) Cancel(keepPartial bool) { d.sess.shutdown(ErrCancelled) }
+// data unless keepPartial. It returns once the fetch is released, so a
+// Fetch of the root right after starts clean. A download that completed
+// already just stops seeding.
+func (d *Download) Cancel(keepPartial bool) {
+	d.sess.step(evStop{err: fmt.Errorf("download %s: %w", d.sess.root, ErrCancelled), abort: true, keep: keepPartial})
+	<-d.sess.gone
+}
 
-// Dest is where the verified content goes (it may change once peers
-// announce the root's name).
+// Dest is where the verified content goes: the destination the fetch was
+// started with, or the one derived from the root's name once peers
+// announced it (FetchOptions.UseName).
 func (d *Download) Dest() string {
-	d.sess.mu.Lock()
-	defer d.sess.mu.Unlock()
 	if d.sess.fetch != nil {
 		return d.sess.fetch.Dest()
 	}

@@ -42,6 +42,9 @@ const (
 	// ErrFieldTooLarge: a length-prefixed field (CID, peer ID, multiaddr) is
 	// longer than its limit.
 	ErrFieldTooLarge
+	// ErrBadName: a handshake's name is empty when present, ".", "..", or
+	// contains a path separator, NUL or another control byte.
+	ErrBadName
 )
 
 var errorCodeNames = map[ErrorCode]string{
@@ -60,6 +63,7 @@ var errorCodeNames = map[ErrorCode]string{
 	ErrBadPeerID:       "ErrBadPeerID",
 	ErrBadAddr:         "ErrBadAddr",
 	ErrFieldTooLarge:   "ErrFieldTooLarge",
+	ErrBadName:         "ErrBadName",
 }
 
 // String returns the constant's name.

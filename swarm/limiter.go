@@ -21,10 +21,11 @@ const minBurst = 64 << 10
 // it in debt, so the long-run rate holds for messages of any size.
 //
 // The bucket math (Take, SetRate) takes explicit times. Wait is the edge: it
-// reads the clock given to NewLimiter (time.Now if nil) and sleeps on a real
-// timer. A Limiter is safe for concurrent use.
+// reads the Clock given to NewLimiter (WallClock if nil) and waits on that
+// clock's After, so a fake clock in tests drives the limiter too. A Limiter
+// is safe for concurrent use.
 type Limiter struct {
-	clock func() time.Time
+	clock Clock
 
 	mu     sync.Mutex
 	rate   float64 // bytes per second; 0 means unlimited
@@ -37,10 +38,11 @@ type Limiter struct {
 }
 
 // NewLimiter returns a limiter of rate bytes per second (0 for unlimited)
-// with a full bucket at now. clock is what Wait reads; nil means time.Now.
-func NewLimiter(rate int64, now time.Time, clock func() time.Time) *Limiter {
+// with a full bucket at now. clock is what Wait reads and waits on; nil
+// means WallClock.
+func NewLimiter(rate int64, now time.Time, clock Clock) *Limiter {
 	if clock == nil {
-		clock = time.Now
+		clock = WallClock{}
 	}
 	l := &Limiter{clock: clock, last: now, changed: make(chan struct{})}
 	l.setRate(rate)
@@ -112,20 +114,17 @@ func (l *Limiter) refill(now time.Time) {
 func (l *Limiter) Wait(ctx context.Context, n int) error {
 	for {
 		l.mu.Lock()
-		d := l.take(l.clock(), n)
+		d := l.take(l.clock.Now(), n)
 		changed := l.changed
 		l.mu.Unlock()
 		if d == 0 {
 			return nil
 		}
-		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return fmt.Errorf("rate limit wait: %w", ctx.Err())
 		case <-changed:
-			t.Stop()
-		case <-t.C:
+		case <-l.clock.After(d):
 		}
 	}
 }

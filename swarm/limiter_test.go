@@ -209,3 +209,31 @@ func TestLimiterConcurrentWaiters(t *testing.T) {
 		}
 	})
 }
+
+// Wait waits on the limiter's Clock: a fake clock's Advance wakes it, and
+// nothing else does.
+func TestLimiterWaitsOnItsClock(t *testing.T) {
+	clock := newFakeClock()
+	l := NewLimiter(64<<10, clock.Now(), clock) // bucket 64 KiB, full
+	if err := l.Wait(context.Background(), 64<<10); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.Wait(context.Background(), 32<<10) }()
+	<-clock.added // the waiter is on the clock: half a second to go
+	select {
+	case err := <-done:
+		t.Fatalf("Wait returned %v before the clock moved", err)
+	default:
+	}
+	clock.Advance(250 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("Wait returned %v a quarter second early", err)
+	default:
+	}
+	clock.Advance(250 * time.Millisecond)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

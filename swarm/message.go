@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -116,10 +117,41 @@ func (r Ref) String() string {
 // Handshake is the first message each side sends on a session stream.
 // Leaves is the number of leaves of Root the sender knows of, or 0 when it
 // does not know yet (a downloader that has not fetched the internal nodes).
+//
+// Name is the root's file or folder name as the sender knows it, "" when
+// it knows none. It is optional on the wire (encoded after Leaves only when
+// set), so a handshake without a name is byte-identical to one from before
+// names existed. A name is at most MaxNameLen bytes and is a single path
+// element: not empty, ".", or "..", and without '/', '\\' or NUL
+// (CheckName); a decoder rejects any other.
 type Handshake struct {
 	Version uint64
 	Root    cid.Cid
 	Leaves  int
+	Name    string
+}
+
+// MaxNameLen is the longest name a Handshake carries.
+const MaxNameLen = 255
+
+// CheckName reports whether name is safe as the last element of a path on
+// every platform: not empty, not "." or "..", at most MaxNameLen bytes,
+// valid UTF-8 and without path separators, NUL or other control bytes.
+func CheckName(name string) error {
+	switch {
+	case name == "" || name == "." || name == "..":
+		return fmt.Errorf("name %q is not a file name", name)
+	case len(name) > MaxNameLen:
+		return fmt.Errorf("name of %d bytes, at most %d allowed", len(name), MaxNameLen)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("name %q is not valid UTF-8", name)
+	}
+	for _, r := range name {
+		if r == '/' || r == '\\' || r < 0x20 || r == 0x7f {
+			return fmt.Errorf("name %q contains %q", name, r)
+		}
+	}
+	return nil
 }
 
 // BitfieldMsg announces every leaf the sender holds. It is sent once, right
@@ -167,12 +199,18 @@ const (
 	RejectChoked RejectReason = 2
 	// RejectOverloaded: the receiver has too many requests outstanding.
 	RejectOverloaded RejectReason = 3
+	// RejectBroken: the sender's copy of the root is broken (the file it
+	// shared changed or vanished since); it serves nothing of the root any
+	// more. (A peer from before this reason existed cannot decode it and
+	// resets the stream, which ends the session just as well.)
+	RejectBroken RejectReason = 4
 )
 
 var rejectReasonNames = map[RejectReason]string{
 	RejectNotFound:   "not-found",
 	RejectChoked:     "choked",
 	RejectOverloaded: "overloaded",
+	RejectBroken:     "broken",
 }
 
 func (r RejectReason) String() string {

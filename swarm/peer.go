@@ -24,20 +24,6 @@ type peerConn struct {
 	st        network.Stream
 	r         *Reader
 
-	// Guarded by sess.mu.
-	remoteLeaves   int       // the leaf count the peer announced (0: unknown to it)
-	has            *Bitfield // the peer's leaves, once we know the leaf count too
-	rawHas         *Bitfield // its bitfield, received before we knew the leaf count
-	amChoking      bool
-	amInterested   bool
-	peerChoking    bool
-	peerInterested bool
-	inPicker       bool
-	pipe           *Pipeline
-	reqAt          map[int]time.Time // leaves requested from the peer, and when
-	nodeReqs       int
-	dropped        bool
-
 	outMu    sync.Mutex
 	ctrl     []Message
 	serveQ   []Ref
@@ -53,37 +39,21 @@ type peerConn struct {
 	// trial caps what the peer gets while on the optimistic slot; only
 	// the writer uses it.
 	trial *Limiter
-	// ctx ends when the connection does; the writer's waits use it.
+	// ctx ends when the connection or the session does; the writer's
+	// waits use it.
 	ctx    context.Context
 	cancel context.CancelFunc
 }
 
-func newPeerConn(s *session, st network.Stream, r *Reader, id, initiator peer.ID, leaves int) *peerConn {
-	pipe, err := NewPipeline(s.svc.cfg.Pipeline, s.leafSize())
-	if err != nil { // the config was validated in New
-		panic(err)
-	}
-	ctx, cancel := context.WithCancel(s.svc.ctx)
+func newPeerConn(s *session, st network.Stream, r *Reader, id, initiator peer.ID) *peerConn {
+	ctx, cancel := context.WithCancel(s.ctx)
 	return &peerConn{
 		ctx: ctx, cancel: cancel,
 		sess: s, id: id, initiator: initiator, st: st, r: r,
-		remoteLeaves: leaves,
-		amChoking:    true,
-		peerChoking:  true,
-		pipe:         pipe,
-		reqAt:        make(map[int]time.Time),
-		wake:         make(chan struct{}, 1),
-		stop:         make(chan struct{}),
-		storeQ:       make(chan storeJob, storeDepth),
+		wake:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		storeQ: make(chan storeJob, storeDepth),
 	}
-}
-
-// leafSize is the usual leaf size of the session, for pipeline sizing.
-func (s *session) leafSize() int {
-	if s.layout != nil && len(s.layout.Leaves) > 0 && s.layout.Leaves[0].Size > 0 {
-		return int(s.layout.Leaves[0].Size)
-	}
-	return chunker.DefaultChunkSize
 }
 
 // queue sends m after the messages queued before it. A peer that lets
@@ -137,12 +107,6 @@ func (pc *peerConn) clearServe() {
 	pc.outMu.Unlock()
 }
 
-// drop ends the connection (the stream is reset); sess.mu is held.
-func (pc *peerConn) drop() {
-	pc.dropped = true
-	pc.halt()
-}
-
 func (pc *peerConn) halt() {
 	pc.stopOnce.Do(func() {
 		close(pc.stop)
@@ -192,14 +156,7 @@ func (pc *peerConn) run() {
 		err = pc.storeErr
 	}
 	s.remove(pc)
-	switch {
-	case errors.Is(err, ErrBadData):
-		s.log.Warn("peer sent bad data: banned from the session", "peer", pc.id, "err", err)
-		s.svc.ban(s.root, pc.id)
-		if cerr := s.svc.h.Network().ClosePeer(pc.id); cerr != nil {
-			s.log.Debug("close peer", "peer", pc.id, "err", cerr)
-		}
-	case err != nil && !errors.Is(err, io.EOF):
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, ErrBadData) {
 		s.log.Debug("peer left", "peer", pc.id, "err", err)
 	}
 }
@@ -211,6 +168,11 @@ func (pc *peerConn) readLoop() error {
 		if err != nil {
 			return err
 		}
+		select {
+		case <-pc.stop: // dropped: what it sends now is not heard
+			return context.Canceled
+		default:
+		}
 		if b, ok := m.(*Block); ok {
 			if err := s.svc.down.Wait(pc.ctx, len(b.Data)); err != nil {
 				return err
@@ -220,9 +182,7 @@ func (pc *peerConn) readLoop() error {
 			}
 			continue
 		}
-		if err := s.handle(pc, m); err != nil {
-			return err
-		}
+		s.stepFrom(pc, evMessage{id: pc.id, msg: m, now: s.svc.now()})
 	}
 }
 
@@ -302,6 +262,9 @@ func (pc *peerConn) writeLoop() {
 				graceful = true
 				return
 			}
+			if idle := pc.sess.svc.cfg.writerIdle; idle != nil {
+				idle()
+			}
 			select {
 			case <-pc.wake:
 			case <-pc.stop:
@@ -329,12 +292,11 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 	size := int64(-1)
 	if ref.IsLeaf() {
 		s.mu.Lock()
-		if s.layout == nil || ref.Index >= len(s.layout.Leaves) {
-			s.mu.Unlock()
+		lf, ok := s.st.leaf(ref.Index)
+		s.mu.Unlock()
+		if !ok {
 			return w.WriteMessage(&Reject{Ref: ref, Reason: RejectNotFound})
 		}
-		lf := s.layout.Leaves[ref.Index]
-		s.mu.Unlock()
 		c, size = lf.Cid, lf.Size
 		if size > 0 {
 			if err := pc.waitUpload(int(size)); err != nil {
@@ -347,7 +309,17 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 	}
 	data, err := svc.store.Get(pc.ctx, c)
 	if err != nil {
-		s.log.Warn("cannot serve block", "ref", ref, "err", err)
+		if errors.Is(err, chunker.ErrSourceChanged) || errors.Is(err, chunker.ErrSourceMissing) {
+			// The shared file changed or vanished: the root cannot be
+			// served any more. The session stops serving it and the
+			// service logs it once.
+			if werr := w.WriteMessage(&Reject{Ref: ref, Reason: RejectBroken}); werr != nil {
+				return werr
+			}
+			s.step(evSourceBroken{err: err})
+			return nil
+		}
+		s.log.Debug("cannot serve block", "ref", ref, "err", err)
 		return w.WriteMessage(&Reject{Ref: ref, Reason: RejectNotFound})
 	}
 	if ref.IsLeaf() {
@@ -366,13 +338,12 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 	if err := w.WriteMessage(&Block{Ref: ref, Data: data}); err != nil {
 		return err
 	}
-	now := svc.cfg.Now()
+	now := svc.now()
 	svc.acct.Uploaded(pc.id, len(data), now)
+	svc.rootUploaded(s.root, len(data))
 	s.acct.Uploaded(pc.id, len(data), now)
 	if ref.IsLeaf() {
-		s.mu.Lock()
-		s.apply(s.choker.Sent(pc.id, len(data), now))
-		s.mu.Unlock()
+		s.stepFrom(pc, evSent{id: pc.id, n: len(data), now: now})
 	}
 	return nil
 }
@@ -383,7 +354,8 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 func (pc *peerConn) chokedNow() bool {
 	pc.sess.mu.Lock()
 	defer pc.sess.mu.Unlock()
-	return pc.amChoking
+	ps := pc.sess.st.peers[pc.id]
+	return ps == nil || ps.amChoking
 }
 
 // waitUpload waits until n bytes may be sent to the peer: within the
@@ -396,15 +368,16 @@ func (pc *peerConn) chokedNow() bool {
 func (pc *peerConn) waitUpload(n int) error {
 	svc := pc.sess.svc
 	if rate := svc.up.Rate(); rate > 0 {
+		st := pc.sess.st
 		pc.sess.mu.Lock()
-		trial := !pc.sess.seeding && pc.sess.choker.Slot(pc.id) == SlotOptimistic
-		share := rate / int64(pc.sess.choker.Config().Slots+1)
+		trial := st.fetching && st.choker.Slot(pc.id) == SlotOptimistic
+		share := rate / int64(st.choker.Config().Slots+1)
 		pc.sess.mu.Unlock()
 		if trial {
 			if pc.trial == nil {
-				pc.trial = NewLimiter(share, time.Now(), nil)
+				pc.trial = NewLimiter(share, svc.now(), svc.clock)
 			} else if pc.trial.Rate() != share {
-				pc.trial.SetRate(share, time.Now())
+				pc.trial.SetRate(share, svc.now())
 			}
 			if err := pc.trial.Wait(pc.ctx, n); err != nil {
 				return err

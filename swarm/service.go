@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,13 +63,14 @@ type Config struct {
 	FindProviders FindProvidersFunc
 	Provide       ProvideFunc
 
-	// Now is the clock of the session logic: choker, accounting, request
-	// timeouts, bans, the no-provider timeout (default time.Now).
-	Now func() time.Time
+	// Clock is the swarm's one clock: the session logic (choker,
+	// accounting, request timeouts, bans, the no-provider and idle limits)
+	// and the rate limiters' waits (default WallClock).
+	Clock Clock
 	// Ticks drives the periodic work (rechoke, pipeline sizing, timeouts,
-	// peer exchange); each receive runs one round at Now(). Default: a
-	// one-second ticker owned by the service. Tests pass a channel and a
-	// fake Now to drive time.
+	// peer exchange); each receive runs one round at Clock.Now(). Default:
+	// a one-second ticker owned by the service. Tests pass a channel and a
+	// fake Clock to drive time.
 	Ticks <-chan time.Time
 
 	// MaxUpload and MaxDownload cap the node's block traffic in bytes per
@@ -107,16 +109,23 @@ type Config struct {
 	Seed uint64
 	// IdleLimit is the default FetchOptions.IdleLimit (default 10 min).
 	IdleLimit time.Duration
-	// OnBroken is called once per root when one of its blocks cannot be
-	// served because the file it refers to changed or vanished; the
-	// service has stopped serving the root and marked it broken in the
-	// store. It must not block.
+	// OnBroken is called once per root, on a goroutine of its own, when
+	// one of its blocks cannot be served because the file it refers to
+	// changed or vanished; the service has stopped serving the root and
+	// marked it broken in the store. The node stops providing the root.
+	// It may call the service (Drop), and must return before Close can.
 	OnBroken func(root cid.Cid, err error)
 
 	// Test hooks: corrupt alters leaves this node serves; freeRide makes
-	// it download without ever uploading a leaf.
-	corrupt  func(index int, data []byte) []byte
-	freeRide bool
+	// it download without ever uploading a leaf; refuseLeaves makes it
+	// announce its leaves but reject every request for one.
+	corrupt      func(index int, data []byte) []byte
+	freeRide     bool
+	refuseLeaves bool
+	// writerIdle is called when a stream's writer has nothing left to
+	// send and waits (the fake-clock tests' driver learns the swarm may be
+	// idle).
+	writerIdle func()
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -128,8 +137,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = WallClock{}
+	}
+	if c.IdleLimit < 0 {
+		return c, errors.New("negative idle limit")
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -142,6 +154,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.PexInterval, 60*time.Second)
 	def(&c.FindInterval, 30*time.Second)
 	def(&c.StreamTimeout, 20*time.Second)
+	def(&c.IdleLimit, 10*time.Minute)
 	if c.MaxSessionPeers == 0 {
 		c.MaxSessionPeers = 32
 	}
@@ -168,6 +181,7 @@ type Service struct {
 	h     host.Host
 	store *chunker.Store
 	cfg   Config
+	clock Clock
 	log   *slog.Logger
 	up    *Limiter
 	down  *Limiter
@@ -179,8 +193,8 @@ type Service struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	// Lock order: mu before a session's mu. lifeMu and banMu are leaves:
-	// nothing else is locked while they are held.
+	// Lock order: mu before a session's mu. lifeMu, banMu and infoMu are
+	// leaves: nothing else is locked while they are held.
 	mu       sync.Mutex
 	sessions map[cid.Cid]*session
 	streams  int
@@ -191,7 +205,37 @@ type Service struct {
 
 	banMu sync.Mutex
 	bans  map[banKey]time.Time
+
+	infoMu sync.Mutex
+	// finished holds the final stats of failed and cancelled downloads,
+	// the last maxFinished of them, oldest first in finishedOrder.
+	finished      map[cid.Cid]SessionStats
+	finishedOrder []cid.Cid
+	// roots counts the bytes exchanged per root since the service started.
+	roots map[cid.Cid]*rootBytes
+	// broken lists the roots we stopped serving because their source
+	// changed or vanished (logged and reported once each).
+	broken map[cid.Cid]brokenMark
 }
+
+// brokenMark is a root we stopped serving. byStore: the store records it
+// too, and is then the authority (sharing the file again clears it).
+type brokenMark struct {
+	reason  string
+	byStore bool
+}
+
+type rootBytes struct{ up, down int64 }
+
+// maxFinished bounds Service.Finished.
+const maxFinished = 256
+
+// Accounting bounds: a peer with no traffic for accountIdle, or beyond
+// the maxAccounts most recent, is folded into the departed totals.
+const (
+	accountIdle = 10 * time.Minute
+	maxAccounts = 1024
+)
 
 type banKey struct {
 	root cid.Cid
@@ -212,14 +256,15 @@ func New(h host.Host, store *chunker.Store, cfg Config) (*Service, error) {
 		seed = rand.Uint64()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	now := cfg.Now()
+	now := cfg.Clock.Now()
 	s := &Service{
 		h:        h,
 		store:    store,
 		cfg:      cfg,
+		clock:    cfg.Clock,
 		log:      cfg.Logger,
-		up:       NewLimiter(cfg.MaxUpload, time.Now(), nil),
-		down:     NewLimiter(cfg.MaxDownload, time.Now(), nil),
+		up:       NewLimiter(cfg.MaxUpload, now, cfg.Clock),
+		down:     NewLimiter(cfg.MaxDownload, now, cfg.Clock),
 		acct:     NewAccounting(0, now),
 		leafBufs: newLeafBufs(storeSlots),
 		ctx:      ctx,
@@ -227,6 +272,9 @@ func New(h host.Host, store *chunker.Store, cfg Config) (*Service, error) {
 		sessions: make(map[cid.Cid]*session),
 		bans:     make(map[banKey]time.Time),
 		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		finished: make(map[cid.Cid]SessionStats),
+		roots:    make(map[cid.Cid]*rootBytes),
+		broken:   make(map[cid.Cid]brokenMark),
 	}
 	ticks := cfg.Ticks
 	var ticker *time.Ticker
@@ -246,6 +294,8 @@ func New(h host.Host, store *chunker.Store, cfg Config) (*Service, error) {
 	return s, nil
 }
 
+func (s *Service) now() time.Time { return s.clock.Now() }
+
 // Close stops the service: the protocol handler is removed, every stream
 // reset, every download ends with ErrClosed (its data stays on disk, to be
 // resumed), and Close waits for every goroutine the service started.
@@ -260,7 +310,7 @@ func (s *Service) Close() error {
 	s.h.RemoveStreamHandler(protocol.ID(ProtocolID))
 	s.cancel()
 	for _, sess := range s.sessionList() {
-		sess.shutdown(ErrClosed)
+		sess.step(evStop{err: fmt.Errorf("download %s: %w", sess.root, ErrClosed)})
 	}
 	s.wg.Wait()
 	return nil
@@ -307,7 +357,7 @@ func (s *Service) tickLoop(ticks <-chan time.Time) {
 			return
 		case <-ticks:
 		}
-		now := s.cfg.Now()
+		now := s.now()
 		s.banMu.Lock()
 		for k, until := range s.bans {
 			if !now.Before(until) {
@@ -315,6 +365,7 @@ func (s *Service) tickLoop(ticks <-chan time.Time) {
 			}
 		}
 		s.banMu.Unlock()
+		s.acct.Prune(now, accountIdle, maxAccounts)
 		for _, sess := range s.sessionList() {
 			sess.tick(now)
 		}
@@ -322,10 +373,10 @@ func (s *Service) tickLoop(ticks <-chan time.Time) {
 }
 
 // SetMaxUpload changes the upload cap (bytes per second, 0 unlimited).
-func (s *Service) SetMaxUpload(rate int64) { s.up.SetRate(rate, time.Now()) }
+func (s *Service) SetMaxUpload(rate int64) { s.up.SetRate(rate, s.now()) }
 
 // SetMaxDownload changes the download cap (bytes per second, 0 unlimited).
-func (s *Service) SetMaxDownload(rate int64) { s.down.SetRate(rate, time.Now()) }
+func (s *Service) SetMaxDownload(rate int64) { s.down.SetRate(rate, s.now()) }
 
 // MaxRates returns the upload and download caps (0 unlimited).
 func (s *Service) MaxRates() (up, down int64) { return s.up.Rate(), s.down.Rate() }
@@ -334,12 +385,12 @@ func (s *Service) banned(root cid.Cid, id peer.ID) bool {
 	s.banMu.Lock()
 	defer s.banMu.Unlock()
 	until, ok := s.bans[banKey{root, id}]
-	return ok && s.cfg.Now().Before(until)
+	return ok && s.now().Before(until)
 }
 
 func (s *Service) ban(root cid.Cid, id peer.ID) {
 	s.banMu.Lock()
-	s.bans[banKey{root, id}] = s.cfg.Now().Add(s.cfg.BanDuration)
+	s.bans[banKey{root, id}] = s.now().Add(s.cfg.BanDuration)
 	s.banMu.Unlock()
 }
 
@@ -347,17 +398,111 @@ func (s *Service) ban(root cid.Cid, id peer.ID) {
 // bad data.
 func (s *Service) Banned(root cid.Cid, id peer.ID) bool { return s.banned(root, id) }
 
+// markBroken records, once per root, that root's source changed or
+// vanished: it is logged, marked in the store and reported to OnBroken.
+func (s *Service) markBroken(root cid.Cid, err error) {
+	reason := err.Error()
+	s.infoMu.Lock()
+	_, seen := s.broken[root]
+	if !seen {
+		s.broken[root] = brokenMark{reason: reason}
+	}
+	s.infoMu.Unlock()
+	if seen {
+		return
+	}
+	s.log.Warn("stopped serving a root: its shared file changed or vanished; share the file again to serve it",
+		"root", root, "err", err)
+	if merr := s.store.MarkBroken(root, reason); merr != nil {
+		s.log.Warn("mark root broken", "root", root, "err", merr)
+	} else if info, rerr := s.store.Root(root); rerr == nil && info.Broken != "" {
+		s.infoMu.Lock()
+		s.broken[root] = brokenMark{reason: reason, byStore: true}
+		s.infoMu.Unlock()
+	}
+	if s.cfg.OnBroken != nil {
+		// On a goroutine of its own: the callback may call back into the
+		// service (Drop waits for the session's executor, which is us).
+		s.spawn(func() { s.cfg.OnBroken(root, err) })
+	}
+}
+
+// isBroken reports whether root is not to be served: the store says so,
+// or this service saw its source fail and the store could not record it.
+// Once the store recorded it, the store decides: sharing the file again
+// clears the mark, and a new failure is reported again.
+func (s *Service) isBroken(root cid.Cid, info chunker.RootInfo) bool {
+	if info.Broken != "" {
+		return true
+	}
+	s.infoMu.Lock()
+	defer s.infoMu.Unlock()
+	m, ok := s.broken[root]
+	if ok && m.byStore {
+		delete(s.broken, root)
+		return false
+	}
+	return ok
+}
+
+func (s *Service) rootUploaded(root cid.Cid, n int) {
+	s.infoMu.Lock()
+	s.rootBytes(root).up += int64(n)
+	s.infoMu.Unlock()
+}
+
+func (s *Service) rootDownloaded(root cid.Cid, n int) {
+	s.infoMu.Lock()
+	s.rootBytes(root).down += int64(n)
+	s.infoMu.Unlock()
+}
+
+// rootBytes returns root's counters; infoMu is held.
+func (s *Service) rootBytes(root cid.Cid) *rootBytes {
+	rb := s.roots[root]
+	if rb == nil {
+		rb = &rootBytes{}
+		s.roots[root] = rb
+	}
+	return rb
+}
+
+// stateConfig is what a session's state needs of the configuration.
+func (s *Service) stateConfig(opts FetchOptions) stateConfig {
+	return stateConfig{
+		self:           s.h.ID(),
+		picker:         s.cfg.Picker,
+		pipeline:       s.cfg.Pipeline,
+		requestTimeout: s.cfg.RequestTimeout,
+		pexInterval:    s.cfg.PexInterval,
+		findInterval:   s.cfg.FindInterval,
+		maxPeers:       s.cfg.MaxSessionPeers,
+		timeout:        opts.Timeout,
+		idleLimit:      opts.IdleLimit,
+		useName:        opts.UseName,
+		freeRide:       s.cfg.freeRide,
+		refuseLeaves:   s.cfg.refuseLeaves,
+	}
+}
+
 // session returns the session of root: the running one, or a new serving
-// session if root is kept. It returns nil if root is neither.
+// session if root is kept and whole.
 func (s *Service) session(root cid.Cid) (*session, error) {
-	s.mu.Lock()
-	if sess := s.sessions[root]; sess != nil {
-		s.mu.Unlock()
+	if sess := s.sessionFor(root); sess != nil {
+		sess.mu.Lock()
+		broken := sess.st.phase == phaseBroken
+		sess.mu.Unlock()
+		if broken {
+			return nil, fmt.Errorf("session %s: the root is broken: its shared file changed or vanished", root)
+		}
 		return sess, nil
 	}
-	s.mu.Unlock()
-	if _, err := s.store.Root(root); err != nil {
+	info, err := s.store.Root(root)
+	if err != nil {
 		return nil, fmt.Errorf("session %s: %w", root, err)
+	}
+	if s.isBroken(root, info) {
+		return nil, fmt.Errorf("session %s: the root is broken: its shared file changed or vanished", root)
 	}
 	layout, err := s.store.Leaves(s.ctx, root)
 	if err != nil {
@@ -371,7 +516,7 @@ func (s *Service) session(root cid.Cid) (*session, error) {
 	if sess := s.sessions[root]; sess != nil {
 		return sess, nil
 	}
-	sess, err := s.newSession(root, nil, layout)
+	sess, err := s.newSession(root, nil, "", nil, layout, info.Name, FetchOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -379,47 +524,69 @@ func (s *Service) session(root cid.Cid) (*session, error) {
 	return sess, nil
 }
 
-// newSession builds a session; s.mu is held.
-func (s *Service) newSession(root cid.Cid, f *chunker.Fetch, layout *chunker.Layout) (*session, error) {
-	now := s.cfg.Now()
+// newSession builds a session and starts its executor; s.mu is held.
+func (s *Service) newSession(root cid.Cid, f *chunker.Fetch, dest string, dl *Download, layout *chunker.Layout, name string, opts FetchOptions) (*session, error) {
+	now := s.now()
 	rng := rand.New(rand.NewPCG(s.rng.Uint64(), s.rng.Uint64()))
 	ch, err := NewChoker(s.cfg.Choker, rng, now)
 	if err != nil {
 		return nil, err
 	}
+	var have []bool
+	var missing []cid.Cid
+	if f != nil {
+		have, missing = f.Have(), f.Missing()
+	}
+	st, err := newSessionState(s.stateConfig(opts), root, rng, ch, f != nil, layout, have, missing, name, now)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(s.ctx)
 	sess := &session{
-		svc:      s,
-		root:     root,
-		log:      s.log.With("root", root.String()),
-		fetch:    f,
-		rng:      rng,
-		choker:   ch,
-		acct:     NewAccounting(0, now),
-		peers:    make(map[peer.ID]*peerConn),
-		dialing:  make(map[peer.ID]bool),
-		nodeReqs: make(map[cid.Cid]nodeReq),
-		started:  now,
-		lastPex:  now,
-		lastFind: now,
-		useful:   now,
+		svc:     s,
+		root:    root,
+		log:     s.log.With("root", root.String()),
+		fetch:   f,
+		dest:    dest,
+		dl:      dl,
+		acct:    NewAccounting(0, now),
+		ctx:     ctx,
+		stop:    stop,
+		gone:    make(chan struct{}),
+		st:      st,
+		conns:   make(map[peer.ID]*peerConn),
+		wake:    make(chan struct{}, 1),
+		dialSem: make(chan struct{}, dialConcurrency),
 	}
-	if f == nil {
-		sess.seeding = true
-		ch.SetSeeding(true, now)
+	if dl != nil {
+		dl.sess = sess
 	}
-	if layout != nil {
-		if err := sess.setLayout(layout, now); err != nil {
-			return nil, err
-		}
+	if !s.spawn(sess.run) {
+		stop()
+		return nil, ErrClosed
 	}
 	return sess, nil
 }
 
-func (s *Service) dropSession(sess *session) {
+// dropSession removes an ended session; the final stats of a failed or
+// cancelled download stay in Finished.
+func (s *Service) dropSession(sess *session, st SessionStats) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.sessions[sess.root] == sess {
 		delete(s.sessions, sess.root)
+	}
+	s.mu.Unlock()
+	if st.State == "failed" || st.State == "cancelled" {
+		s.infoMu.Lock()
+		if _, ok := s.finished[sess.root]; !ok {
+			s.finishedOrder = append(s.finishedOrder, sess.root)
+		}
+		s.finished[sess.root] = st
+		for len(s.finishedOrder) > maxFinished {
+			delete(s.finished, s.finishedOrder[0])
+			s.finishedOrder = s.finishedOrder[1:]
+		}
+		s.infoMu.Unlock()
 	}
 }
 
@@ -483,13 +650,24 @@ func (s *Service) handleStream(st network.Stream) {
 		st.Reset()
 		return
 	}
-	sess, err := s.session(hs.Root)
-	if err != nil || s.banned(hs.Root, remote) {
-		s.log.Debug("refuse session", "peer", remote, "root", hs.Root, "err", err)
-		st.Reset()
-		return
+	var pc *peerConn
+	for range 2 { // once more if the session ended just now
+		var sess *session
+		sess, err = s.session(hs.Root)
+		if err == nil && s.banned(hs.Root, remote) {
+			err = fmt.Errorf("peer %s is banned", remote)
+		}
+		if err != nil {
+			break
+		}
+		pc, err = sess.admit(st, r, hs, false)
+		if err == nil || !errors.Is(err, errSessionEnded) {
+			if err != nil {
+				sess.stopIfIdle()
+			}
+			break
+		}
 	}
-	pc, err := sess.admit(st, r, hs, false)
 	if err != nil {
 		s.log.Debug("refuse session", "peer", remote, "root", hs.Root, "err", err)
 		st.Reset()
@@ -497,6 +675,16 @@ func (s *Service) handleStream(st network.Stream) {
 	}
 	st.SetDeadline(time.Time{})
 	pc.run()
+}
+
+// stopIfIdle ends a serving session that has no peer (one refused the
+// first peer it was created for).
+func (s *session) stopIfIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dl == nil && len(s.conns) == 0 && !s.ended {
+		s.stepLocked(evStop{})
+	}
 }
 
 // connect opens a session stream to a peer for sess's root and runs it.
@@ -508,7 +696,7 @@ func (s *Service) connect(sess *session, info peer.AddrInfo) error {
 		return errors.New("too many peers")
 	}
 	defer s.releaseStream()
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StreamTimeout)
+	ctx, cancel := context.WithTimeout(sess.ctx, s.cfg.StreamTimeout)
 	defer cancel()
 	st, err := s.h.NewStream(ctx, info.ID, protocol.ID(ProtocolID))
 	if err != nil {
@@ -563,8 +751,9 @@ type FetchOptions struct {
 	// Timeout is how long the fetch may go without any peer that has the
 	// root before it fails with ErrNoProviders (default Config.FindTimeout).
 	Timeout time.Duration
-	// IdleLimit is how long the fetch may go with peers but without any
-	// leaf arriving before it fails (default Config.IdleLimit, 10 min).
+	// IdleLimit is how long the fetch may go with peers that have the
+	// root but without any block arriving before it fails with
+	// ErrNoDelivery (default Config.IdleLimit, 10 min).
 	IdleLimit time.Duration
 	// Force lets the fetch replace an existing destination.
 	Force bool
@@ -574,36 +763,53 @@ type FetchOptions struct {
 }
 
 // Fetch starts downloading root into dest and returns at once; the
-// download runs until it completes, fails, is stopped, or the service
-// closes. dest "" resumes an interrupted fetch of root (see Resume). If
-// root is already being downloaded, its Download is returned. ctx bounds
-// only the start.
+// download runs until it completes, fails, is stopped or cancelled, or the
+// service closes. dest "" resumes an interrupted fetch of root (see
+// Resume). If root is already being downloaded, its Download is returned;
+// a failed or cancelled earlier fetch of root is forgotten (Finished) and
+// this one starts clean. ctx bounds only the start.
 //
 // The fetch announces root through Provide at once (a downloader serves
 // what it has), asks connected peers and FindProviders for peers, gets the
 // internal nodes, then the leaves from many peers in parallel.
 func (s *Service) Fetch(ctx context.Context, root cid.Cid, dest string, opts FetchOptions) (*Download, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", root, err)
+	if opts.Timeout <= 0 {
+		opts.Timeout = s.cfg.FindTimeout
 	}
-	if s.isClosed() {
-		return nil, fmt.Errorf("fetch %s: %w", root, ErrClosed)
+	if opts.IdleLimit <= 0 {
+		opts.IdleLimit = s.cfg.IdleLimit
 	}
-	s.mu.Lock()
-	if sess := s.sessions[root]; sess != nil {
-		s.mu.Unlock()
-		if dl := sess.download(); dl != nil {
-			return dl, nil
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("fetch %s: %w", root, err)
 		}
-		return nil, fmt.Errorf("fetch %s: %w", root, chunker.ErrAlreadyKept)
+		if s.isClosed() {
+			return nil, fmt.Errorf("fetch %s: %w", root, ErrClosed)
+		}
+		sess := s.sessionFor(root)
+		if sess == nil {
+			break
+		}
+		sess.mu.Lock()
+		ended := sess.ended
+		sess.mu.Unlock()
+		if !ended {
+			if dl := sess.download(); dl != nil {
+				return dl, nil
+			}
+			return nil, fmt.Errorf("fetch %s: %w", root, chunker.ErrAlreadyKept)
+		}
+		// The session is ending: wait until its fetch is released.
+		select {
+		case <-sess.gone:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("fetch %s: %w", root, ctx.Err())
+		}
 	}
-	s.mu.Unlock()
+	s.Forget(root)
 	f, err := s.store.StartFetch(root, dest, chunker.FetchOptions{Force: opts.Force})
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", root, err)
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = s.cfg.FindTimeout
 	}
 	s.mu.Lock()
 	if sess := s.sessions[root]; sess != nil { // raced with another Fetch
@@ -613,24 +819,15 @@ func (s *Service) Fetch(ctx context.Context, root cid.Cid, dest string, opts Fet
 		}
 		return nil, fmt.Errorf("fetch %s: %w", root, chunker.ErrAlreadyKept)
 	}
-	sess, err := s.newSession(root, f, f.Layout())
+	dl := newDownload()
+	sess, err := s.newSession(root, f, f.Dest(), dl, f.Layout(), "", opts)
 	if err != nil {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("fetch %s: %w", root, err)
 	}
-	dl := newDownload(sess, dest != "", opts.Timeout)
-	sess.dl = dl
-	complete := f.Complete()
-	sess.finishing = complete
 	s.sessions[root] = sess
 	s.mu.Unlock()
-	if !s.spawn(sess.discover) {
-		sess.shutdown(ErrClosed)
-		return nil, fmt.Errorf("fetch %s: %w", root, ErrClosed)
-	}
-	if complete { // nothing to download (every leaf on disk, or empty)
-		s.spawn(sess.finish)
-	}
+	sess.step(evStart{now: s.now()})
 	return dl, nil
 }
 
@@ -658,52 +855,117 @@ func (s *Service) Resume(ctx context.Context) ([]*Download, error) {
 var ErrNotFetching = errors.New("root is not being fetched")
 
 // Cancel stops root's download and removes its partial data (kept with
-// keepPartial). The download ends with ErrCancelled.
+// keepPartial); the download ends with ErrCancelled and its final stats
+// stay in Finished. It returns once the fetch is released, so a Fetch of
+// root right after starts clean. A root whose download completed (it is
+// seeding) or that is not being fetched is ErrNotFetching.
 func (s *Service) Cancel(root cid.Cid, keepPartial bool) error {
 	dl := s.Download(root)
-	if dl == nil {
+	if dl == nil || !dl.running() {
 		return fmt.Errorf("cancel %s: %w", root, ErrNotFetching)
 	}
 	dl.Cancel(keepPartial)
 	return nil
 }
 
-// PeerAddrs lists the peers of unfinished downloads with their addresses,
-// so the node can remember them across a restart.
-func (s *Service) PeerAddrs() []peer.AddrInfo { return nil }
+// PeerAddrs lists the peers of unfinished downloads with the addresses in
+// our peerstore, so the node can remember them across a restart and
+// redial them.
+func (s *Service) PeerAddrs() []peer.AddrInfo {
+	seen := map[peer.ID]bool{}
+	var out []peer.AddrInfo
+	for _, sess := range s.sessionList() {
+		if sess.dl == nil || !sess.dl.running() {
+			continue
+		}
+		for _, id := range sess.peerIDs() {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			if addrs := s.h.Peerstore().Addrs(id); len(addrs) > 0 {
+				out = append(out, peer.AddrInfo{ID: id, Addrs: addrs})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b peer.AddrInfo) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
 
-// RootTotals returns the bytes exchanged for root since the service
-// started.
+// RootTotals returns the bytes uploaded and downloaded for root since the
+// service started, over every session of it (ID and rates are empty).
 func (s *Service) RootTotals(root cid.Cid) PeerStats {
-	if st, ok := s.SessionStats(root); ok {
-		return PeerStats{Uploaded: st.Uploaded, Downloaded: st.Downloaded}
+	s.infoMu.Lock()
+	defer s.infoMu.Unlock()
+	if rb := s.roots[root]; rb != nil {
+		return PeerStats{Uploaded: rb.up, Downloaded: rb.down}
 	}
 	return PeerStats{}
 }
 
-// Download returns the running download of root, or nil.
+// Download returns the download of root while its session runs (also
+// while it seeds after completing), or nil.
 func (s *Service) Download(root cid.Cid) *Download {
-	s.mu.Lock()
-	sess := s.sessions[root]
-	s.mu.Unlock()
+	sess := s.sessionFor(root)
 	if sess == nil {
 		return nil
 	}
 	return sess.download()
 }
 
-// Drop ends root's session, if any: its peers are disconnected and a
-// running download ends with ErrStopped (its data stays, to be resumed).
+// Drop ends root's session, if any. A download still running is
+// cancelled (its partial data removed; it ends with ErrCancelled), as for
+// `rm`; a seeding session just stops. It returns once the session ended.
 // The node calls it when the root is removed from the store.
 func (s *Service) Drop(root cid.Cid) {
-	if sess := s.sessionFor(root); sess != nil {
-		sess.shutdown(ErrStopped)
+	sess := s.sessionFor(root)
+	if sess == nil {
+		return
 	}
+	if sess.dl != nil && sess.dl.running() {
+		sess.dl.Cancel(false)
+		return
+	}
+	sess.step(evStop{err: fmt.Errorf("download %s: %w", root, ErrStopped)})
+	<-sess.gone
+}
+
+// Finished returns the final stats of root's last download if it failed
+// or was cancelled, until root is fetched again or forgotten.
+func (s *Service) Finished(root cid.Cid) (SessionStats, bool) {
+	s.infoMu.Lock()
+	defer s.infoMu.Unlock()
+	st, ok := s.finished[root]
+	return st, ok
+}
+
+// FinishedList returns Finished for every root that has it (the last 256),
+// oldest first.
+func (s *Service) FinishedList() []SessionStats {
+	s.infoMu.Lock()
+	defer s.infoMu.Unlock()
+	out := make([]SessionStats, 0, len(s.finishedOrder))
+	for _, c := range s.finishedOrder {
+		out = append(out, s.finished[c])
+	}
+	return out
+}
+
+// Forget drops root's Finished entry.
+func (s *Service) Forget(root cid.Cid) {
+	s.infoMu.Lock()
+	defer s.infoMu.Unlock()
+	if _, ok := s.finished[root]; !ok {
+		return
+	}
+	delete(s.finished, root)
+	s.finishedOrder = slices.DeleteFunc(s.finishedOrder, func(c cid.Cid) bool { return c.Equals(root) })
 }
 
 // PeerInfo is what `myco swarm stats --json` prints per peer: bytes and
-// rates exchanged over every session, whether we choke it (in every
-// session it is in) and whether it is interested in us (in any).
+// rates exchanged since the service started, whether we choke it (in every
+// session it is in; true when it is in none) and whether it is interested
+// in us (in any).
 type PeerInfo struct {
 	ID         peer.ID `json:"id"`
 	Uploaded   int64   `json:"uploaded"`
@@ -714,44 +976,45 @@ type PeerInfo struct {
 	Interested bool    `json:"interested"`
 }
 
-// Stats returns per-peer stats of the peers in any session, sorted by ID.
+// Stats returns per-peer stats of every peer exchanged with since the
+// service started (peers gone for a while are folded into Departed),
+// sorted by ID.
 func (s *Service) Stats() []PeerInfo {
-	now := s.cfg.Now()
+	now := s.now()
 	type flags struct{ unchoked, interested bool }
 	seen := map[peer.ID]*flags{}
 	for _, sess := range s.sessionList() {
 		sess.mu.Lock()
-		for id, pc := range sess.peers {
+		for id, ps := range sess.st.peers {
 			f := seen[id]
 			if f == nil {
 				f = &flags{}
 				seen[id] = f
 			}
-			f.unchoked = f.unchoked || !pc.amChoking
-			f.interested = f.interested || pc.peerInterested
+			f.unchoked = f.unchoked || !ps.amChoking
+			f.interested = f.interested || ps.peerInterested
 		}
 		sess.mu.Unlock()
 	}
-	out := make([]PeerInfo, 0, len(seen))
-	for id, f := range seen {
-		ps, _ := s.acct.Peer(id, now)
-		out = append(out, PeerInfo{ID: id, Uploaded: ps.Uploaded, Downloaded: ps.Downloaded,
+	all := s.acct.Stats(now)
+	out := make([]PeerInfo, 0, len(all))
+	for _, ps := range all {
+		f := seen[ps.ID]
+		if f == nil {
+			f = &flags{}
+		}
+		out = append(out, PeerInfo{ID: ps.ID, Uploaded: ps.Uploaded, Downloaded: ps.Downloaded,
 			UpRate: ps.UpRate, DownRate: ps.DownRate, Choked: !f.unchoked, Interested: f.interested})
 	}
-	slices.SortFunc(out, func(a, b PeerInfo) int {
-		if a.ID < b.ID {
-			return -1
-		}
-		if a.ID > b.ID {
-			return 1
-		}
-		return 0
-	})
 	return out
 }
 
 // Totals returns the bytes and rates over every peer, past and present.
-func (s *Service) Totals() PeerStats { return s.acct.Totals(s.cfg.Now()) }
+func (s *Service) Totals() PeerStats { return s.acct.Totals(s.now()) }
+
+// Departed returns the bytes exchanged with peers folded out of Stats
+// (gone for 10 minutes, or beyond the 1024 most recent).
+func (s *Service) Departed() PeerStats { return s.acct.Departed() }
 
 func (s *Service) sessionFor(root cid.Cid) *session {
 	s.mu.Lock()
@@ -761,9 +1024,7 @@ func (s *Service) sessionFor(root cid.Cid) *session {
 
 // SessionStats returns the state of root's session, if one is running.
 func (s *Service) SessionStats(root cid.Cid) (SessionStats, bool) {
-	s.mu.Lock()
-	sess := s.sessions[root]
-	s.mu.Unlock()
+	sess := s.sessionFor(root)
 	if sess == nil {
 		return SessionStats{}, false
 	}
@@ -776,12 +1037,7 @@ func (s *Service) Sessions() []SessionStats {
 	for _, sess := range s.sessionList() {
 		out = append(out, sess.stats())
 	}
-	slices.SortFunc(out, func(a, b SessionStats) int {
-		if a.Root.KeyString() < b.Root.KeyString() {
-			return -1
-		}
-		return 1
-	})
+	slices.SortFunc(out, func(a, b SessionStats) int { return cmp.Compare(a.Root.KeyString(), b.Root.KeyString()) })
 	return out
 }
 

@@ -1,11 +1,11 @@
 package swarm
 
 import (
-	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -33,354 +33,155 @@ const (
 	dialConcurrency = 8
 )
 
-type nodeReq struct {
-	peer peer.ID
-	at   time.Time
-}
+// errSessionEnded: a stream arrived for a session that just ended.
+var errSessionEnded = errors.New("session ended")
 
-// session is the exchange of one root with the peers that share it: a
-// download (fetch != nil until it finishes) or a root we seed. It feeds the
-// pure core (Picker, Choker, Pipeline, Accounting) with what its peers
-// say; mu guards all of it and the per-peer protocol state.
+// session is the executor of one root's sessionState: it feeds the state
+// the events its streams, store and clock produce, and carries out the
+// effects the state returns. mu guards the state and the set of streams;
+// effects that only queue (messages, serve requests, closing a stream) are
+// applied at once under mu, in order; the rest (store writes of Finish and
+// Abort, dials, lookups, bans) go to the session's one executor goroutine
+// (run), in order. The session's context ends when the session does, and
+// with it every lookup, dial and stream of the session.
 type session struct {
-	svc  *Service
-	root cid.Cid
-	log  *slog.Logger
-	rng  *rand.Rand
+	svc   *Service
+	root  cid.Cid
+	log   *slog.Logger
+	fetch *chunker.Fetch // nil when serving a kept root
+	dest  string         // the destination the fetch was started with
+	dl    *Download      // nil when serving a kept root
+	acct  *Accounting
+	ctx   context.Context
+	stop  context.CancelFunc
+	// gone is closed when the executor has carried out the session's end.
+	gone chan struct{}
 
-	mu      sync.Mutex
-	closed  bool
-	fetch   *chunker.Fetch // nil when seeding a kept root
-	layout  *chunker.Layout
-	byCid   map[cid.Cid][]int
-	have    *Bitfield
-	bytes   int64 // content bytes of the leaves in have
-	picker  *Picker
-	choker  *Choker
-	acct    *Accounting
-	peers   map[peer.ID]*peerConn
-	dialing map[peer.ID]bool
-	seeding bool
-	// finishing is set once the last leaf is in and Finish is running.
-	finishing bool
-	nodeReqs  map[cid.Cid]nodeReq
-	dl        *Download
-	received  int // leaves received (verified and stored) in this run
-	started   time.Time
-	lastPex   time.Time
-	lastFind  time.Time
-	// useful is the last time a peer that has the root was in the session.
-	useful time.Time
-	// findMore wakes discover to look providers up again.
-	findMore chan struct{}
+	mu    sync.Mutex
+	st    *sessionState
+	conns map[peer.ID]*peerConn
+	ended bool // the state emitted effEnd
+
+	qmu     sync.Mutex
+	queue   []effect
+	wake    chan struct{}
+	finding bool
+	dialSem chan struct{}
+	// finishedOK is set by the executor once Finish succeeded.
+	finishedOK *chunker.RootInfo
 }
 
-func (s *session) download() *Download {
+// step feeds one event to the state and applies its effects. It reports
+// whether the state asked to store the block of an evBlock.
+func (s *session) step(ev any) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.dl
+	return s.stepLocked(ev)
 }
 
-func (s *session) handshake() *Handshake {
+func (s *session) stepLocked(ev any) bool {
+	s.st.step(ev)
+	store := false
+	for _, e := range s.st.ready() {
+		if e.kind == effStore {
+			store = true
+			continue
+		}
+		s.applyLocked(e)
+	}
+	return store
+}
+
+// stepFrom steps an event from pc's goroutines, unless pc was replaced
+// or dropped meanwhile.
+func (s *session) stepFrom(pc *peerConn, ev any) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.handshakeLocked()
+	if s.conns[pc.id] != pc {
+		return false
+	}
+	return s.stepLocked(ev)
 }
 
-func (s *session) handshakeLocked() *Handshake {
-	hs := &Handshake{Version: ProtocolVersion, Root: s.root}
-	if s.layout != nil {
-		hs.Leaves = len(s.layout.Leaves)
-	}
-	return hs
-}
-
-// setLayout installs the leaves once known: the have bitfield, the picker,
-// and the bitfields peers sent before we could check them.
-func (s *session) setLayout(l *chunker.Layout, now time.Time) error {
-	n := len(l.Leaves)
-	if n > MaxLeaves {
-		return fmt.Errorf("session %s: %d leaves, at most %d supported", s.root, n, MaxLeaves)
-	}
-	s.layout = l
-	s.byCid = make(map[cid.Cid][]int, n)
-	for i, lf := range l.Leaves {
-		s.byCid[lf.Cid] = append(s.byCid[lf.Cid], i)
-	}
-	if s.fetch == nil {
-		s.have = NewFullBitfield(n)
-		s.bytes = max(l.Size, 0)
-	} else {
-		s.have = BitfieldFromBools(s.fetch.Have())
-		for i := s.have.NextSet(0); i >= 0; i = s.have.NextSet(i + 1) {
-			s.bytes += max(l.Leaves[i].Size, 0)
+// applyLocked carries out an effect that only queues; the others go to
+// the executor goroutine.
+func (s *session) applyLocked(e effect) {
+	pc := s.conns[e.peer]
+	switch e.kind {
+	case effSend:
+		if pc != nil {
+			pc.queue(e.msg)
 		}
-		p, err := NewPicker(s.have, s.svc.cfg.Picker, s.rng)
-		if err != nil {
-			return err
-		}
-		s.picker = p
-	}
-	for _, pc := range s.sortedPeers() {
-		pc.pipe, _ = NewPipeline(s.svc.cfg.Pipeline, s.leafSize())
-		pc.queue(s.bitfieldMsg())
-		if err := s.adoptBitfield(pc, now); err != nil {
-			s.log.Debug("drop peer", "peer", pc.id, "err", err)
-			pc.drop()
-		}
-	}
-	s.requestAll(now)
-	return nil
-}
-
-// bitfieldMsg is what we announce: everything we hold (nothing for a
-// free-rider).
-func (s *session) bitfieldMsg() *BitfieldMsg {
-	if s.svc.cfg.freeRide {
-		return &BitfieldMsg{Have: NewBitfield(s.have.Len())}
-	}
-	return &BitfieldMsg{Have: s.have.Clone()}
-}
-
-// adoptBitfield moves a peer's bitfield received before we knew the leaf
-// count into the picker, once we know it.
-func (s *session) adoptBitfield(pc *peerConn, now time.Time) error {
-	if pc.has != nil || pc.rawHas == nil || s.layout == nil {
-		return nil
-	}
-	if pc.rawHas.Len() != len(s.layout.Leaves) {
-		return fmt.Errorf("%w: bitfield of %d leaves, the root has %d", errProtocol, pc.rawHas.Len(), len(s.layout.Leaves))
-	}
-	pc.has, pc.rawHas = pc.rawHas, nil
-	if s.picker != nil && !s.seeding {
-		if err := s.picker.AddPeer(pc.id, pc.has); err != nil {
-			return err
-		}
-		pc.inPicker = true
-	}
-	s.updateInterest(pc)
-	if s.bothComplete(pc) {
-		pc.finishGracefully()
-	}
-	return nil
-}
-
-func (s *session) bothComplete(pc *peerConn) bool {
-	return s.seeding && !s.finishing && pc.has != nil && pc.has.Complete() && s.have != nil && s.have.Complete()
-}
-
-// admit adds a peer whose handshake was exchanged (for an inbound stream
-// our handshake is sent here). Both sides may open a stream at once; the
-// one opened by the peer with the smaller ID survives on both sides.
-func (s *session) admit(st network.Stream, r *Reader, hs *Handshake, outbound bool) (*peerConn, error) {
-	now := s.svc.cfg.Now()
-	remote := st.Conn().RemotePeer()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, fmt.Errorf("session %s: %w", s.root, ErrClosed)
-	}
-	if s.svc.banned(s.root, remote) {
-		return nil, fmt.Errorf("session %s: peer %s is banned", s.root, remote)
-	}
-	if s.layout != nil && hs.Leaves != 0 && hs.Leaves != len(s.layout.Leaves) {
-		return nil, fmt.Errorf("%w: peer has %d leaves, we have %d", errProtocol, hs.Leaves, len(s.layout.Leaves))
-	}
-	initiator := remote
-	if outbound {
-		initiator = s.svc.h.ID()
-	}
-	if old := s.peers[remote]; old != nil {
-		// The same side opening again is a reconnect: the old stream is
-		// dead or dying, the new one wins.
-		if old.initiator != initiator && old.initiator < initiator {
-			return nil, fmt.Errorf("session %s: already connected to %s", s.root, remote)
-		}
-		old.drop()
-		s.removeLocked(old, now)
-	} else if len(s.peers) >= s.svc.cfg.MaxSessionPeers {
-		return nil, fmt.Errorf("session %s: %d peers already", s.root, len(s.peers))
-	}
-	pc := newPeerConn(s, st, r, remote, initiator, hs.Leaves)
-	if !outbound {
-		// Our handshake goes first, ahead of everything queued below.
-		pc.queue(s.handshakeLocked())
-	}
-	s.peers[remote] = pc
-	if hs.Leaves > 0 {
-		s.useful = now
-	}
-	if s.layout != nil {
-		pc.queue(s.bitfieldMsg())
-	}
-	if pex := s.pexFor(remote); pex != nil {
-		pc.queue(pex)
-	}
-	s.choker.AddPeer(remote, now)
-	s.requestAll(now)
-	s.notify()
-	return pc, nil
-}
-
-// removeLocked forgets a peer that left.
-func (s *session) removeLocked(pc *peerConn, now time.Time) {
-	if s.peers[pc.id] != pc {
-		return
-	}
-	delete(s.peers, pc.id)
-	if s.picker != nil && pc.inPicker {
-		s.picker.RemovePeer(pc.id)
-		pc.inPicker = false
-	}
-	pc.reqAt = nil
-	for c, nr := range s.nodeReqs {
-		if nr.peer == pc.id {
-			delete(s.nodeReqs, c)
-		}
-	}
-	s.apply(s.choker.RemovePeer(pc.id, now))
-	s.acct.Remove(pc.id)
-	s.requestAll(now)
-	s.notify()
-}
-
-func (s *session) remove(pc *peerConn) {
-	now := s.svc.cfg.Now()
-	s.mu.Lock()
-	s.removeLocked(pc, now)
-	idle := s.dl == nil && len(s.peers) == 0 && !s.closed
-	s.mu.Unlock()
-	if idle { // a serving session with no peers left
-		s.svc.mu.Lock()
-		s.mu.Lock()
-		if len(s.peers) == 0 && s.dl == nil && s.svc.sessions[s.root] == s {
-			delete(s.svc.sessions, s.root)
-			s.closed = true
-		}
-		s.mu.Unlock()
-		s.svc.mu.Unlock()
-	}
-}
-
-// apply sends the choker's decisions.
-func (s *session) apply(ds []Decision) {
-	for _, d := range ds {
-		pc := s.peers[d.Peer]
+	case effServe:
 		if pc == nil {
-			continue
-		}
-		if d.Unchoke {
-			if s.svc.cfg.freeRide || !pc.amChoking {
-				continue
-			}
-			pc.amChoking = false
-			pc.queue(&Unchoke{})
-		} else {
-			if pc.amChoking {
-				continue
-			}
-			pc.amChoking = true
-			pc.clearServe()
-			pc.queue(&Choke{})
-		}
-	}
-}
-
-// updateInterest tells the peer whether we want something it has.
-func (s *session) updateInterest(pc *peerConn) {
-	want := !s.seeding && !s.finishing && s.picker != nil && pc.inPicker && s.picker.Interesting(pc.id)
-	if want == pc.amInterested {
-		return
-	}
-	pc.amInterested = want
-	s.choker.SetWanted(pc.id, want)
-	if want {
-		pc.queue(&Interested{})
-	} else {
-		pc.queue(&NotInterested{})
-	}
-}
-
-// request keeps the peer's request queue at its pipeline depth.
-func (s *session) request(pc *peerConn, now time.Time) {
-	if s.picker == nil || s.seeding || s.finishing || pc.peerChoking || !pc.inPicker || pc.dropped {
-		return
-	}
-	want := pc.pipe.Depth() - s.picker.Pending(pc.id)
-	if want <= 0 {
-		return
-	}
-	for _, i := range s.picker.Pick(pc.id, want) {
-		pc.reqAt[i] = now
-		pc.queue(&Request{Ref: LeafRef(i)})
-	}
-}
-
-// requestAll tops up every peer's requests, or asks for internal nodes
-// while the leaves are not known yet.
-func (s *session) requestAll(now time.Time) {
-	if s.closed || s.fetch == nil {
-		return
-	}
-	if s.layout == nil {
-		s.requestNodes(now)
-		return
-	}
-	for _, pc := range s.sortedPeers() {
-		s.request(pc, now)
-	}
-}
-
-// requestNodes asks peers that know the leaves for the internal nodes we
-// miss, spreading them over the peers with the fewest outstanding.
-func (s *session) requestNodes(now time.Time) {
-	var cands []*peerConn
-	for _, pc := range s.sortedPeers() {
-		if pc.remoteLeaves > 0 && !pc.dropped {
-			cands = append(cands, pc)
-		}
-	}
-	if len(cands) == 0 {
-		return
-	}
-	for _, c := range s.fetch.Missing() {
-		if nr, ok := s.nodeReqs[c]; ok && now.Sub(nr.at) < s.svc.cfg.RequestTimeout {
-			continue
-		}
-		best := slices.MinFunc(cands, func(a, b *peerConn) int { return cmp.Compare(a.nodeReqs, b.nodeReqs) })
-		if best.nodeReqs >= maxNodeRequests {
 			return
 		}
-		best.nodeReqs++
-		s.nodeReqs[c] = nodeReq{peer: best.id, at: now}
-		best.queue(&Request{Ref: NodeRef(c)})
-	}
-}
-
-func (s *session) sortedPeers() []*peerConn {
-	out := make([]*peerConn, 0, len(s.peers))
-	for _, pc := range s.peers {
-		out = append(out, pc)
-	}
-	slices.SortFunc(out, func(a, b *peerConn) int { return cmp.Compare(a.id, b.id) })
-	return out
-}
-
-// pexFor lists the other session peers (with addresses) for peer exchange.
-func (s *session) pexFor(to peer.ID) *Peers {
-	var infos []peer.AddrInfo
-	for _, pc := range s.sortedPeers() {
-		if pc.id == to || len(infos) == MaxPeersPerMessage {
-			continue
+		if !e.ref.IsLeaf() && !s.svc.store.Has(e.ref.CID) {
+			pc.queue(&Reject{Ref: e.ref, Reason: RejectNotFound})
+			return
 		}
-		addrs := s.svc.h.Peerstore().Addrs(pc.id)
+		if !pc.enqueueServe(e.ref) {
+			pc.queue(&Reject{Ref: e.ref, Reason: RejectOverloaded})
+		}
+	case effCancelServe:
+		if pc != nil {
+			pc.cancelServe(e.ref)
+		}
+	case effClearServe:
+		if pc != nil {
+			pc.clearServe()
+		}
+	case effDrop:
+		if pc != nil {
+			if e.err != nil {
+				s.log.Debug("drop peer", "peer", e.peer, "err", e.err)
+			}
+			pc.halt()
+		}
+	case effClose:
+		if pc != nil {
+			pc.finishGracefully()
+		}
+	case effPex:
+		if pc != nil {
+			if m := s.pexMessage(e.peers); m != nil {
+				pc.queue(m)
+			}
+		}
+	case effNotify:
+		if s.dl != nil {
+			s.dl.notify()
+		}
+	case effEnd:
+		s.ended = true
+		s.enqueue(e)
+	default:
+		s.enqueue(e)
+	}
+}
+
+func (s *session) enqueue(e effect) {
+	s.qmu.Lock()
+	s.queue = append(s.queue, e)
+	s.qmu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pexMessage lists peers with the addresses in our peerstore.
+func (s *session) pexMessage(ids []peer.ID) *Peers {
+	var infos []peer.AddrInfo
+	for _, id := range ids {
+		addrs := s.svc.h.Peerstore().Addrs(id)
 		if len(addrs) == 0 {
 			continue
 		}
 		if len(addrs) > MaxAddrsPerPeer {
 			addrs = addrs[:MaxAddrsPerPeer]
 		}
-		infos = append(infos, peer.AddrInfo{ID: pc.id, Addrs: addrs})
+		infos = append(infos, peer.AddrInfo{ID: id, Addrs: addrs})
 	}
 	if len(infos) == 0 {
 		return nil
@@ -388,562 +189,319 @@ func (s *session) pexFor(to peer.ID) *Peers {
 	return &Peers{Peers: infos}
 }
 
-// handle applies one message other than a Block.
-func (s *session) handle(pc *peerConn, m Message) error {
-	now := s.svc.cfg.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if pc.dropped {
-		return nil
-	}
-	switch m := m.(type) {
-	case *Handshake:
-		return fmt.Errorf("%w: second handshake", errProtocol)
-	case *BitfieldMsg:
-		if pc.has != nil || pc.rawHas != nil {
-			return fmt.Errorf("%w: second bitfield", errProtocol)
-		}
-		pc.rawHas = m.Have
-		if pc.remoteLeaves == 0 {
-			pc.remoteLeaves = m.Have.Len()
-			s.useful = now
-		}
-		if s.layout == nil {
-			s.requestAll(now)
-		}
-		if err := s.adoptBitfield(pc, now); err != nil {
-			return err
-		}
-		s.request(pc, now)
-	case *Have:
-		bf := pc.has
-		if bf == nil {
-			bf = pc.rawHas
-		}
-		if bf == nil {
-			return fmt.Errorf("%w: have before bitfield", errProtocol)
-		}
-		if m.Index >= bf.Len() {
-			return fmt.Errorf("%w: have %d of %d leaves", errProtocol, m.Index, bf.Len())
-		}
-		if pc.has == nil { // not adopted yet: just record it
-			bf.Set(m.Index)
-			return nil
-		}
-		if !pc.has.Set(m.Index) {
-			return nil
-		}
-		if pc.inPicker {
-			if err := s.picker.PeerHas(pc.id, m.Index); err != nil {
-				return err
+// run is the executor goroutine: it carries out the queued effects in
+// order until the session's end has been carried out.
+func (s *session) run() {
+	defer close(s.gone)
+	for {
+		s.qmu.Lock()
+		q := s.queue
+		s.queue = nil
+		s.qmu.Unlock()
+		for _, e := range q {
+			if s.execute(e) {
+				return
 			}
 		}
-		s.updateInterest(pc)
-		s.request(pc, now)
-		if s.bothComplete(pc) {
-			pc.finishGracefully()
+		if len(q) == 0 {
+			<-s.wake
 		}
-	case *Interested:
-		pc.peerInterested = true
-		ds, err := s.choker.SetInterested(pc.id, true, now)
-		if err != nil {
-			return err
+	}
+}
+
+// execute carries out one effect; it reports whether the session ended.
+func (s *session) execute(e effect) bool {
+	svc := s.svc
+	switch e.kind {
+	case effBan:
+		svc.ban(s.root, e.peer)
+		s.log.Warn("peer sent bad data: banned from the root", "peer", e.peer, "err", e.err)
+		if err := svc.h.Network().ClosePeer(e.peer); err != nil {
+			s.log.Debug("close peer", "peer", e.peer, "err", err)
 		}
-		s.apply(ds)
-	case *NotInterested:
-		pc.peerInterested = false
-		pc.clearServe()
-		ds, err := s.choker.SetInterested(pc.id, false, now)
-		if err != nil {
-			return err
-		}
-		s.apply(ds)
-	case *Choke:
-		pc.peerChoking = true
-		s.failPending(pc)
-		s.requestAll(now)
-	case *Unchoke:
-		pc.peerChoking = false
-		s.request(pc, now)
-	case *Request:
-		return s.onRequest(pc, m.Ref)
-	case *Cancel:
-		pc.cancelServe(m.Ref)
-	case *Reject:
-		if m.Ref.IsLeaf() {
-			if _, ok := pc.reqAt[m.Ref.Index]; ok {
-				delete(pc.reqAt, m.Ref.Index)
-				if pc.inPicker {
-					s.picker.Failed(pc.id, m.Ref.Index)
+	case effDial:
+		s.dial(e.info)
+	case effFind:
+		s.find()
+	case effProvide:
+		if svc.cfg.Provide != nil {
+			svc.spawn(func() {
+				if err := svc.cfg.Provide(s.ctx, s.root); err != nil {
+					s.log.Debug("provide", "err", err)
 				}
-			}
-		} else if nr, ok := s.nodeReqs[m.Ref.CID]; ok && nr.peer == pc.id {
-			delete(s.nodeReqs, m.Ref.CID)
-			pc.nodeReqs--
-			pc.remoteLeaves = 0 // it cannot serve nodes: stop asking it
+			})
 		}
-		s.requestAll(now)
-	case *Peers:
-		s.onPeers(m.Peers)
-	case *Block:
-		return fmt.Errorf("block handled elsewhere")
+	case effSetDest:
+		dest := s.dest
+		if e.name != "" {
+			dest = filepath.Join(filepath.Dir(s.dest), e.name)
+		}
+		if err := s.fetch.SetDest(dest); err != nil {
+			s.log.Debug("set destination", "dest", dest, "err", err)
+		}
+	case effFinish:
+		info, err := s.fetch.Finish()
+		if err == nil {
+			s.finishedOK = &info
+		}
+		s.step(evFinished{info: info, err: err, now: svc.now()})
+	case effAbort:
+		if err := s.fetch.Abort(e.keep); err != nil && !errors.Is(err, chunker.ErrFetchClosed) {
+			s.log.Warn("abort fetch", "err", err)
+		}
+	case effMarkBroken:
+		svc.markBroken(s.root, e.err)
+	case effDone:
+		s.log.Info("download complete", "size", e.done.Size, "dest", s.fetch.Dest())
+		s.dl.finish(e.done, nil)
+	case effEnd:
+		s.finishEnd(e.err)
+		return true
 	}
-	return nil
+	return false
 }
 
-// failPending returns every leaf requested from pc to the pool.
-func (s *session) failPending(pc *peerConn) {
-	for i := range pc.reqAt {
-		if pc.inPicker {
-			s.picker.Failed(pc.id, i)
-		}
+// finishEnd carries out the session's end: the session leaves the
+// service (a failed or cancelled download is kept in Finished), its
+// context ends, and a running download ends with err.
+func (s *session) finishEnd(err error) {
+	st := s.stats()
+	if st.State == "failed" {
+		s.log.Warn("download failed", "reason", st.Reason)
+		err = fmt.Errorf("fetch %s: %w", s.root, err)
 	}
-	clear(pc.reqAt)
+	s.svc.dropSession(s, st)
+	s.stop()
+	if s.dl != nil {
+		if s.finishedOK != nil {
+			// Finish succeeded as the session was being stopped: the
+			// destination holds the verified content, so say so.
+			s.dl.finish(*s.finishedOK, nil)
+		}
+		if err == nil {
+			err = fmt.Errorf("download %s: %w", s.root, ErrStopped)
+		}
+		s.dl.finish(chunker.RootInfo{}, err)
+	}
 }
 
-func (s *session) onRequest(pc *peerConn, ref Ref) error {
-	if ref.IsLeaf() {
-		switch {
-		case s.layout == nil || ref.Index >= len(s.layout.Leaves) || !s.have.Has(ref.Index) || s.svc.cfg.freeRide:
-			pc.queue(&Reject{Ref: ref, Reason: RejectNotFound})
-		case pc.amChoking:
-			pc.queue(&Reject{Ref: ref, Reason: RejectChoked})
-		default:
-			if !pc.enqueueServe(ref) {
-				pc.queue(&Reject{Ref: ref, Reason: RejectOverloaded})
-			}
-		}
-		return nil
-	}
-	// Internal nodes are metadata, like BitTorrent's info dictionary: they
-	// are served unchoked. Only dag-pb nodes are served by CID; leaves go by
-	// index, so a peer cannot read arbitrary raw blocks of the store.
-	if ref.CID.Type() != cid.DagProtobuf || s.svc.cfg.freeRide || !s.svc.store.Has(ref.CID) {
-		pc.queue(&Reject{Ref: ref, Reason: RejectNotFound})
-		return nil
-	}
-	if !pc.enqueueServe(ref) {
-		pc.queue(&Reject{Ref: ref, Reason: RejectOverloaded})
-	}
-	return nil
-}
-
-func (s *session) onPeers(infos []peer.AddrInfo) {
-	if s.dl == nil || s.seeding || s.finishing || s.closed {
-		return
-	}
-	self := s.svc.h.ID()
-	for _, info := range infos {
-		if info.ID == self || s.peers[info.ID] != nil || s.dialing[info.ID] {
-			continue
-		}
-		if len(s.peers)+len(s.dialing) >= s.svc.cfg.MaxSessionPeers {
+// dial connects to a candidate on a goroutine of its own, at most
+// dialConcurrency at once per session.
+func (s *session) dial(info peer.AddrInfo) {
+	svc := s.svc
+	if svc.banned(s.root, info.ID) || !svc.spawn(func() {
+		select {
+		case s.dialSem <- struct{}{}:
+		case <-s.ctx.Done():
+			s.step(evDialDone{id: info.ID})
 			return
 		}
-		s.dial(info)
-	}
-}
-
-// dial connects to a peer for this session on a service goroutine; s.mu
-// is held.
-func (s *session) dial(info peer.AddrInfo) {
-	if s.svc.banned(s.root, info.ID) {
-		return
-	}
-	s.dialing[info.ID] = true
-	ok := s.svc.spawn(func() {
-		err := s.svc.connect(s, info)
+		err := svc.connect(s, info)
+		<-s.dialSem
 		if err != nil {
 			s.log.Debug("connect", "peer", info.ID, "err", err)
 		}
-		s.mu.Lock()
-		delete(s.dialing, info.ID)
-		s.mu.Unlock()
-	})
-	if !ok {
-		delete(s.dialing, info.ID)
+		s.step(evDialDone{id: info.ID})
+	}) {
+		s.step(evDialDone{id: info.ID})
 	}
 }
 
+// find offers the state the connected peers, then providers from content
+// routing; one lookup at a time, within the session's context.
+func (s *session) find() {
+	s.qmu.Lock()
+	if s.finding {
+		s.qmu.Unlock()
+		return
+	}
+	s.finding = true
+	s.qmu.Unlock()
+	svc := s.svc
+	ok := svc.spawn(func() {
+		defer func() {
+			s.qmu.Lock()
+			s.finding = false
+			s.qmu.Unlock()
+		}()
+		for _, id := range svc.h.Network().Peers() {
+			s.step(evCandidate{info: peer.AddrInfo{ID: id}})
+		}
+		if svc.cfg.FindProviders == nil {
+			return
+		}
+		ch, err := svc.cfg.FindProviders(s.ctx, s.root, svc.cfg.MaxSessionPeers)
+		if err != nil {
+			s.log.Debug("find providers", "err", err)
+			return
+		}
+		for {
+			select {
+			case info, ok := <-ch:
+				if !ok {
+					return
+				}
+				s.step(evCandidate{info: info})
+			case <-s.ctx.Done():
+				return
+			}
+		}
+	})
+	if !ok {
+		s.qmu.Lock()
+		s.finding = false
+		s.qmu.Unlock()
+	}
+}
+
+func (s *session) download() *Download { return s.dl }
+
+func (s *session) handshake() *Handshake {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.handshake()
+}
+
+// admit adds a peer whose handshake was exchanged (for an inbound stream
+// our handshake is sent here). Both sides may open a stream at once; the
+// one opened by the peer with the smaller ID survives on both sides.
+func (s *session) admit(st network.Stream, r *Reader, hs *Handshake, outbound bool) (*peerConn, error) {
+	now := s.svc.now()
+	remote := st.Conn().RemotePeer()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return nil, fmt.Errorf("session %s: %w", s.root, errSessionEnded)
+	}
+	if s.st.phase == phaseBroken {
+		return nil, fmt.Errorf("session %s: the root is broken: its shared file changed or vanished", s.root)
+	}
+	if s.svc.banned(s.root, remote) {
+		return nil, fmt.Errorf("session %s: peer %s is banned", s.root, remote)
+	}
+	if s.st.layout != nil && hs.Leaves != 0 && hs.Leaves != len(s.st.layout.Leaves) {
+		return nil, fmt.Errorf("%w: peer has %d leaves, we have %d", errProtocol, hs.Leaves, len(s.st.layout.Leaves))
+	}
+	initiator := remote
+	if outbound {
+		initiator = s.svc.h.ID()
+	}
+	if old := s.conns[remote]; old != nil {
+		// The same side opening again is a reconnect: the old stream is
+		// dead or dying, the new one wins.
+		if old.initiator != initiator && old.initiator < initiator {
+			return nil, fmt.Errorf("session %s: already connected to %s", s.root, remote)
+		}
+		old.halt()
+		delete(s.conns, remote)
+	} else if len(s.conns) >= s.svc.cfg.MaxSessionPeers {
+		return nil, fmt.Errorf("session %s: %d peers already", s.root, len(s.conns))
+	}
+	pc := newPeerConn(s, st, r, remote, initiator)
+	if !outbound {
+		// Our handshake goes first, ahead of everything queued below.
+		pc.queue(s.st.handshake())
+	}
+	s.conns[remote] = pc
+	s.stepLocked(evPeerJoined{id: remote, leaves: hs.Leaves, name: hs.Name, now: now})
+	return pc, nil
+}
+
+// remove forgets a peer whose stream ended.
+func (s *session) remove(pc *peerConn) {
+	now := s.svc.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns[pc.id] != pc {
+		return
+	}
+	delete(s.conns, pc.id)
+	s.acct.Remove(pc.id)
+	s.stepLocked(evPeerLeft{id: pc.id, now: now})
+}
+
 // onBlock takes a block from the peer's reader: an internal node is
-// stored at once; a leaf we asked the peer for is queued for the peer's
-// store goroutine (storeLeaf), anything else is dropped.
+// stored at once; a leaf the state still wants is queued for the peer's
+// store goroutine (storeLeaf).
 func (s *session) onBlock(pc *peerConn, b *Block) error {
-	now := s.svc.cfg.Now()
+	now := s.svc.now()
 	n := len(b.Data)
 	s.svc.acct.Downloaded(pc.id, n, now)
+	s.svc.rootDownloaded(s.root, n)
 	s.acct.Downloaded(pc.id, n, now)
+	if !s.stepFrom(pc, evBlock{id: pc.id, ref: b.Ref, n: n, now: now}) {
+		return nil
+	}
 	if !b.Ref.IsLeaf() {
-		return s.onNode(pc, b.Ref.CID, b.Data)
+		return s.storeNode(pc, b.Ref.CID, b.Data)
 	}
-	i := b.Ref.Index
-	s.mu.Lock()
-	_, asked := pc.reqAt[i]
-	if asked {
-		s.choker.Received(pc.id, n, now)
-	}
-	want := asked && s.fetch != nil
-	s.mu.Unlock()
-	if !want {
-		return nil // cancelled, failed or never asked: drop it
-	}
-	return pc.queueLeaf(i, b.Data)
+	return pc.queueLeaf(b.Ref.Index, b.Data)
 }
 
 // storeLeaf verifies leaf i from the peer and writes it; the peer's store
 // goroutine calls it, in the order the leaves arrived. A leaf whose
-// request was cancelled or failed meanwhile (a copy from another peer
-// came first) is dropped.
+// request was cancelled or failed meanwhile is dropped. Bad data ends the
+// peer (the error); any other store failure ends the download.
 func (s *session) storeLeaf(pc *peerConn, i int, data []byte) error {
 	s.mu.Lock()
-	f := s.fetch
-	_, asked := pc.reqAt[i]
+	want := s.conns[pc.id] == pc && s.st.wantsLeaf(pc.id, i)
 	s.mu.Unlock()
-	if !asked || f == nil {
+	if !want {
 		return nil
 	}
-	if err := f.PutLeaf(i, data); err != nil {
+	if err := s.fetch.PutLeaf(i, data); err != nil {
 		if errors.Is(err, chunker.ErrHashMismatch) || errors.Is(err, chunker.ErrMalformed) {
-			return fmt.Errorf("%w: leaf %d: %w", ErrBadData, i, err)
+			err = fmt.Errorf("%w: leaf %d: %w", ErrBadData, i, err)
+			s.stepFrom(pc, evBadData{id: pc.id, err: err})
+			return err
 		}
-		s.mu.Lock()
-		delete(pc.reqAt, i)
-		if pc.inPicker {
-			s.picker.Failed(pc.id, i)
+		if errors.Is(err, chunker.ErrFetchClosed) {
+			return nil // the fetch ended meanwhile
 		}
-		s.mu.Unlock()
-		return fmt.Errorf("store leaf %d: %w", i, err)
+		s.step(evStoreFailed{err: fmt.Errorf("writing leaf %d to %s: %w", i, s.fetch.Part(), err), now: s.svc.now()})
+		return nil
 	}
-	now := s.svc.cfg.Now()
-	s.mu.Lock()
-	s.received++
-	finish := s.leafStored(pc, i, now)
-	s.mu.Unlock()
-	if finish {
-		s.finish()
-	}
+	s.step(evLeafStored{id: pc.id, index: i, now: s.svc.now()})
 	return nil
 }
 
-// leafStored records a verified leaf: every index with the same CID is
-// now on disk too. It reports whether the download just completed.
-func (s *session) leafStored(pc *peerConn, i int, now time.Time) bool {
-	delete(pc.reqAt, i)
-	if s.picker == nil || s.closed {
-		return false
-	}
-	pc.pipe.Received()
-	cancels, err := s.picker.Received(pc.id, i)
-	if err != nil { // a copy from another peer won the race
-		cancels, _ = s.picker.MarkHave(i)
-	}
-	s.cancelAt(cancels, i)
-	s.gotLeaf(i)
-	for _, j := range s.byCid[s.layout.Leaves[i].Cid] {
-		if j != i && !s.have.Has(j) {
-			others, _ := s.picker.MarkHave(j)
-			s.cancelAt(others, j)
-			s.gotLeaf(j)
-		}
-	}
-	for _, other := range s.sortedPeers() {
-		s.updateInterest(other)
-	}
-	if s.have.Complete() && !s.finishing {
-		s.finishing = true
-		for _, other := range s.peers {
-			s.updateInterest(other)
-		}
-		s.notify()
-		return true
-	}
-	s.request(pc, now)
-	s.notify()
-	return false
-}
-
-func (s *session) gotLeaf(i int) {
-	if !s.have.Set(i) {
-		return
-	}
-	s.bytes += max(s.layout.Leaves[i].Size, 0)
-	if s.svc.cfg.freeRide {
-		return
-	}
-	for _, pc := range s.peers {
-		if pc.has == nil || !pc.has.Has(i) {
-			pc.queue(&Have{Index: i})
-		}
-	}
-}
-
-func (s *session) cancelAt(ids []peer.ID, i int) {
-	for _, id := range ids {
-		if pc := s.peers[id]; pc != nil {
-			delete(pc.reqAt, i)
-			pc.queue(&Cancel{Ref: LeafRef(i)})
-		}
-	}
-}
-
-// onNode stores an internal node we asked for and, once the leaves are
-// known, starts on them.
-func (s *session) onNode(pc *peerConn, c cid.Cid, data []byte) error {
-	s.mu.Lock()
-	nr, ok := s.nodeReqs[c]
+// storeNode stores an internal node we asked the peer for.
+func (s *session) storeNode(pc *peerConn, c cid.Cid, data []byte) error {
 	f := s.fetch
-	if ok && nr.peer == pc.id {
-		delete(s.nodeReqs, c)
-		pc.nodeReqs--
-	}
-	s.mu.Unlock()
-	if !ok || nr.peer != pc.id || f == nil {
-		return nil
-	}
 	if err := f.PutNode(c, data); err != nil {
-		if errors.Is(err, chunker.ErrHashMismatch) || errors.Is(err, chunker.ErrMalformed) {
-			return fmt.Errorf("%w: node %s: %w", ErrBadData, c, err)
-		}
-		if !errors.Is(err, chunker.ErrNotWanted) {
-			return fmt.Errorf("store node %s: %w", c, err)
-		}
-	}
-	now := s.svc.cfg.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	if s.layout == nil {
-		if l := f.Layout(); l != nil {
-			if err := s.setLayout(l, now); err != nil {
-				return err
-			}
-			s.notify()
-			if f.Complete() && !s.finishing {
-				s.finishing = true
-				s.svc.spawn(s.finish)
-			}
+		switch {
+		case errors.Is(err, chunker.ErrHashMismatch) || errors.Is(err, chunker.ErrMalformed):
+			err = fmt.Errorf("%w: node %s: %w", ErrBadData, c, err)
+			s.stepFrom(pc, evBadData{id: pc.id, err: err})
+			return err
+		case errors.Is(err, chunker.ErrFetchClosed):
+			return nil
+		case !errors.Is(err, chunker.ErrNotWanted):
+			s.step(evStoreFailed{err: fmt.Errorf("storing node %s: %w", c, err), now: s.svc.now()})
 			return nil
 		}
 	}
-	s.requestAll(now)
+	ev := evNodeStored{id: pc.id, c: c, layout: f.Layout(), missing: f.Missing(), now: s.svc.now()}
+	if ev.layout != nil {
+		ev.have = f.Have()
+	}
+	s.step(ev)
 	return nil
-}
-
-// finish turns the completed fetch into a kept root and starts seeding.
-func (s *session) finish() {
-	s.mu.Lock()
-	f, dl := s.fetch, s.dl
-	s.mu.Unlock()
-	if f == nil {
-		return
-	}
-	info, err := f.Finish()
-	now := s.svc.cfg.Now()
-	s.mu.Lock()
-	if err != nil {
-		s.mu.Unlock()
-		s.fail(fmt.Errorf("finish fetch of %s: %w", s.root, err))
-		return
-	}
-	s.fetch = nil
-	s.picker = nil
-	s.seeding = true
-	s.finishing = false
-	for _, pc := range s.sortedPeers() {
-		pc.inPicker = false
-		clear(pc.reqAt)
-		s.updateInterest(pc)
-		if s.bothComplete(pc) {
-			pc.finishGracefully()
-		}
-	}
-	s.apply(s.choker.SetSeeding(true, now))
-	s.notify()
-	s.mu.Unlock()
-	s.log.Info("download complete", "size", info.Size, "received", s.received)
-	if dl != nil {
-		dl.finish(info, nil)
-	}
-}
-
-// fail ends a download with err: its peers are dropped and the session
-// forgotten. A fresh fetch that got nothing at all is aborted; otherwise
-// what is on disk stays for a later resume.
-func (s *session) fail(err error) {
-	s.mu.Lock()
-	f, dl := s.fetch, s.dl
-	abort := dl != nil && dl.fresh && s.layout == nil && errors.Is(err, ErrNoProviders)
-	s.mu.Unlock()
-	s.shutdown(err)
-	if abort && f != nil {
-		if aerr := f.Abort(false); aerr != nil {
-			s.log.Warn("abort fetch", "err", aerr)
-		}
-	}
-}
-
-// shutdown closes the session: its streams are reset and its download, if
-// still running, ends with err.
-func (s *session) shutdown(err error) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	for _, pc := range s.peers {
-		pc.drop()
-	}
-	if s.findMore != nil {
-		close(s.findMore)
-		s.findMore = nil
-	}
-	dl := s.dl
-	s.notify()
-	s.mu.Unlock()
-	s.svc.dropSession(s)
-	if dl != nil {
-		dl.finish(chunker.RootInfo{}, err)
-	}
 }
 
 // tick runs the periodic work at now.
 func (s *session) tick(now time.Time) {
-	var failErr error
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.ended {
 		return
 	}
-	s.apply(s.choker.Tick(now))
-	anyUseful := false
-	for _, pc := range s.sortedPeers() {
-		if pc.remoteLeaves > 0 {
-			anyUseful = true
-		}
-		if pc.pipe != nil {
-			ps, _ := s.acct.Peer(pc.id, now)
-			pc.pipe.Tick(ps.DownRate)
-		}
-		timedOut := false
-		for i, at := range pc.reqAt {
-			if now.Sub(at) >= s.svc.cfg.RequestTimeout {
-				delete(pc.reqAt, i)
-				if pc.inPicker {
-					s.picker.Failed(pc.id, i)
-				}
-				pc.queue(&Cancel{Ref: LeafRef(i)})
-				timedOut = true
-			}
-		}
-		if timedOut && pc.pipe != nil {
-			pc.pipe.Reset()
-		}
+	rates := make(map[peer.ID]float64, len(s.conns))
+	for id := range s.conns {
+		ps, _ := s.acct.Peer(id, now)
+		rates[id] = ps.DownRate
 	}
-	if anyUseful {
-		s.useful = now
-	}
-	downloading := s.dl != nil && !s.seeding
-	if downloading && !anyUseful && now.Sub(s.useful) >= s.dl.timeout {
-		failErr = fmt.Errorf("fetch %s: %w within %v", s.root, ErrNoProviders, s.dl.timeout)
-	}
-	if now.Sub(s.lastPex) >= s.svc.cfg.PexInterval {
-		s.lastPex = now
-		for _, pc := range s.peers {
-			if pex := s.pexFor(pc.id); pex != nil {
-				pc.queue(pex)
-			}
-		}
-	}
-	if downloading && now.Sub(s.lastFind) >= s.svc.cfg.FindInterval && len(s.peers) < s.svc.cfg.MaxSessionPeers {
-		s.lastFind = now
-		if s.findMore != nil {
-			select {
-			case s.findMore <- struct{}{}:
-			default:
-			}
-		}
-	}
-	s.requestAll(now)
-	s.notify()
-	s.mu.Unlock()
-	if failErr != nil {
-		s.fail(failErr)
-	}
-}
-
-// discover finds peers for a download: connected peers first, then
-// content routing, again every FindInterval while the download runs. It
-// also announces the root at once.
-func (s *session) discover() {
-	svc := s.svc
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	more := make(chan struct{}, 1)
-	s.findMore = more
-	s.mu.Unlock()
-	if svc.cfg.Provide != nil {
-		svc.spawn(func() {
-			if err := svc.cfg.Provide(svc.ctx, s.root); err != nil {
-				s.log.Debug("provide", "err", err)
-			}
-		})
-	}
-	sem := make(chan struct{}, dialConcurrency)
-	try := func(info peer.AddrInfo) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.closed || s.seeding || info.ID == svc.h.ID() || s.peers[info.ID] != nil || s.dialing[info.ID] ||
-			len(s.peers)+len(s.dialing) >= svc.cfg.MaxSessionPeers || svc.banned(s.root, info.ID) {
-			return
-		}
-		s.dialing[info.ID] = true
-		svc.spawn(func() {
-			select {
-			case sem <- struct{}{}:
-			case <-svc.ctx.Done():
-			}
-			err := svc.connect(s, info)
-			select {
-			case <-sem:
-			default:
-			}
-			if err != nil {
-				s.log.Debug("connect", "peer", info.ID, "err", err)
-			}
-			s.mu.Lock()
-			delete(s.dialing, info.ID)
-			s.mu.Unlock()
-		})
-	}
-	for _, id := range svc.h.Network().Peers() {
-		try(peer.AddrInfo{ID: id})
-	}
-	for {
-		if svc.cfg.FindProviders != nil {
-			ch, err := svc.cfg.FindProviders(svc.ctx, s.root, svc.cfg.MaxSessionPeers)
-			if err != nil {
-				s.log.Debug("find providers", "err", err)
-			} else {
-				for info := range ch {
-					try(info)
-				}
-			}
-		}
-		select {
-		case <-svc.ctx.Done():
-			return
-		case _, ok := <-more:
-			if !ok {
-				return
-			}
-		}
-	}
+	s.stepLocked(evTick{now: now, rates: rates})
 }
 
 // SessionStats is the state of one root's session (`myco stat CID`).
@@ -963,8 +521,9 @@ type SessionStats struct {
 	// download (a resumed download does not count what was on disk).
 	Received int `json:"received"`
 	// State is the fetch lifecycle: "queued", "finding peers",
-	// "downloading", "verifying", "done", "failed", "cancelled", or
-	// "seeding" for a root we only serve.
+	// "downloading", "verifying", "done", "failed", "cancelled", "stopped",
+	// or "seeding" for a root we serve (also after its download is done),
+	// "broken" for one we stopped serving because its source changed.
 	State string `json:"state"`
 	// Reason says why a fetch failed, in words a person can act on.
 	Reason string `json:"reason,omitempty"`
@@ -975,25 +534,32 @@ type SessionStats struct {
 }
 
 func (s *session) stats() SessionStats {
-	now := s.svc.cfg.Now()
+	now := s.svc.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := SessionStats{Root: s.root, Peers: len(s.peers), Size: -1, Bytes: s.bytes,
-		Downloading: !s.seeding, Received: s.received, State: "downloading"}
-	if s.seeding {
-		st.State = "seeding"
+	st := s.st
+	out := SessionStats{Root: s.root, Peers: len(s.conns), Size: -1, Bytes: st.bytes,
+		Downloading: st.fetching, Received: st.received, State: st.stateName(),
+		Reason: st.reason, Name: st.name}
+	if st.layout != nil {
+		out.Have, out.Leaves, out.Size = st.have.Count(), st.have.Len(), st.layout.Size
 	}
-	if s.layout != nil {
-		st.Have, st.Leaves, st.Size = s.have.Count(), s.have.Len(), s.layout.Size
+	s.mu.Unlock()
+	if s.fetch != nil {
+		out.Dest = s.fetch.Dest()
 	}
 	t := s.acct.Totals(now)
-	st.Uploaded, st.Downloaded, st.UpRate, st.DownRate = t.Uploaded, t.Downloaded, t.UpRate, t.DownRate
-	return st
+	out.Uploaded, out.Downloaded, out.UpRate, out.DownRate = t.Uploaded, t.Downloaded, t.UpRate, t.DownRate
+	return out
 }
 
-// notify wakes whoever watches the download's progress; s.mu is held.
-func (s *session) notify() {
-	if s.dl != nil {
-		s.dl.notify()
+// peerIDs lists the session's peers, sorted.
+func (s *session) peerIDs() []peer.ID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]peer.ID, 0, len(s.conns))
+	for id := range s.conns {
+		out = append(out, id)
 	}
+	slices.Sort(out)
+	return out
 }

@@ -345,18 +345,32 @@ func (m *Handshake) validate() error {
 	if m.Leaves < 0 || m.Leaves > MaxLeaves {
 		return wireErr("encode handshake", ErrIndexRange, "%d leaves, must be in [0,%d]", m.Leaves, MaxLeaves)
 	}
+	if m.Name != "" {
+		if err := CheckName(m.Name); err != nil {
+			return wireErr("encode handshake", ErrBadName, "%v", err)
+		}
+	}
 	return nil
 }
 
 func (m *Handshake) payloadLen() int {
-	return uvarintLen(m.Version) + bytesLen(m.Root.ByteLen()) + uvarintLen(uint64(m.Leaves))
+	n := uvarintLen(m.Version) + bytesLen(m.Root.ByteLen()) + uvarintLen(uint64(m.Leaves))
+	if m.Name != "" {
+		n += bytesLen(len(m.Name))
+	}
+	return n
 }
 
 func (m *Handshake) appendPayload(dst []byte) []byte {
 	dst = binary.AppendUvarint(dst, m.Version)
 	dst = binary.AppendUvarint(dst, uint64(m.Root.ByteLen()))
 	dst = append(dst, m.Root.KeyString()...)
-	return binary.AppendUvarint(dst, uint64(m.Leaves))
+	dst = binary.AppendUvarint(dst, uint64(m.Leaves))
+	if m.Name != "" {
+		dst = binary.AppendUvarint(dst, uint64(len(m.Name)))
+		dst = append(dst, m.Name...)
+	}
+	return dst
 }
 
 func (m *Handshake) decode(d *decoder) {
@@ -367,6 +381,20 @@ func (m *Handshake) decode(d *decoder) {
 		d.fail(ErrIndexRange, "%d leaves, at most %d allowed", n, MaxLeaves)
 	}
 	m.Leaves = int(n)
+	// The name is optional: a handshake without one ends here, as
+	// handshakes did before names existed.
+	if d.err != nil || len(d.b) == 0 {
+		return
+	}
+	name := d.bytes("name", MaxNameLen)
+	if d.err != nil {
+		return
+	}
+	if err := CheckName(string(name)); err != nil {
+		d.fail(ErrBadName, "%v", err)
+		return
+	}
+	m.Name = string(name)
 }
 
 // BitfieldMsg

@@ -51,6 +51,7 @@ func sampleMessages(t testing.TB) []Message {
 	return []Message{
 		&Handshake{Version: ProtocolVersion, Root: testCID(t, "root"), Leaves: 512},
 		&Handshake{Version: ProtocolVersion, Root: testCID(t, "root"), Leaves: 0},
+		&Handshake{Version: ProtocolVersion, Root: testCID(t, "root"), Leaves: 3, Name: "holiday photos.tar"},
 		&BitfieldMsg{Have: bf},
 		&BitfieldMsg{Have: NewBitfield(0)},
 		&Have{Index: 300},
@@ -221,7 +222,13 @@ func TestDecodeRejects(t *testing.T) {
 		{"handshake cid too long", body(b(byte(MsgHandshake)), uv(1), uv(10000)), ErrFieldTooLarge},
 		{"handshake cid cut", body(b(byte(MsgHandshake)), uv(1), uv(36), []byte{1, 2}), ErrTruncated},
 		{"handshake too many leaves", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(MaxLeaves+1)), ErrIndexRange},
-		{"handshake trailing", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), b(0)), ErrTrailingData},
+		{"handshake empty name", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), b(0)), ErrBadName},
+		{"handshake name dotdot", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), lp([]byte(".."))), ErrBadName},
+		{"handshake name slash", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), lp([]byte("a/b"))), ErrBadName},
+		{"handshake name backslash", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), lp([]byte("a\\b"))), ErrBadName},
+		{"handshake name NUL", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), lp([]byte("a\x00b"))), ErrBadName},
+		{"handshake name too long", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), uv(MaxNameLen+1)), ErrFieldTooLarge},
+		{"handshake trailing", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), lp([]byte("n")), b(0)), ErrTrailingData},
 		{"bitfield too many leaves", body(b(byte(MsgBitfield)), uv(MaxLeaves+1)), ErrIndexRange},
 		{"bitfield short", body(b(byte(MsgBitfield)), uv(20), b(0xff)), ErrTruncated},
 		{"bitfield spare bits", body(b(byte(MsgBitfield)), uv(4), b(0x0f)), ErrBadBitfield},
@@ -265,6 +272,7 @@ func TestEncodeRejectsInvalid(t *testing.T) {
 	}{
 		{"handshake undefined root", &Handshake{Version: 1}, ErrBadCID},
 		{"handshake negative leaves", &Handshake{Root: testCID(t, "r"), Leaves: -1}, ErrIndexRange},
+		{"handshake bad name", &Handshake{Root: testCID(t, "r"), Name: "../etc"}, ErrBadName},
 		{"bitfield nil", &BitfieldMsg{}, ErrBadBitfield},
 		{"have negative", &Have{Index: -1}, ErrIndexRange},
 		{"request too large index", &Request{Ref: LeafRef(MaxLeaves)}, ErrIndexRange},
@@ -289,13 +297,13 @@ func TestEncodeRejectsInvalid(t *testing.T) {
 }
 
 func TestErrorCodesHaveNames(t *testing.T) {
-	for c := ErrMessageTooLarge; c <= ErrFieldTooLarge; c++ {
+	for c := ErrMessageTooLarge; c <= ErrBadName; c++ {
 		if _, ok := errorCodeNames[c]; !ok {
 			t.Errorf("error code %d has no name", int(c))
 		}
 	}
-	if len(errorCodeNames) != int(ErrFieldTooLarge) {
-		t.Errorf("%d names for %d codes", len(errorCodeNames), int(ErrFieldTooLarge))
+	if len(errorCodeNames) != int(ErrBadName) {
+		t.Errorf("%d names for %d codes", len(errorCodeNames), int(ErrBadName))
 	}
 	for ty := MsgHandshake; ty <= MsgPeers; ty++ {
 		if _, ok := msgTypeNames[ty]; !ok || newMessage(ty) == nil || newMessage(ty).Type() != ty {

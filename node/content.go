@@ -175,7 +175,7 @@ func (n *Node) Roots() ([]RootJSON, error) {
 			}
 		}
 	}
-	for _, st := range finishedList(n.swarm) {
+	for _, st := range n.swarm.FinishedList() {
 		if !seen[st.Root] {
 			seen[st.Root] = true
 			out = append(out, sessionRoot(st))
@@ -273,7 +273,7 @@ func (n *Node) Remove(ctx context.Context, root string) (CancelResult, error) {
 		res.Action = "cancelled"
 		return res, nil
 	}
-	if forget(n.swarm, c) {
+	if n.swarm.Forget(c) {
 		res.Action = "forgotten"
 		return res, nil
 	}

@@ -380,8 +380,10 @@ func (n *Node) incoming(root cid.Cid) bool {
 // act on.
 func fetchError(root cid.Cid, err error) error {
 	switch {
-	case errors.Is(err, swarm.ErrNoProviders):
+	case errors.Is(err, swarm.ErrNoProviders), errors.Is(err, swarm.ErrSourceBroken):
 		return &httpError{http.StatusNotFound, err}
+	case errors.Is(err, swarm.ErrNoDelivery):
+		return &httpError{http.StatusGatewayTimeout, err}
 	case errors.Is(err, swarm.ErrClosed):
 		return &httpError{http.StatusServiceUnavailable, errStoppedMidFetch}
 	case errors.Is(err, swarm.ErrCancelled):
@@ -390,8 +392,7 @@ func fetchError(root cid.Cid, err error) error {
 		return badRequest(fmt.Errorf("%w (use --force to replace it)", err))
 	case errors.Is(err, chunker.ErrAlreadyKept):
 		return badRequest(err)
-	case errors.Is(err, syscall.ENOSPC):
-		// TODO(merge): also match chunker.ErrNoSpace once chunker has it.
+	case errors.Is(err, chunker.ErrNoSpace), errors.Is(err, syscall.ENOSPC):
 		return &httpError{http.StatusInsufficientStorage, fmt.Errorf("fetch %s: no space left on the destination's disk; free some and fetch again: %w", root, err)}
 	}
 	return contentError(err)
@@ -460,7 +461,7 @@ func (n *Node) Stat(root string) (SessionJSON, error) {
 	case kerr == nil:
 		out.State, out.Bytes, out.Size = "seeding", int64(info.Size), int64(info.Size)
 	default:
-		if fst, ok := finished(n.swarm, c); ok {
+		if fst, ok := n.swarm.Finished(c); ok {
 			out.State, out.Reason, out.Name, out.Dest = fst.State, fst.Reason, fst.Name, fst.Dest
 			out.Have, out.Leaves, out.Bytes, out.Size = fst.Have, fst.Leaves, fst.Bytes, fst.Size
 		} else if n.incoming(c) {
@@ -603,7 +604,7 @@ func (n *Node) Cancel(ctx context.Context, req CancelRequest) (CancelResult, err
 	if _, err := n.store.Root(c); err == nil {
 		return CancelResult{}, &httpError{http.StatusConflict, fmt.Errorf("cancel: %s is not being fetched: it is here already (remove it with 'myco rm %s')", c, c)}
 	}
-	if st, ok := finished(n.swarm, c); ok {
+	if st, ok := n.swarm.Finished(c); ok {
 		return CancelResult{}, &httpError{http.StatusConflict, fmt.Errorf("cancel: %s is not being fetched: its fetch already ended (%s%s; 'myco rm %s' clears it)", c, st.State, reasonSuffix(st.Reason), c)}
 	}
 	return CancelResult{}, &httpError{http.StatusNotFound, fmt.Errorf("cancel: %s: %w", c, swarm.ErrNotFetching)}

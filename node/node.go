@@ -241,13 +241,10 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	// Remembered peers are dialled, and fetches interrupted by a crash or
 	// a stop go on from the leaves on disk, in the background: re-checking
 	// partial data must not delay "daemon ready".
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.peersLoop()
 	go n.resume()
-	// TODO(merge): once chunker has Store.CheckSources, check each shared
-	// root's source files here in the background and treat a failure as
-	// OnBroken does (mark broken, stop providing), so a file edited while
-	// the daemon was down is noticed before any peer asks for it.
+	go n.checkSources()
 
 	// The dev network has no LAN discovery: peers meet only through
 	// bootstrap and connect, so tests decide who meets whom.
@@ -306,6 +303,41 @@ func (n *Node) resume() {
 // onBroken handles a shared root whose file changed or vanished: the swarm
 // has stopped serving it and marked it broken; the node stops providing
 // it and says so once (the swarm calls this once per root).
+// checkSources looks (by size and modification time, no hashing) at the
+// files of every shared root once at start, so a file edited or deleted
+// while the daemon was down is marked broken and no longer provided before
+// any peer asks for it. Roots already marked broken are left as they are.
+func (n *Node) checkSources() {
+	defer n.wg.Done()
+	roots, err := n.store.Roots()
+	if err != nil {
+		n.log.Warn("check shared files", "err", err)
+		return
+	}
+	for _, r := range roots {
+		if n.ctx.Err() != nil {
+			return
+		}
+		if r.Broken != "" {
+			continue
+		}
+		cerr := n.store.CheckSources(r.Cid)
+		if cerr == nil {
+			continue
+		}
+		if !errors.Is(cerr, chunker.ErrSourceChanged) && !errors.Is(cerr, chunker.ErrSourceMissing) {
+			n.log.Warn("check shared files", "root", r.Cid, "err", cerr)
+			continue
+		}
+		if err := n.store.MarkBroken(r.Cid, cerr.Error()); err != nil {
+			n.log.Warn("mark shared root broken", "root", r.Cid, "err", err)
+			continue
+		}
+		n.swarm.Drop(r.Cid)
+		n.onBroken(r.Cid, cerr)
+	}
+}
+
 func (n *Node) onBroken(root cid.Cid, err error) {
 	n.log.Warn("shared root is broken: its file changed or vanished; stopped serving and providing it; share the file again to re-import it",
 		"root", root, "err", err)

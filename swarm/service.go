@@ -951,15 +951,16 @@ func (s *Service) FinishedList() []SessionStats {
 	return out
 }
 
-// Forget drops root's Finished entry.
-func (s *Service) Forget(root cid.Cid) {
+// Forget drops root's Finished entry; it reports whether there was one.
+func (s *Service) Forget(root cid.Cid) bool {
 	s.infoMu.Lock()
 	defer s.infoMu.Unlock()
 	if _, ok := s.finished[root]; !ok {
-		return
+		return false
 	}
 	delete(s.finished, root)
 	s.finishedOrder = slices.DeleteFunc(s.finishedOrder, func(c cid.Cid) bool { return c.Equals(root) })
+	return true
 }
 
 // PeerInfo is what `myco swarm stats --json` prints per peer: bytes and

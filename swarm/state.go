@@ -1124,13 +1124,15 @@ func (s *sessionState) tick(ev evTick) {
 	}
 	if s.fetching && s.phase == phaseActive {
 		switch {
+		case !anyUseful && s.brokenSources > 0 && now.Sub(s.useful) >= min(s.cfg.timeout, s.cfg.idleLimit):
+			// Peers were found but none can deliver: the idle limit
+			// applies, or the no-provider timeout if it is shorter.
+			wait := min(s.cfg.timeout, s.cfg.idleLimit)
+			s.fail(fmt.Errorf("%w: %d peer(s) reported that their copy no longer matches the shared file, and no other peer provides the root within %v",
+				ErrSourceBroken, s.brokenSources, wait))
+			return
 		case !anyUseful && now.Sub(s.useful) >= s.cfg.timeout:
-			if s.brokenSources > 0 {
-				s.fail(fmt.Errorf("%w: %d peer(s) reported that their copy no longer matches the shared file, and no other peer provides the root within %v",
-					ErrSourceBroken, s.brokenSources, s.cfg.timeout))
-			} else {
-				s.fail(fmt.Errorf("%w within %v", ErrNoProviders, s.cfg.timeout))
-			}
+			s.fail(fmt.Errorf("%w within %v", ErrNoProviders, s.cfg.timeout))
 			return
 		case anyUseful && s.everUseful && now.Sub(s.progress) >= s.cfg.idleLimit:
 			s.fail(fmt.Errorf("%w for %v", ErrNoDelivery, s.cfg.idleLimit))

@@ -74,9 +74,15 @@ func TestShareCatLsRm(t *testing.T) {
 		t.Fatal("cat after rm succeeded")
 	}
 	assertOneLine(t, r.stderr, "no peer provides")
+	// The failed fetch cat started is listed until rm forgets it; then
+	// nothing is left to remove.
+	r = myco(t, repo, "rm", root)
+	if r.code != 0 || !strings.Contains(r.stdout, "forgot") {
+		t.Fatalf("rm of the failed fetch: exit %d: %q %q", r.code, r.stdout, r.stderr)
+	}
 	r = myco(t, repo, "rm", root)
 	if r.code == 0 {
-		t.Fatal("second rm succeeded")
+		t.Fatal("third rm succeeded")
 	}
 	assertOneLine(t, r.stderr, "not kept")
 	// rm never deletes the user's file.

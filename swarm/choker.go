@@ -504,14 +504,7 @@ func (c *Choker) weight(p *chokerPeer, now time.Time) int {
 	return 1
 }
 
-func (c *Choker) sortedPeers() []*chokerPeer {
-	out := make([]*chokerPeer, 0, len(c.peers))
-	for _, p := range c.peers {
-		out = append(out, p)
-	}
-	slices.SortFunc(out, func(a, b *chokerPeer) int { return cmp.Compare(a.id, b.id) })
-	return out
-}
+func (c *Choker) sortedPeers() []*chokerPeer { return byKey(c.peers) }
 
 // slots snapshots which peers hold a slot.
 func (c *Choker) slots() map[peer.ID]Slot {

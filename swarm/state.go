@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -678,12 +679,15 @@ func (s *sessionState) requestNodes(now time.Time) {
 	}
 }
 
-func (s *sessionState) sortedPeers() []*peerState {
-	out := make([]*peerState, 0, len(s.peers))
-	for _, ps := range s.peers {
-		out = append(out, ps)
+func (s *sessionState) sortedPeers() []*peerState { return byKey(s.peers) }
+
+// byKey returns m's values in the order of their keys, so that what the
+// pure core does never depends on map order.
+func byKey[K cmp.Ordered, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[k])
 	}
-	slices.SortFunc(out, func(a, b *peerState) int { return cmp.Compare(a.id, b.id) })
 	return out
 }
 
@@ -1155,14 +1159,7 @@ func (s *sessionState) tick(ev evTick) {
 	s.notify()
 }
 
-func sortedKeys(m map[int]time.Time) []int {
-	out := make([]int, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
+func sortedKeys(m map[int]time.Time) []int { return slices.Sorted(maps.Keys(m)) }
 
 // stateName is the lifecycle state SessionStats shows.
 func (s *sessionState) stateName() string {

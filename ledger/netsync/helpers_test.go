@@ -226,36 +226,9 @@ func connect(tb testing.TB, mn mocknet.Mocknet, a, b *node) {
 // RPC, traced before pubsub's loop handles it (ListPeers, answered by the
 // same loop, then sees it), and the outbound stream is traced after its
 // queue exists.
-type peerWatch struct {
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced on every event
-}
+type peerWatch struct{ signal }
 
-func newPeerWatch() *peerWatch { return &peerWatch{changed: make(chan struct{})} }
-
-func (w *peerWatch) poke() {
-	w.mu.Lock()
-	close(w.changed)
-	w.changed = make(chan struct{})
-	w.mu.Unlock()
-}
-
-// wait blocks until done holds, re-checking it after every event.
-func (w *peerWatch) wait(ctx context.Context, done func() bool) error {
-	for {
-		w.mu.Lock()
-		ch := w.changed
-		w.mu.Unlock()
-		if done() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ch:
-		}
-	}
-}
+func newPeerWatch() *peerWatch { return &peerWatch{} }
 
 func (w *peerWatch) OnNewOutboundStream(peer.ID, protocol.ID) { w.poke() }
 func (w *peerWatch) OnClosedOutboundStream(peer.ID)           { w.poke() }

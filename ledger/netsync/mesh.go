@@ -16,13 +16,51 @@ const meshDegree = 6
 // topics: only mesh peers relay what others publish, so a block published
 // before the mesh has formed reaches our direct neighbours only.
 type meshTracer struct {
-	mu      sync.Mutex
-	peers   map[string]map[peer.ID]struct{} // topic -> mesh peers
-	changed chan struct{}                   // closed and replaced on every change
+	signal // poked on every change
+
+	mu    sync.Mutex
+	peers map[string]map[peer.ID]struct{} // topic -> mesh peers
+}
+
+// signal wakes the goroutines waiting for a condition whenever what it
+// depends on may have changed. The zero value is ready to use.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{} // closed at the next poke
+}
+
+// poke wakes every current waiter.
+func (s *signal) poke() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+}
+
+// wait blocks until done holds, re-checking it after every poke.
+func (s *signal) wait(ctx context.Context, done func() bool) error {
+	for {
+		s.mu.Lock()
+		if s.ch == nil {
+			s.ch = make(chan struct{})
+		}
+		ch := s.ch
+		s.mu.Unlock()
+		if done() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
 }
 
 func newMeshTracer(topics ...string) *meshTracer {
-	m := &meshTracer{peers: make(map[string]map[peer.ID]struct{}), changed: make(chan struct{})}
+	m := &meshTracer{peers: make(map[string]map[peer.ID]struct{})}
 	for _, t := range topics {
 		m.peers[t] = make(map[peer.ID]struct{})
 	}
@@ -31,18 +69,16 @@ func newMeshTracer(topics ...string) *meshTracer {
 
 func (m *meshTracer) update(p peer.ID, topic string, in bool) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	set, ok := m.peers[topic]
-	if !ok {
-		return
-	}
-	if in {
+	if ok && in {
 		set[p] = struct{}{}
-	} else {
+	} else if ok {
 		delete(set, p)
 	}
-	close(m.changed)
-	m.changed = make(chan struct{})
+	m.mu.Unlock()
+	if ok {
+		m.poke()
+	}
 }
 
 // size counts the mesh peers of a topic for which connected is true
@@ -57,23 +93,6 @@ func (m *meshTracer) size(topic string, connected func(peer.ID) bool) int {
 		}
 	}
 	return n
-}
-
-// wait blocks until done holds, re-checking on every mesh change.
-func (m *meshTracer) wait(ctx context.Context, done func() bool) error {
-	for {
-		m.mu.Lock()
-		ch := m.changed
-		m.mu.Unlock()
-		if done() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ch:
-		}
-	}
 }
 
 func (m *meshTracer) Graft(p peer.ID, topic string) { m.update(p, topic, true) }

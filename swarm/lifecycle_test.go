@@ -75,6 +75,7 @@ func TestCancelThenFetchAgain(t *testing.T) {
 	if inc, err := leech.store.Incoming(); err != nil || len(inc) != 0 {
 		t.Fatalf("incoming after cancel: %v %v", inc, err)
 	}
+	seed.svc.SetMaxUpload(0) // the limit only kept the first fetch running
 	dl2, dest := leech.fetch(t, root)
 	waitDone(t, dl2)
 	checkFile(t, dest, data)
@@ -99,6 +100,7 @@ func TestDropWhileFetching(t *testing.T) {
 	if leech.svc.Download(root) != nil {
 		t.Fatal("download still listed after Drop")
 	}
+	seed.svc.SetMaxUpload(0) // the limit only kept the first fetch running
 	dl2, dest := leech.fetch(t, root)
 	waitDone(t, dl2)
 	checkFile(t, dest, data)
@@ -121,6 +123,7 @@ func TestStopThenResume(t *testing.T) {
 	if _, ok := leech.svc.Finished(root); ok {
 		t.Fatal("a stopped download is listed in Finished")
 	}
+	seed.svc.SetMaxUpload(0) // the limit only kept the first fetch running
 	dls, err := leech.svc.Resume(context.Background())
 	if err != nil || len(dls) != 1 {
 		t.Fatalf("resume: %v %v", dls, err)

@@ -286,18 +286,6 @@ func TestLifecycleDaemonStopped(t *testing.T) {
 // destination; a fetch again succeeds and the logs stay quiet.
 func (p *swarmPair) resumeAfterRestart(t *testing.T, dest string) {
 	t.Helper()
-	p.resumeAfterRestart(t, dest)
-}
-
-func TestLifecycleKilledDaemon(t *testing.T) {
-	p := newSwarmPair(t)
-	dest := filepath.Join(t.TempDir(), "out.bin")
-	f := startFetch(t, p.leecher, "", 5, p.root, "-o", dest)
-	p.dl.kill()
-	r := f.wait(t, 10*time.Second)
-	if r.code == 0 || !strings.Contains(lastLine(r.stderr), "the fetch will resume") {
-		t.Errorf("fetch when its daemon was killed: exit %d %q", r.code, lastLine(r.stderr))
-	}
 	if _, err := os.Stat(dest); err == nil {
 		t.Errorf("%s exists before the fetch finished", dest)
 	}
@@ -309,6 +297,18 @@ func TestLifecycleKilledDaemon(t *testing.T) {
 	assertFile(t, dest, p.data)
 	p.fetchAgain(t)
 	p.checkLogs(t)
+}
+
+func TestLifecycleKilledDaemon(t *testing.T) {
+	p := newSwarmPair(t)
+	dest := filepath.Join(t.TempDir(), "out.bin")
+	f := startFetch(t, p.leecher, "", 5, p.root, "-o", dest)
+	p.dl.kill()
+	r := f.wait(t, 10*time.Second)
+	if r.code == 0 || !strings.Contains(lastLine(r.stderr), "the fetch will resume") {
+		t.Errorf("fetch when its daemon was killed: exit %d %q", r.code, lastLine(r.stderr))
+	}
+	p.resumeAfterRestart(t, dest)
 }
 
 // brokenSource runs the scenario of a sharer whose file changes under it

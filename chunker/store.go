@@ -91,7 +91,7 @@ func (s *Store) MarkBroken(root cid.Cid, reason string) error {
 		return fmt.Errorf("mark broken %s: %w", root, err)
 	}
 	if reason != "" {
-		s.log.Warn("root is broken", "cid", root, "reason", reason)
+		s.log.Debug("root marked broken", "cid", root, "reason", reason)
 	}
 	return nil
 }

@@ -22,10 +22,6 @@ import (
 // they have no destination of their own.
 const downloadsDir = "downloads"
 
-// cancelWait bounds how long cancel, rm and an abandoned fetch wait for
-// the download to end and its partial data to be removed.
-const cancelWait = 5 * time.Second
-
 // FetchRequest is the body of POST /api/v0/fetch.
 type FetchRequest struct {
 	// Root is a CID or a name (resolved on the ledger).
@@ -267,12 +263,15 @@ func (n *Node) follow(ctx context.Context, dl *swarm.Download, owned bool, emit 
 		if daemonStopping(ctx) || n.ctx.Err() != nil {
 			return chunker.RootInfo{}, peers, &httpError{http.StatusServiceUnavailable, errStoppedMidFetch}
 		}
-		p := dl.Progress()
+		if errors.Is(context.Cause(ctx), errFetchTimeout) {
+			status, reason := timeoutReason(dl.Progress())
+			if owned {
+				n.failDownload(dl, reason)
+			}
+			return chunker.RootInfo{}, peers, &httpError{status, fmt.Errorf("fetch %s: %w", dl.Root(), reason)}
+		}
 		if owned {
 			n.cancelDownload(dl, false)
-		}
-		if errors.Is(context.Cause(ctx), errFetchTimeout) {
-			return chunker.RootInfo{}, peers, timeoutError(p)
 		}
 		return chunker.RootInfo{}, peers, cause
 	}
@@ -297,13 +296,14 @@ func (n *Node) follow(ctx context.Context, dl *swarm.Download, owned bool, emit 
 	}
 }
 
-// timeoutError says how far a fetch got before its timeout.
-func timeoutError(p swarm.SessionStats) error {
+// timeoutReason says how far a fetch got before its timeout (without the
+// CID: it is also the reason ls shows), and the HTTP status that fits.
+func timeoutReason(p swarm.SessionStats) (int, error) {
 	if p.Peers == 0 && p.Have == 0 {
-		return &httpError{http.StatusNotFound, fmt.Errorf("fetch %s: %w before the timeout; the fetch was cancelled", p.Root, swarm.ErrNoProviders)}
+		return http.StatusNotFound, fmt.Errorf("%w before the timeout", swarm.ErrNoProviders)
 	}
-	return &httpError{http.StatusGatewayTimeout, fmt.Errorf("fetch %s: timed out (%s, %d/%d leaves, %d peer(s)); the fetch was cancelled and its partial data removed",
-		p.Root, orDash(p.State), p.Have, p.Leaves, p.Peers)}
+	return http.StatusGatewayTimeout, fmt.Errorf("timed out (%s, %d/%d leaves, %d peer(s)); its partial data was removed",
+		orDash(p.State), p.Have, p.Leaves, p.Peers)
 }
 
 func orDash(s string) string {
@@ -313,20 +313,24 @@ func orDash(s string) string {
 	return s
 }
 
-// cancelDownload cancels dl and waits (a little) until it ended, so its
-// partial data is gone when the caller answers.
+// cancelDownload cancels dl; it returns once the fetch is released, so
+// its partial data is gone when the caller answers.
 func (n *Node) cancelDownload(dl *swarm.Download, keepPartial bool) {
 	dl.Cancel(keepPartial)
-	t := time.NewTimer(cancelWait)
-	defer t.Stop()
-	select {
-	case <-dl.Done():
-	case <-t.C:
-		n.log.Warn("cancelled fetch did not end in time", "root", dl.Root())
-		return
-	}
-	// Nothing of a cancelled fetch may come back at the next start: if the
-	// store still records it as unfinished, drop that too.
+	n.dropLeftover(dl, keepPartial)
+}
+
+// failDownload ends dl as failed with err, its partial data removed: a
+// limit of the node's own (the fetch's --timeout) ran out.
+func (n *Node) failDownload(dl *swarm.Download, err error) {
+	dl.Fail(err)
+	n.dropLeftover(dl, false)
+}
+
+// dropLeftover makes sure nothing of an ended fetch comes back at the
+// next start: if the store still records it as unfinished, that is
+// dropped too.
+func (n *Node) dropLeftover(dl *swarm.Download, keepPartial bool) {
 	if !keepPartial && n.incoming(dl.Root()) {
 		if err := n.abortIncoming(dl.Root(), false); err != nil {
 			n.log.Warn("forget cancelled fetch", "root", dl.Root(), "err", err)

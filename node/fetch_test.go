@@ -43,15 +43,15 @@ func TestFetchErrorsSayWhatToDo(t *testing.T) {
 	}
 }
 
-func TestTimeoutErrorSaysHowFar(t *testing.T) {
+func TestTimeoutReasonSaysHowFar(t *testing.T) {
 	root, _ := cid.Decode("bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am")
-	if err := timeoutError(swarm.SessionStats{Root: root, State: "finding peers"}); !errors.Is(err, swarm.ErrNoProviders) {
-		t.Errorf("no peer and nothing received: %v; want ErrNoProviders", err)
+	if status, err := timeoutReason(swarm.SessionStats{Root: root, State: "finding peers"}); !errors.Is(err, swarm.ErrNoProviders) || status != http.StatusNotFound {
+		t.Errorf("no peer and nothing received: %d %v; want 404 and ErrNoProviders", status, err)
 	}
-	err := timeoutError(swarm.SessionStats{Root: root, State: "downloading", Peers: 2, Have: 3, Leaves: 10})
-	for _, w := range []string{"timed out", "3/10 leaves", "2 peer(s)", "cancelled"} {
+	_, err := timeoutReason(swarm.SessionStats{Root: root, State: "downloading", Peers: 2, Have: 3, Leaves: 10})
+	for _, w := range []string{"timed out", "3/10 leaves", "2 peer(s)", "partial data was removed"} {
 		if !strings.Contains(err.Error(), w) {
-			t.Errorf("timeoutError = %q; want it to say %q", err, w)
+			t.Errorf("timeoutReason = %q; want it to say %q", err, w)
 		}
 	}
 }

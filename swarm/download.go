@@ -101,6 +101,15 @@ func (d *Download) Cancel(keepPartial bool) {
 	<-d.sess.gone
 }
 
+// Fail ends the download as failed with err (its reason, as a person
+// reads it), removing its partial data: the node uses it when a limit of
+// its own, such as a fetch's overall timeout, ran out. It returns once the
+// fetch is released.
+func (d *Download) Fail(err error) {
+	d.sess.step(evStop{err: err, abort: true, fail: true})
+	<-d.sess.gone
+}
+
 // Dest is where the verified content goes: the destination the fetch was
 // started with, or the one derived from the root's name once peers
 // announced it (FetchOptions.UseName).

@@ -411,7 +411,13 @@ func (s *Service) markBroken(root cid.Cid, err error) {
 	if seen {
 		return
 	}
-	s.log.Warn("stopped serving a root: its shared file changed or vanished; share the file again to serve it",
+	// One warning per root: the node's OnBroken says it (with what it did
+	// about providing), or the service does when there is no callback.
+	level := slog.LevelWarn
+	if s.cfg.OnBroken != nil {
+		level = slog.LevelDebug
+	}
+	s.log.Log(context.Background(), level, "stopped serving a root: its shared file changed or vanished; share the file again to serve it",
 		"root", root, "err", err)
 	if merr := s.store.MarkBroken(root, reason); merr != nil {
 		s.log.Warn("mark root broken", "root", root, "err", merr)

@@ -209,6 +209,7 @@ type (
 		err   error
 		abort bool
 		keep  bool
+		fail  bool // the download failed for err (Download.Fail)
 	}
 )
 
@@ -1065,9 +1066,12 @@ func (s *sessionState) end(err error, abort, keep bool) {
 func (s *sessionState) stop(ev evStop) {
 	abort := ev.abort && s.fetching
 	switch {
+	case ev.fail && s.fetching:
+		s.phase = phaseFailed
+		s.reason = ev.err.Error()
 	case errors.Is(ev.err, ErrCancelled) && s.fetching:
 		s.phase = phaseCancelled
-		s.reason = "cancelled"
+		s.reason = ""
 	default:
 		s.phase = phaseStopped
 	}

@@ -46,6 +46,7 @@ import (
 //	finished ok|exists|TEXT    Finish returned
 //	broken TEXT                a served block's source changed
 //	cancel [keep] / stop       Cancel / Stop
+//	fail TEXT                  Fail (a limit of the node's ran out)
 //
 // and checks of the effects of the events since the previous event:
 //
@@ -368,6 +369,8 @@ func (sc *scenario) run(words []string) {
 		sc.step(evStop{err: ErrCancelled, abort: true, keep: len(words) > 1 && words[1] == "keep"})
 	case cmd == "stop":
 		sc.step(evStop{err: ErrStopped})
+	case cmd == "fail":
+		sc.step(evStop{err: errors.New(strings.Join(words[1:], " ")), abort: true, fail: true})
 	case cmd == "expect":
 		sc.expect(words[1:])
 	default:

@@ -47,10 +47,18 @@ type swarmPair struct {
 
 func newSwarmPair(t *testing.T) *swarmPair {
 	t.Helper()
+	p := newSwarmPairApart(t)
+	p.connect(t)
+	return p
+}
+
+// newSwarmPairApart is newSwarmPair with the daemons not connected: on
+// the dev network they meet only through connect.
+func newSwarmPairApart(t *testing.T) *swarmPair {
+	t.Helper()
 	p := &swarmPair{seeder: initRepo(t), leecher: initRepo(t), dir: t.TempDir()}
 	p.ds = startDaemon(t, p.seeder, "--max-upload", seederRate)
 	p.dl = startDaemon(t, p.leecher)
-	p.connect(t)
 	p.data = make([]byte, lifecycleSize+4321)
 	rand.Read(p.data)
 	p.src = filepath.Join(p.dir, "big.bin")
@@ -260,6 +268,30 @@ func TestLifecycleNoProvider(t *testing.T) {
 	if e, ok := lsJSON(t, repo)[nobodyHasIt]; ok {
 		t.Errorf("after a restart, ls lists the failed fetch: %+v", e)
 	}
+}
+
+// A root nobody reachable provides fails twice the same way, leaving
+// nothing behind; once its sharer is reachable, a fetch again succeeds.
+func TestLifecycleNoProviderThenShared(t *testing.T) {
+	p := newSwarmPairApart(t)
+	dir := t.TempDir()
+	for i := 0; i < 2; i++ {
+		r := mycoIn(t, p.leecher, dir, "fetch", p.root, "--timeout", "3s")
+		if r.code == 0 {
+			t.Fatal("fetch with no reachable provider succeeded")
+		}
+		assertOneLine(t, r.stderr, "no peer provides")
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("a failed fetch left %v in the current directory", entries)
+		}
+	}
+	p.connect(t)
+	r := mycoIn(t, p.leecher, dir, "fetch", p.root)
+	if r.code != 0 {
+		t.Fatalf("fetch once the sharer is reachable: exit %d: %s", r.code, r.stderr)
+	}
+	assertFile(t, filepath.Join(dir, "big.bin"), p.data) // the sharer's name
+	p.checkLogs(t)
 }
 
 func TestLifecycleDaemonStopped(t *testing.T) {

@@ -193,6 +193,7 @@ func ap(a netip.Addr, port uint16) string { return netip.AddrPortFrom(a, port).S
 // plain TCP and UDP, what each router lets through and how it rewrites it.
 func TestLab(t *testing.T) {
 	start := time.Now()
+	rootLinks := links(t)
 	l := New(t)
 	pub := l.AddPublic("pub")
 	kinds := []Kind{Cone, Symmetric, Firewall, Open}
@@ -205,6 +206,9 @@ func TestLab(t *testing.T) {
 		t.Errorf("cone uplink cap: %v %s", err, out)
 	}
 	t.Logf("lab built in %v", time.Since(start))
+	if got := links(t); got != rootLinks {
+		t.Errorf("the machine's own namespace has other links with a lab up:\n%s\nnot:\n%s", got, rootLinks)
+	}
 
 	serve(t, l, "pub", "tcp", netip.AddrPortFrom(pub, 4000))
 	serve(t, l, "pub", "udp", netip.AddrPortFrom(pub, 4000))
@@ -266,8 +270,11 @@ func TestLab(t *testing.T) {
 			if k == Cone || k == Symmetric {
 				target = l.WAN(string(k))
 			}
-			tcp := ask(t, l, "pub", "dial", "tcp", ap(target, 5000))
-			udp := ask(t, l, "pub", "ask", "udp", ap(pub, 0), ap(target, 5000))
+			var tcp, udp []string
+			var both sync.WaitGroup
+			both.Go(func() { tcp = ask(t, l, "pub", "dial", "tcp", ap(target, 5000)) })
+			both.Go(func() { udp = ask(t, l, "pub", "ask", "udp", ap(pub, 0), ap(target, 5000)) })
+			both.Wait()
 			for _, got := range [][]string{tcp, udp} {
 				answered := len(got) == 1 && strings.HasPrefix(got[0], pub.String()+":")
 				dropped := len(got) == 1 && got[0] == "timeout"
@@ -314,6 +321,22 @@ func TestLab(t *testing.T) {
 		}
 	}
 	t.Logf("lab test took %v", time.Since(start))
+}
+
+// links lists the links of the test's own network namespace, the machine's.
+func links(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("ip", "-o", "link", "show").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip link: %v: %s", err, out)
+	}
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 1 {
+			names = append(names, f[1])
+		}
+	}
+	return strings.Join(names, " ")
 }
 
 // helperEnviron is the environment of a helper: a race-enabled binary

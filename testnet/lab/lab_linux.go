@@ -4,6 +4,7 @@ package lab
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -11,7 +12,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 )
 
@@ -29,8 +29,6 @@ import (
 // maxHomes bounds the homes of one lab: a public LAN is one /28 of
 // 198.51.100.0/24 and index 0 is never used.
 const maxHomes = 15
-
-var labCount atomic.Int64
 
 // Lab is one closed network of namespaces. Its methods are safe for
 // concurrent use.
@@ -87,7 +85,7 @@ func New(t testing.TB) *Lab {
 	}
 	l := &Lab{
 		t:      t,
-		prefix: fmt.Sprintf("mycolab-%d-%d-", os.Getpid(), labCount.Add(1)),
+		prefix: fmt.Sprintf("mycolab-%d-%s-", os.Getpid(), rand.Text()[:6]),
 		nodes:  map[string]*node{},
 	}
 	t.Cleanup(l.Close)

@@ -160,8 +160,7 @@ func serve(t *testing.T, l *Lab, node, proto string, addr netip.AddrPort, punch 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	cmd.Stderr = os.Stderr // a helper that fails says why
 	if err := l.Start(cmd); err != nil {
 		t.Fatal(err)
 	}
@@ -171,18 +170,21 @@ func serve(t *testing.T, l *Lab, node, proto string, addr netip.AddrPort, punch 
 	}
 }
 
-// ask runs a helper client in node and returns its output lines.
+// ask runs a helper client in node and returns its output lines, or nil
+// after reporting its failure (it runs on goroutines, so never t.Fatal).
 func ask(t *testing.T, l *Lab, node string, args ...string) []string {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return nil
 	}
 	cmd := l.Command(node, append([]string{self}, args...)...)
 	cmd.Env = helperEnviron()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("%s: %s: %v\n%s", node, strings.Join(args, " "), err, out)
+		t.Errorf("%s: %s: %v\n%s", node, strings.Join(args, " "), err, out)
+		return nil
 	}
 	return strings.Fields(string(out))
 }

@@ -57,8 +57,11 @@ func New(h host.Host, cfg Config) (*DHT, error) {
 	}
 
 	mode := kaddht.ModeAuto
-	if cfg.ForceServer {
+	switch {
+	case cfg.ForceServer:
 		mode = kaddht.ModeServer
+	case cfg.ForceClient:
+		mode = kaddht.ModeClient
 	}
 	opts := []kaddht.Option{
 		kaddht.ProtocolPrefix(ProtocolPrefix),

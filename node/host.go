@@ -169,7 +169,7 @@ func reachOptions(hc hostConfig) (opts []libp2p.Option, setHost func(host.Host),
 			autorelay.WithMinCandidates(1),
 			autorelay.WithNumRelays(2),
 			autorelay.WithBootDelay(10*time.Second),
-			autorelay.WithBackoff(time.Minute),
+			autorelay.WithBackoff(30*time.Second),
 			autorelay.WithMinInterval(10*time.Second),
 		),
 	}

@@ -35,7 +35,10 @@
 #   addresses, as home routers do. The inet namespace routes each public LAN
 #   to its router and every router and public node has its default route
 #   through 11.0.113.1. The daemons listen on TCP and QUIC port 4001 and
-#   bootstrap to pub-bootstrap.
+#   bootstrap to pub-bootstrap; their DHT is in auto mode (a server once
+#   AutoNAT finds them public). The public nodes offer a circuit relay;
+#   every home keeps a reservation on pub-relay and hole-punches (DCUtR)
+#   to other homes where the NATs allow it.
 #
 # The lab's addresses are in 11.0.0.0/8, a block routed on the real internet,
 # on purpose: libp2p treats the documentation ranges (203.0.113.0/24,
@@ -151,10 +154,16 @@ lookup() {
 
 # start NAME [BOOTSTRAP]: init NAME's repo and start its daemon in its
 # namespace; the PID recorded is the daemon's (ip netns exec execs it).
+# start NAME BOOTSTRAP RELAY: init NAME's repo and run its daemon. A public
+# node (no RELAY) offers a relay; a home keeps a reservation on RELAY. Both
+# run their DHT in auto mode: a server once AutoNAT finds them public.
 start() {
-	local name=$1 ns repo=$LAB_DIR/$1 i pid
+	local name=$1 ns repo=$LAB_DIR/$1 i pid relay
 	ns=$(lookup "$name")
 	"$MYCO" --repo "$repo" init --network dev >"$LAB_DIR/$name.init" </dev/null
+	relay='"relay": {"service": true}'
+	[ -z "${3:-}" ] || relay='"relay": {"static": ["'"$3"'"]}'
+	sed -i 's|"dht": {}|"dht": {"mode": "auto"}|; s|"relay": {}|'"$relay"'|' "$repo/config.json"
 	local args=(--repo "$repo" daemon --api 127.0.0.1:0 --listen "/ip4/0.0.0.0/tcp/$PORT" --listen "/ip4/0.0.0.0/udp/$PORT/quic-v1")
 	[ -z "${2:-}" ] || args+=(--bootstrap "$2")
 	ip netns exec "$ns" "$MYCO" "${args[@]}" >"$LAB_DIR/$name.log" 2>"$LAB_DIR/$name.err" </dev/null &
@@ -237,13 +246,20 @@ up() {
 	id=$(sed -n 's/^peer id: //p' "$LAB_DIR/bootstrap.init")
 	[ -n "$id" ] || die "no peer id in $LAB_DIR/bootstrap.init"
 	local boot=/ip4/11.0.113.11/tcp/$PORT/p2p/$id
+	start relay "$boot"
+	id=$(sed -n 's/^peer id: //p' "$LAB_DIR/relay.init")
+	[ -n "$id" ] || die "no peer id in $LAB_DIR/relay.init"
+	local relay=/ip4/11.0.113.12/tcp/$PORT/p2p/$id
 	local rest
 	while read -r name rest; do
-		[ "$name" = bootstrap ] || start "$name" "$boot"
+		case "$name" in
+		bootstrap | relay) ;;
+		*) start "$name" "$boot" "$relay" ;;
+		esac
 	done <"$LAB_DIR/nodes"
 	trap - EXIT
 	status
-	echo "try: $0 exec cone myco peers; remove it all with: $0 down"
+	echo "try: $0 exec cone myco id (private with relay addrs within a minute); remove it all with: $0 down"
 }
 
 down() {

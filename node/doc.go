@@ -68,6 +68,12 @@
 //     addresses (without them a private node with announce set could not
 //     be reached at all); no_announce then removes exact multiaddrs and
 //     /ipcidr ranges. Hole punching uses the same filtered addresses.
+//   - A fetch that found no reachable provider says so, and when the DHT
+//     named holders that it never reached (offline, or behind NATs this
+//     node cannot punch through, such as two symmetric NATs) it says how
+//     many and that forwarding the listen port would help. The node
+//     remembers the providers named per root being fetched (at most 256
+//     roots, 64 peers each) and forgets them when the fetch ends.
 //   - `swarm limits` changes last until the daemon stops; with --save the
 //     node also writes them to config.json (the file, re-read, so daemon
 //     flags are not written there).

@@ -73,6 +73,7 @@ type Node struct {
 	claimKick chan struct{}
 	peersKick chan struct{}
 	reach     reachState
+	holders   holders
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -196,7 +197,15 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	sw, err := swarm.New(h, store, swarm.Config{
 		Logger: log.With("subsystem", "swarm"),
 		FindProviders: func(ctx context.Context, c cid.Cid, limit int) (<-chan peer.AddrInfo, error) {
-			return d.FindProviders(ctx, c, mycodht.FindOptions{Limit: limit})
+			ch, err := d.FindProviders(ctx, c, mycodht.FindOptions{Limit: limit})
+			if err != nil {
+				return nil, err
+			}
+			n := self.Load()
+			if n == nil {
+				return ch, nil
+			}
+			return n.holders.watch(ctx, c, ch), nil
 		},
 		Provide:     d.Provide,
 		MaxUpload:   maxUp,

@@ -302,11 +302,15 @@ func TestHomesFetchDirectlyAcrossNATs(t *testing.T) {
 
 	// A symmetric NAT picks a new port per destination, so the address
 	// the relay saw is not the one a punch would reach: no relay here
-	// carries data, so the fetch may fail. Report what happened.
+	// carries data, so the fetch may fail, and must then say that a
+	// holder exists out of reach. Report what happened.
 	took, p, err := exchange(t, a, c, 1<<20, 30*time.Second)
 	switch {
 	case err != nil:
 		t.Logf("symmetric c from cone a: no direct connection, fetch failed after %v: %v", took.Round(time.Millisecond), err)
+		if !strings.Contains(err.Error(), "none could be reached directly") {
+			t.Errorf("the failed fetch does not say that holders exist out of reach: %v", err)
+		}
 	case p.Relayed:
 		t.Logf("symmetric c from cone a: fetched over the relay in %v", took.Round(time.Millisecond))
 	default:

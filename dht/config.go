@@ -50,6 +50,10 @@ type Config struct {
 	// libp2p reports the node publicly reachable, client until then.
 	ForceServer bool
 
+	// ForceClient makes the node a DHT client whatever its reachability:
+	// it asks but never answers. ForceServer wins when both are set.
+	ForceClient bool
+
 	// RefreshInterval is how often the routing table's buckets are
 	// refreshed with lookups for random keys in them.
 	RefreshInterval time.Duration

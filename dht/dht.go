@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,8 +58,11 @@ func New(h host.Host, cfg Config) (*DHT, error) {
 	}
 
 	mode := kaddht.ModeAuto
-	if cfg.ForceServer {
+	switch {
+	case cfg.ForceServer:
 		mode = kaddht.ModeServer
+	case cfg.ForceClient:
+		mode = kaddht.ModeClient
 	}
 	opts := []kaddht.Option{
 		kaddht.ProtocolPrefix(ProtocolPrefix),
@@ -147,9 +151,14 @@ func (d *DHT) enter(ctx context.Context) (context.Context, func(), error) {
 func (d *DHT) ID() peer.ID { return d.host.ID() }
 
 // Mode reports "server" when the node answers DHT queries, "client" when it
-// only asks.
+// only asks. In auto mode the library switches by registering and removing
+// its protocol handler on the host (its own Mode reports the option, not
+// the current mode), so the handler is what tells.
 func (d *DHT) Mode() string {
 	if d.kad.Mode() == kaddht.ModeServer {
+		return "server"
+	}
+	if slices.Contains(d.host.Mux().Protocols(), ProtocolID) {
 		return "server"
 	}
 	return "client"

@@ -17,7 +17,10 @@
 //     measures it publicly reachable, and is a client until then.
 //     Config.ForceServer makes it a server regardless; the dev network and
 //     the tests set it, because on loopback AutoNAT never reports a node
-//     public and every node would stay a client.
+//     public and every node would stay a client. Config.ForceClient makes
+//     it a client regardless. Mode reports the current mode: in auto the
+//     library switches by adding and removing its protocol handler, and its
+//     own Mode reports only the option.
 //   - Bootstrap. Config.BootstrapPeers are dialled in parallel by
 //     Bootstrap, which then waits for a peer to enter the routing table and
 //     runs one refresh. Unreachable peers are named in the error

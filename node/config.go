@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -34,6 +35,65 @@ type Config struct {
 	LogLevel string `json:"log_level"`
 	// Limits bounds what the node may use.
 	Limits Limits `json:"limits"`
+	// DHT chooses how the node takes part in the DHT.
+	DHT DHTConfig `json:"dht"`
+	// Relay configures circuit relay v2: the service this node offers and
+	// the relays it reserves a slot on when it is not publicly reachable.
+	Relay RelayConfig `json:"relay"`
+	// Announce, when not empty, replaces the addresses the node tells peers
+	// about (its relay addresses are kept), as kubo's Addresses.Announce.
+	Announce []string `json:"announce,omitempty"`
+	// NoAnnounce lists addresses never told to peers: a multiaddr matches
+	// itself, /ip4/A/ipcidr/N or /ip6/A/ipcidr/N every address in the range.
+	NoAnnounce []string `json:"no_announce,omitempty"`
+}
+
+// DHT modes of DHTConfig.Mode.
+const (
+	DHTModeAuto   = "auto"
+	DHTModeServer = "server"
+	DHTModeClient = "client"
+)
+
+// DHTConfig chooses how the node takes part in the DHT.
+type DHTConfig struct {
+	// Mode is "auto" (a server while AutoNAT finds the node publicly
+	// reachable, a client otherwise), "server" or "client". Empty is the
+	// network's default: auto on main, server on dev (on loopback AutoNAT
+	// never finds a node public, and a network of clients finds nothing).
+	Mode string `json:"mode,omitempty"`
+}
+
+// RelayConfig configures circuit relay v2.
+type RelayConfig struct {
+	// Service offers a relay to other peers while this node is publicly
+	// reachable (libp2p starts it only then). Unset means on for main, off
+	// for dev.
+	Service *bool `json:"service,omitempty"`
+	// Static lists relays (multiaddrs with /p2p/ID) this node reserves a
+	// slot on while it is private; the bootstrap peers, and relays learned
+	// from peers, are candidates after them.
+	Static []string `json:"static,omitempty"`
+	// MaxReservations bounds the peers holding a slot on our relay
+	// (default 128); MaxCircuits the relayed connections per peer
+	// (default 16).
+	MaxReservations int `json:"max_reservations,omitempty"`
+	MaxCircuits     int `json:"max_circuits,omitempty"`
+	// CircuitData bounds the bytes one relayed connection carries each way
+	// before the relay resets it (size with optional k/M/G suffix; default
+	// 128k: enough for control messages and a hole punch, not for files).
+	CircuitData string `json:"circuit_data,omitempty"`
+	// CircuitDuration bounds a relayed connection's life (Go duration,
+	// default 2m).
+	CircuitDuration string `json:"circuit_duration,omitempty"`
+}
+
+// ServiceEnabled says whether the relay service is on for network netw.
+func (r RelayConfig) ServiceEnabled(netw string) bool {
+	if r.Service != nil {
+		return *r.Service
+	}
+	return netw == "main"
 }
 
 // Limits bounds the node's use of the machine and the network.
@@ -72,6 +132,8 @@ func DefaultConfig(network string) Config {
 		},
 	}
 	if network == "main" {
+		on := true
+		c.Relay.Service = &on
 		c.Listen = []string{
 			fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", DefaultPort),
 			fmt.Sprintf("/ip4/0.0.0.0/udp/%d/quic-v1", DefaultPort),
@@ -167,6 +229,35 @@ func (c Config) Validate() error {
 	}
 	if c.Limits.MaxFDs < 0 {
 		return fmt.Errorf("max_fds %d: must not be negative", c.Limits.MaxFDs)
+	}
+	switch c.DHT.Mode {
+	case "", DHTModeAuto, DHTModeServer, DHTModeClient:
+	default:
+		return fmt.Errorf("dht mode %q: must be auto, server or client", c.DHT.Mode)
+	}
+	for _, s := range c.Relay.Static {
+		if _, err := ParsePeerAddr(s); err != nil {
+			return fmt.Errorf("relay static address: %w", err)
+		}
+	}
+	if c.Relay.MaxReservations < 0 || c.Relay.MaxCircuits < 0 {
+		return fmt.Errorf("relay max_reservations %d and max_circuits %d: must not be negative", c.Relay.MaxReservations, c.Relay.MaxCircuits)
+	}
+	if _, err := ParseSize(c.Relay.CircuitData); err != nil {
+		return fmt.Errorf("relay circuit_data: %w", err)
+	}
+	if c.Relay.CircuitDuration != "" {
+		if d, err := time.ParseDuration(c.Relay.CircuitDuration); err != nil || d <= 0 {
+			return fmt.Errorf("relay circuit_duration %q: want a positive duration such as 2m", c.Relay.CircuitDuration)
+		}
+	}
+	for _, s := range c.Announce {
+		if _, err := ma.NewMultiaddr(s); err != nil {
+			return fmt.Errorf("announce address %q: %w", s, err)
+		}
+	}
+	if _, err := newAddrFilter(c.NoAnnounce); err != nil {
+		return fmt.Errorf("no_announce: %w", err)
 	}
 	return nil
 }

@@ -62,6 +62,13 @@ func TestConfigValidateNamesTheBadField(t *testing.T) {
 		{"upload", func(c *Config) { c.Limits.MaxUpload = "fast" }, "max_upload"},
 		{"memory", func(c *Config) { c.Limits.MaxMemory = "lots" }, "max_memory"},
 		{"water marks", func(c *Config) { c.Limits.ConnLow, c.Limits.ConnHigh = 10, 5 }, "conn_low"},
+		{"dht mode", func(c *Config) { c.DHT.Mode = "both" }, "dht mode"},
+		{"static relay without peer id", func(c *Config) { c.Relay.Static = []string{"/ip4/198.51.100.1/tcp/1"} }, "relay static"},
+		{"relay reservations", func(c *Config) { c.Relay.MaxReservations = -1 }, "max_reservations"},
+		{"relay circuit data", func(c *Config) { c.Relay.CircuitData = "much" }, "circuit_data"},
+		{"relay circuit duration", func(c *Config) { c.Relay.CircuitDuration = "-1s" }, "circuit_duration"},
+		{"announce", func(c *Config) { c.Announce = []string{"nonsense"} }, "announce"},
+		{"no_announce", func(c *Config) { c.NoAnnounce = []string{"/ip4/10.0.0.0/ipcidr/40"} }, "no_announce"},
 	}
 	for _, tc := range cases {
 		c := DefaultConfig("dev")
@@ -70,6 +77,19 @@ func TestConfigValidateNamesTheBadField(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Validate() = %v; want an error mentioning %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+func TestRelayServiceDefault(t *testing.T) {
+	if !DefaultConfig("main").Relay.ServiceEnabled("main") {
+		t.Error("main: relay service off by default")
+	}
+	if DefaultConfig("dev").Relay.ServiceEnabled("dev") {
+		t.Error("dev: relay service on by default")
+	}
+	var unset RelayConfig
+	if !unset.ServiceEnabled("main") || unset.ServiceEnabled("dev") {
+		t.Error("unset relay.service: want on for main, off for dev")
 	}
 }
 

@@ -44,6 +44,36 @@
 //   - Warnings and errors go through internal/logdedup: one cause (message
 //     plus root, cid or path) is logged once, then counted at most once a
 //     minute.
+//   - Reaching peers at home: every node runs AutoNAT v1 (which decides the
+//     host's reachability event that the DHT, autorelay and the relay
+//     service follow) and answers a few AutoNAT dial-backs for others (60
+//     a minute, 3 per peer), runs AutoNAT v2 for its addresses, the circuit
+//     relay v2 transport, DCUtR hole punching and autorelay. Autorelay's
+//     candidates are config relay.static, then the bootstrap peers, then
+//     connected peers that identify as relays; it starts reserving with one
+//     candidate (libp2p waits for four by default, which a home with one
+//     configured relay never has) and keeps up to two reservations.
+//   - The relay service (relay.service; on by default for main, off for
+//     dev) runs only while AutoNAT finds the node public. A relayed
+//     connection carries at most relay.circuit_data bytes each way (128k)
+//     for relay.circuit_duration (2m): enough for control messages and a
+//     hole punch, not for file data; libp2p opens no data streams on such
+//     limited connections unless asked to, and waits for the direct one.
+//   - The DHT mode follows dht.mode: "auto" is a server while public and a
+//     client otherwise; "server" and "client" force it. Unset is auto on
+//     main and server on dev, whose loopback nodes are never found public.
+//   - UPnP/NAT-PMP port mapping runs on main only: a dev node on loopback
+//     has no gateway to ask.
+//   - announce replaces the addresses told to peers but keeps the relay
+//     addresses (without them a private node with announce set could not
+//     be reached at all); no_announce then removes exact multiaddrs and
+//     /ipcidr ranges. Hole punching uses the same filtered addresses.
+//   - A fetch that found no reachable provider says so, and when the DHT
+//     named holders that it never reached (offline, or behind NATs this
+//     node cannot punch through, such as two symmetric NATs) it says how
+//     many and that forwarding the listen port would help. The node
+//     remembers the providers named per root being fetched (at most 256
+//     roots, 64 peers each) and forgets them when the fetch ends.
 //   - `swarm limits` changes last until the daemon stops; with --save the
 //     node also writes them to config.json (the file, re-read, so daemon
 //     flags are not written there).

@@ -265,11 +265,13 @@ func (n *Node) follow(ctx context.Context, dl *swarm.Download, owned bool, emit 
 		}
 		if errors.Is(context.Cause(ctx), errFetchTimeout) {
 			status, reason := timeoutReason(dl.Progress())
+			reason = n.holders.explainNoProviders(dl.Root(), reason)
 			if owned {
 				n.failDownload(dl, reason)
 			}
 			return chunker.RootInfo{}, peers, &httpError{status, fmt.Errorf("fetch %s: %w", dl.Root(), reason)}
 		}
+		n.holders.take(dl.Root())
 		if owned {
 			n.cancelDownload(dl, false)
 		}
@@ -287,8 +289,9 @@ func (n *Node) follow(ctx context.Context, dl *swarm.Download, owned bool, emit 
 		case <-dl.Done():
 			info, err := dl.Result()
 			if err != nil {
-				return info, peers, fetchError(dl.Root(), err)
+				return info, peers, fetchError(dl.Root(), n.holders.explainNoProviders(dl.Root(), err))
 			}
+			n.holders.take(dl.Root())
 			return info, peers, nil
 		case <-ctx.Done():
 			return leave(context.Cause(ctx))

@@ -1,16 +1,22 @@
 package node
 
 import (
+	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
 	"github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	basicconnmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
@@ -20,11 +26,39 @@ import (
 // userAgent is what identify tells other peers about us.
 const userAgent = "myco/" + Version
 
+// hostConfig is what newHost needs of the node's config.
+type hostConfig struct {
+	Network string
+	Listen  []string
+	Limits  Limits
+	Relay   RelayConfig
+	// Relays are the relay candidates in order of preference: config
+	// relay.static, then the bootstrap peers.
+	Relays     []peer.AddrInfo
+	Announce   []string
+	NoAnnounce []string
+}
+
+// hopProtocol is the circuit relay v2 protocol a relay serves; a peer whose
+// identify lists it is a relay candidate.
+const hopProtocol = protocol.ID("/libp2p/circuit/relay/0.2.0/hop")
+
+// Relay service defaults; see RelayConfig.
+const (
+	defaultCircuitData     = 128 << 10
+	defaultCircuitDuration = 2 * time.Minute
+)
+
 // newHost builds the libp2p host of a daemon: TCP and QUIC, Noise, yamux,
 // a resource manager scaled to the configured memory and descriptors, and a
 // connection manager with the configured water marks, and the gater that
-// refuses banned peers. Metrics go to reg.
-func newHost(sk crypto.PrivKey, listen []string, lim Limits, reg prometheus.Registerer, gater connmgr.ConnectionGater) (host.Host, error) {
+// refuses banned peers. For reaching and being reached from behind NATs it
+// runs AutoNAT v2, the circuit relay v2 transport, autorelay over hc.Relays
+// and relays learned from peers, DCUtR hole punching, the relay service
+// (while public) when configured, and on main UPnP/NAT-PMP port mapping.
+// Metrics go to reg.
+func newHost(sk crypto.PrivKey, hc hostConfig, reg prometheus.Registerer, gater connmgr.ConnectionGater) (host.Host, error) {
+	lim := hc.Limits
 	mem, err := ParseSize(lim.MaxMemory)
 	if err != nil {
 		return nil, fmt.Errorf("max_memory: %w", err)
@@ -52,9 +86,15 @@ func newHost(sk crypto.PrivKey, listen []string, lim Limits, reg prometheus.Regi
 		rm.Close()
 		return nil, fmt.Errorf("connection manager: %w", err)
 	}
-	h, err := libp2p.New(
+	opts, setHost, err := reachOptions(hc)
+	if err != nil {
+		rm.Close()
+		cm.Close()
+		return nil, err
+	}
+	h, err := libp2p.New(append([]libp2p.Option{
 		libp2p.Identity(sk),
-		libp2p.ListenAddrStrings(listen...),
+		libp2p.ListenAddrStrings(hc.Listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
 		libp2p.Security(noise.ID, noise.New),
@@ -64,11 +104,110 @@ func newHost(sk crypto.PrivKey, listen []string, lim Limits, reg prometheus.Regi
 		libp2p.ConnectionGater(gater),
 		libp2p.PrometheusRegisterer(reg),
 		libp2p.UserAgent(userAgent),
-	)
+	}, opts...)...)
 	if err != nil {
 		rm.Close()
 		cm.Close()
 		return nil, fmt.Errorf("start libp2p host: %w", err)
 	}
+	setHost(h)
 	return h, nil
+}
+
+// reachOptions are the libp2p options for reachability, relays and hole
+// punching. Call setHost with the host built from them.
+func reachOptions(hc hostConfig) (opts []libp2p.Option, setHost func(host.Host), err error) {
+	// The relay finder asks this source for candidates: the configured
+	// relays first, then peers that identify lists as relays. It is set
+	// once the host exists (the source runs only after that).
+	var hp atomic.Pointer[host.Host]
+	source := func(ctx context.Context, num int) <-chan peer.AddrInfo {
+		out := make(chan peer.AddrInfo, num)
+		defer close(out)
+		seen := make(map[peer.ID]bool)
+		send := func(ai peer.AddrInfo) bool {
+			if len(out) == num || seen[ai.ID] {
+				return len(out) < num
+			}
+			seen[ai.ID] = true
+			out <- ai
+			return len(out) < num
+		}
+		for _, ai := range hc.Relays {
+			if !send(ai) {
+				return out
+			}
+		}
+		p := hp.Load()
+		if p == nil {
+			return out
+		}
+		h := *p
+		for _, id := range h.Network().Peers() {
+			if ok, _ := h.Peerstore().SupportsProtocols(id, hopProtocol); len(ok) == 0 {
+				continue
+			}
+			if !send(h.Peerstore().PeerInfo(id)) {
+				break
+			}
+		}
+		return out
+	}
+	opts = []libp2p.Option{
+		// AutoNAT v1 is what decides the host's reachability (the event
+		// the DHT, autorelay and the relay service follow), and it needs
+		// peers that answer its dial-back requests: every node answers a
+		// few, as kubo's do. AutoNAT v2 checks each address.
+		libp2p.EnableNATService(),
+		libp2p.AutoNATServiceRateLimit(60, 3, time.Minute),
+		libp2p.EnableAutoNATv2(),
+		libp2p.EnableRelay(),
+		libp2p.EnableHolePunching(),
+		// One candidate is enough to start reserving: a home behind a
+		// NAT with a single configured relay must not wait for four.
+		libp2p.EnableAutoRelayWithPeerSource(source,
+			autorelay.WithMinCandidates(1),
+			autorelay.WithNumRelays(2),
+			autorelay.WithBootDelay(10*time.Second),
+			autorelay.WithBackoff(30*time.Second),
+			autorelay.WithMinInterval(10*time.Second),
+		),
+	}
+	// Port mapping searches the LAN for a gateway; a dev node on loopback
+	// has none.
+	if hc.Network == "main" {
+		opts = append(opts, libp2p.NATPortMap())
+	}
+	if hc.Relay.ServiceEnabled(hc.Network) {
+		res := relayv2.DefaultResources()
+		if hc.Relay.MaxReservations > 0 {
+			res.MaxReservations = hc.Relay.MaxReservations
+		}
+		if hc.Relay.MaxCircuits > 0 {
+			res.MaxCircuits = hc.Relay.MaxCircuits
+		}
+		data, err := ParseSize(hc.Relay.CircuitData)
+		if err != nil {
+			return nil, nil, fmt.Errorf("relay circuit_data: %w", err)
+		}
+		if data == 0 {
+			data = defaultCircuitData
+		}
+		dur := defaultCircuitDuration
+		if hc.Relay.CircuitDuration != "" {
+			if dur, err = time.ParseDuration(hc.Relay.CircuitDuration); err != nil {
+				return nil, nil, fmt.Errorf("relay circuit_duration: %w", err)
+			}
+		}
+		res.Limit = &relayv2.RelayLimit{Duration: dur, Data: data}
+		opts = append(opts, libp2p.EnableRelayService(relayv2.WithResources(res)))
+	}
+	factory, err := announceFactory(hc.Announce, hc.NoAnnounce)
+	if err != nil {
+		return nil, nil, err
+	}
+	if factory != nil {
+		opts = append(opts, libp2p.AddrsFactory(factory))
+	}
+	return opts, func(h host.Host) { hp.Store(&h) }, nil
 }

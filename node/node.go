@@ -72,6 +72,8 @@ type Node struct {
 	claims    *claims
 	claimKick chan struct{}
 	peersKick chan struct{}
+	reach     reachState
+	holders   holders
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -128,7 +130,23 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		h, err = newHost(sk, cfg.Listen, cfg.Limits, reg, blocklist)
+		var relays []peer.AddrInfo
+		for _, s := range cfg.Relay.Static {
+			ai, err := ParsePeerAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("relay static: %w", err)
+			}
+			relays = append(relays, ai)
+		}
+		h, err = newHost(sk, hostConfig{
+			Network:    cfg.Network,
+			Listen:     cfg.Listen,
+			Limits:     cfg.Limits,
+			Relay:      cfg.Relay,
+			Relays:     append(relays, boot...),
+			Announce:   cfg.Announce,
+			NoAnnounce: cfg.NoAnnounce,
+		}, reg, blocklist)
 		if err != nil {
 			return nil, err
 		}
@@ -145,12 +163,21 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open chain: %w", err), store.Close(), h.Close())
 	}
-	// The dev network always answers DHT queries: on loopback AutoNAT never
-	// finds a node public, and a network of clients finds nothing.
+	// The dev network answers DHT queries unless dht.mode says otherwise:
+	// on loopback AutoNAT never finds a node public, and a network of
+	// clients finds nothing.
+	dhtMode := cfg.DHT.Mode
+	if dhtMode == "" {
+		dhtMode = DHTModeAuto
+		if netw == ledger.NetworkDev {
+			dhtMode = DHTModeServer
+		}
+	}
 	d, err := mycodht.New(h, mycodht.Config{
 		DataDir:        repo.File("dht"),
 		BootstrapPeers: boot,
-		ForceServer:    netw == ledger.NetworkDev,
+		ForceServer:    dhtMode == DHTModeServer,
+		ForceClient:    dhtMode == DHTModeClient,
 		Logger:         log.With("subsystem", "dht"),
 	})
 	if err != nil {
@@ -170,7 +197,15 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	sw, err := swarm.New(h, store, swarm.Config{
 		Logger: log.With("subsystem", "swarm"),
 		FindProviders: func(ctx context.Context, c cid.Cid, limit int) (<-chan peer.AddrInfo, error) {
-			return d.FindProviders(ctx, c, mycodht.FindOptions{Limit: limit})
+			ch, err := d.FindProviders(ctx, c, mycodht.FindOptions{Limit: limit})
+			if err != nil {
+				return nil, err
+			}
+			n := self.Load()
+			if n == nil {
+				return ch, nil
+			}
+			return n.holders.watch(ctx, c, ch), nil
 		},
 		Provide:     d.Provide,
 		MaxUpload:   maxUp,
@@ -236,6 +271,11 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		return nil, errors.Join(fmt.Errorf("start ledger sync: %w", err), ns.Close(), sw.Close(), d.Close(), chain.Close(), store.Close(), h.Close())
 	}
 	n.registerMetrics()
+	if err := n.startReachWatch(); err != nil {
+		cancel()
+		n.wg.Wait()
+		return nil, errors.Join(err, ns.Close(), sw.Close(), d.Close(), chain.Close(), store.Close(), h.Close())
+	}
 	n.wg.Add(1)
 	go n.claimLoop()
 	// Remembered peers are dialled, and fetches interrupted by a crash or
@@ -364,24 +404,45 @@ type IDInfo struct {
 	Address string   `json:"address"`
 	Network string   `json:"network"`
 	Version string   `json:"version"`
+	// Reachability is "public", "private" or "unknown", as AutoNAT last
+	// found it.
+	Reachability string `json:"reachability"`
+	// NAT is the kind of NAT ("cone" or "symmetric") per transport ("tcp",
+	// "udp") of a private node, where libp2p has found it.
+	NAT map[string]string `json:"nat,omitempty"`
+	// RelayAddrs are the addresses (of Addrs) through a relay that holds
+	// a reservation for this node.
+	RelayAddrs []string `json:"relay_addrs,omitempty"`
+	// DHTMode is "server" or "client".
+	DHTMode string `json:"dht_mode"`
 }
 
 // ID returns who the node is: its peer id, its addresses with /p2p/ID, its
-// wallet address and its network.
+// wallet address and its network, its reachability and relay addresses.
 func (n *Node) ID() IDInfo {
 	info := peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()}
 	full, _ := peer.AddrInfoToP2pAddrs(&info)
 	addrs := make([]string, 0, len(full))
+	var relayAddrs []string
 	for _, a := range full {
 		addrs = append(addrs, a.String())
+		if isCircuit(a) {
+			relayAddrs = append(relayAddrs, a.String())
+		}
 	}
 	sort.Strings(addrs)
+	sort.Strings(relayAddrs)
+	reach, nat := n.reach.get()
 	return IDInfo{
-		ID:      n.host.ID().String(),
-		Addrs:   addrs,
-		Address: n.wallet,
-		Network: string(n.network),
-		Version: Version,
+		ID:           n.host.ID().String(),
+		Addrs:        addrs,
+		Address:      n.wallet,
+		Network:      string(n.network),
+		Version:      Version,
+		Reachability: reach,
+		NAT:          nat,
+		RelayAddrs:   relayAddrs,
+		DHTMode:      n.dht.Mode(),
 	}
 }
 
@@ -391,10 +452,25 @@ type PeerInfo struct {
 	Addr      string `json:"addr"`
 	Direction string `json:"direction"`
 	Latency   string `json:"latency,omitempty"`
+	// Relayed and Transport describe the connection of Addr: through a
+	// relay ("p2p-circuit") or direct over "tcp", "quic-v1", ...
+	Relayed   bool   `json:"relayed"`
+	Transport string `json:"transport"`
+	// Conns lists every connection to the peer, Addr's first.
+	Conns []ConnInfo `json:"conns"`
 }
 
-// Peers lists the connected peers, one entry each (the first connection's
-// remote address), sorted by id.
+// ConnInfo describes one connection to a peer.
+type ConnInfo struct {
+	Addr      string `json:"addr"`
+	Direction string `json:"direction"`
+	Relayed   bool   `json:"relayed"`
+	Transport string `json:"transport"`
+}
+
+// Peers lists the connected peers, one entry each, sorted by id. An entry's
+// address is that of a direct connection where there is one, else of the
+// first connection.
 func (n *Node) Peers() []PeerInfo {
 	var out []PeerInfo
 	for _, p := range n.host.Network().Peers() {
@@ -402,11 +478,26 @@ func (n *Node) Peers() []PeerInfo {
 		if len(conns) == 0 {
 			continue
 		}
-		c := conns[0]
+		infos := make([]ConnInfo, 0, len(conns))
+		for _, c := range conns {
+			relayed, transport := connKind(c)
+			infos = append(infos, ConnInfo{
+				Addr:      c.RemoteMultiaddr().String(),
+				Direction: directionName(c.Stat().Direction),
+				Relayed:   relayed,
+				Transport: transport,
+			})
+		}
+		// Direct connections first, otherwise in the swarm's order.
+		sort.SliceStable(infos, func(i, j int) bool { return !infos[i].Relayed && infos[j].Relayed })
+		c := infos[0]
 		pi := PeerInfo{
 			ID:        p.String(),
-			Addr:      c.RemoteMultiaddr().String(),
-			Direction: directionName(c.Stat().Direction),
+			Addr:      c.Addr,
+			Direction: c.Direction,
+			Relayed:   c.Relayed,
+			Transport: c.Transport,
+			Conns:     infos,
 		}
 		if l := n.host.Peerstore().LatencyEWMA(p); l > 0 {
 			pi.Latency = l.Round(time.Microsecond).String()

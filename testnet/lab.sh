@@ -17,10 +17,10 @@
 #
 # Topology (every namespace is named mycolab-sh<PID of up>-NAME):
 #
-#                 inet: bridge br0 203.0.113.1/24, routes to public LANs
+#                 inet: bridge br0 11.0.113.1/24, routes to public LANs
 #        +-------------+---------------+----------------+
-#   pub-bootstrap   pub-relay      rt-HOME (wan 203.0.113.(100+k))   ...
-#   203.0.113.11    203.0.113.12       | lan
+#   pub-bootstrap   pub-relay      rt-HOME (wan 11.0.113.(100+k))   ...
+#   11.0.113.11    11.0.113.12       | lan
 #                                    HOME: the home's host, LAN address .2
 #
 #   The k-th home's router is of a KIND:
@@ -29,17 +29,25 @@
 #     symmetric  NAT with a new random external port per destination
 #                (masquerade random,fully-random); LAN 192.168.k.0/24
 #     firewall   no NAT; inbound connections are dropped unless they answer
-#                the home's own traffic; LAN 198.51.100.16k/28 (public)
-#     open       no NAT, no filter; LAN 198.51.100.16k/28 (public)
+#                the home's own traffic; LAN 11.51.100.16k/28 (public)
+#     open       no NAT, no filter; LAN 11.51.100.16k/28 (public)
 #   Every router drops (never rejects) unsolicited packets to its own
 #   addresses, as home routers do. The inet namespace routes each public LAN
 #   to its router and every router and public node has its default route
-#   through 203.0.113.1. The daemons listen on TCP and QUIC port 4001 and
-#   bootstrap to pub-bootstrap.
+#   through 11.0.113.1. The daemons listen on TCP and QUIC port 4001 and
+#   bootstrap to pub-bootstrap; their DHT is in auto mode (a server once
+#   AutoNAT finds them public). The public nodes offer a circuit relay;
+#   every home keeps a reservation on pub-relay and hole-punches (DCUtR)
+#   to other homes where the NATs allow it.
+#
+# The lab's addresses are in 11.0.0.0/8, a block routed on the real internet,
+# on purpose: libp2p treats the documentation ranges (203.0.113.0/24,
+# 198.51.100.0/24) as unroutable and never hole-punches toward them. No
+# packet reaches the real 11.0.0.0/8 from the lab: see below.
 #
 # No lab namespace has a link into the machine's own network namespace (each
 # veth pair is made inside the lab), so no packet leaves the lab: its
-# public-looking documentation addresses reach only the lab's hosts. It
+# public addresses reach only the lab's hosts. It
 # needs root, ip, tc and nftables; it installs nftables with apt-get when
 # missing. netem is not available, so the lab has no delay or loss, only
 # rate caps (tc tbf).
@@ -128,7 +136,7 @@ plug() {
 	nsx "$inet" ip link set "$3" up
 	nsx "$ns" ip addr add "$4/24" dev "$2"
 	nsx "$ns" ip link set "$2" up
-	nsx "$ns" ip route add default via 203.0.113.1
+	nsx "$ns" ip route add default via 11.0.113.1
 }
 
 # node NAME NS ADDR KIND: record a node that runs a daemon.
@@ -146,10 +154,16 @@ lookup() {
 
 # start NAME [BOOTSTRAP]: init NAME's repo and start its daemon in its
 # namespace; the PID recorded is the daemon's (ip netns exec execs it).
+# start NAME BOOTSTRAP RELAY: init NAME's repo and run its daemon. A public
+# node (no RELAY) offers a relay; a home keeps a reservation on RELAY. Both
+# run their DHT in auto mode: a server once AutoNAT finds them public.
 start() {
-	local name=$1 ns repo=$LAB_DIR/$1 i pid
+	local name=$1 ns repo=$LAB_DIR/$1 i pid relay
 	ns=$(lookup "$name")
 	"$MYCO" --repo "$repo" init --network dev >"$LAB_DIR/$name.init" </dev/null
+	relay='"relay": {"service": true}'
+	[ -z "${3:-}" ] || relay='"relay": {"static": ["'"$3"'"]}'
+	sed -i 's|"dht": {}|"dht": {"mode": "auto"}|; s|"relay": {}|'"$relay"'|' "$repo/config.json"
 	local args=(--repo "$repo" daemon --api 127.0.0.1:0 --listen "/ip4/0.0.0.0/tcp/$PORT" --listen "/ip4/0.0.0.0/udp/$PORT/quic-v1")
 	[ -z "${2:-}" ] || args+=(--bootstrap "$2")
 	ip netns exec "$ns" "$MYCO" "${args[@]}" >"$LAB_DIR/$name.log" 2>"$LAB_DIR/$name.err" </dev/null &
@@ -188,7 +202,7 @@ up() {
 
 	addns inet
 	nsx "${PREFIX}inet" ip link add br0 type bridge
-	nsx "${PREFIX}inet" ip addr add 203.0.113.1/24 dev br0
+	nsx "${PREFIX}inet" ip addr add 11.0.113.1/24 dev br0
 	nsx "${PREFIX}inet" ip link set br0 up
 	nsx "${PREFIX}inet" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.br0.send_redirects=0
 
@@ -196,17 +210,17 @@ up() {
 	for name in bootstrap relay; do
 		i=$((i + 1))
 		addns "pub-$name"
-		plug "pub-$name" eth0 "p$i" "203.0.113.$((10 + i))"
-		node "$name" "${PREFIX}pub-$name" "203.0.113.$((10 + i))" public
+		plug "pub-$name" eth0 "p$i" "11.0.113.$((10 + i))"
+		node "$name" "${PREFIX}pub-$name" "11.0.113.$((10 + i))" public
 	done
 
 	local k=0 kind wan gw host bits net
 	for h in "${homes[@]}"; do
 		k=$((k + 1))
 		name=${h%%=*} kind=${h#*=}
-		wan=203.0.113.$((100 + k))
+		wan=11.0.113.$((100 + k))
 		case "$kind" in
-		firewall | open) net=198.51.100.$((16 * k)) gw=198.51.100.$((16 * k + 1)) host=198.51.100.$((16 * k + 2)) bits=28 ;;
+		firewall | open) net=11.51.100.$((16 * k)) gw=11.51.100.$((16 * k + 1)) host=11.51.100.$((16 * k + 2)) bits=28 ;;
 		*) net=192.168.$k.0 gw=192.168.$k.1 host=192.168.$k.2 bits=24 ;;
 		esac
 		addns "rt-$name"
@@ -231,14 +245,21 @@ up() {
 	local id
 	id=$(sed -n 's/^peer id: //p' "$LAB_DIR/bootstrap.init")
 	[ -n "$id" ] || die "no peer id in $LAB_DIR/bootstrap.init"
-	local boot=/ip4/203.0.113.11/tcp/$PORT/p2p/$id
+	local boot=/ip4/11.0.113.11/tcp/$PORT/p2p/$id
+	start relay "$boot"
+	id=$(sed -n 's/^peer id: //p' "$LAB_DIR/relay.init")
+	[ -n "$id" ] || die "no peer id in $LAB_DIR/relay.init"
+	local relay=/ip4/11.0.113.12/tcp/$PORT/p2p/$id
 	local rest
 	while read -r name rest; do
-		[ "$name" = bootstrap ] || start "$name" "$boot"
+		case "$name" in
+		bootstrap | relay) ;;
+		*) start "$name" "$boot" "$relay" ;;
+		esac
 	done <"$LAB_DIR/nodes"
 	trap - EXIT
 	status
-	echo "try: $0 exec cone myco peers; remove it all with: $0 down"
+	echo "try: $0 exec cone myco id (private with relay addrs within a minute); remove it all with: $0 down"
 }
 
 down() {

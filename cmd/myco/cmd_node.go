@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/myco-p2p/myco/node"
@@ -84,12 +85,28 @@ func cmdDaemon() *command {
 func cmdID() *command {
 	return &command{
 		name:    "id",
-		summary: "show this node's peer id, addresses, wallet address and network",
+		summary: "show this node's peer id, addresses, wallet address, network and reachability",
 		run: func(e *env, _ []string) error {
 			return show(e, func(c *node.Client) (node.IDInfo, error) { return c.ID(e.ctx) }, func(id node.IDInfo) {
-				fmt.Fprintf(e.stdout, "peer id: %s\nnetwork: %s\naddress: %s\naddrs:\n", id.ID, id.Network, id.Address)
+				fmt.Fprintf(e.stdout, "peer id: %s\nnetwork: %s\naddress: %s\n", id.ID, id.Network, id.Address)
+				fmt.Fprintf(e.stdout, "reachability: %s\n", id.Reachability)
+				if len(id.NAT) > 0 {
+					kinds := make([]string, 0, len(id.NAT))
+					for proto, kind := range id.NAT {
+						kinds = append(kinds, proto+" "+kind)
+					}
+					sort.Strings(kinds)
+					fmt.Fprintf(e.stdout, "nat: %s\n", strings.Join(kinds, ", "))
+				}
+				fmt.Fprintf(e.stdout, "dht: %s\naddrs:\n", id.DHTMode)
 				for _, a := range id.Addrs {
 					fmt.Fprintf(e.stdout, "  %s\n", a)
+				}
+				if len(id.RelayAddrs) > 0 {
+					fmt.Fprintf(e.stdout, "relay addrs:\n")
+					for _, a := range id.RelayAddrs {
+						fmt.Fprintf(e.stdout, "  %s\n", a)
+					}
 				}
 			})
 		},
@@ -103,7 +120,11 @@ func cmdPeers() *command {
 		run: func(e *env, _ []string) error {
 			return show(e, func(c *node.Client) ([]node.PeerInfo, error) { return c.Peers(e.ctx) }, func(peers []node.PeerInfo) {
 				for _, p := range peers {
-					fmt.Fprintf(e.stdout, "%s %s\n", p.ID, p.Addr)
+					how := "direct"
+					if p.Relayed {
+						how = "relayed"
+					}
+					fmt.Fprintf(e.stdout, "%s %s %s %s\n", p.ID, p.Addr, how, p.Transport)
 				}
 			})
 		},

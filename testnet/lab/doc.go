@@ -8,7 +8,10 @@
 // the shell.
 //
 // No lab namespace has a link into the machine's own network namespace, so
-// no packet can leave the lab: its public-looking addresses (from the
-// documentation ranges 203.0.113.0/24 and 198.51.100.0/24) reach only the
-// lab's own hosts.
+// no packet can leave the lab: its public addresses (11.0.113.0/24 for the
+// internet, 11.51.100.0/24 for public LANs) reach only the lab's own hosts.
+// They are in a block routed on the real internet on purpose: libp2p (as
+// go-multiaddr's manet.IsPublicAddr) treats the documentation ranges
+// 203.0.113.0/24 and 198.51.100.0/24 as unroutable, and neither
+// advertises them nor hole-punches toward them.
 package lab

@@ -17,17 +17,17 @@ import (
 
 // Topology (one lab; every namespace is named Prefix()+suffix):
 //
-//	inet       the internet: bridge br0, 203.0.113.1/24, forwarding, with a
+//	inet       the internet: bridge br0, 11.0.113.1/24, forwarding, with a
 //	           route to each firewall or open home's public LAN via its router
-//	pub-NAME   a public node: eth0 203.0.113.(10+i) on br0
-//	rt-NAME    a home's router: wan 203.0.113.(100+k) on br0, lan on the LAN
+//	pub-NAME   a public node: eth0 11.0.113.(10+i) on br0
+//	rt-NAME    a home's router: wan 11.0.113.(100+k) on br0, lan on the LAN
 //	NAME       a home's host: eth0 .2 on the LAN, default route via lan (.1)
 //
 // A cone or symmetric home's LAN is 192.168.k.0/24 behind NAT; a firewall or
-// open home's LAN is the public 198.51.100.16k/28, routed without NAT.
+// open home's LAN is the public 11.51.100.16k/28, routed without NAT.
 
 // maxHomes bounds the homes of one lab: a public LAN is one /28 of
-// 198.51.100.0/24 and index 0 is never used.
+// 11.51.100.0/24 and index 0 is never used.
 const maxHomes = 15
 
 // Lab is one closed network of namespaces. Its methods are safe for
@@ -94,7 +94,7 @@ func New(t testing.TB) *Lab {
 	if err == nil {
 		err = l.run(inet,
 			"ip link add br0 type bridge",
-			"ip addr add 203.0.113.1/24 dev br0",
+			"ip addr add 11.0.113.1/24 dev br0",
 			"ip link set br0 up",
 			"sysctl -qw net.ipv4.ip_forward=1",
 			"sysctl -qw net.ipv4.conf.all.send_redirects=0",
@@ -126,7 +126,7 @@ func (l *Lab) AddPublic(name string) netip.Addr {
 	if i > 80 {
 		l.t.Fatalf("lab: too many public nodes")
 	}
-	addr := netip.AddrFrom4([4]byte{203, 0, 113, byte(10 + i)})
+	addr := netip.AddrFrom4([4]byte{11, 0, 113, byte(10 + i)})
 	ns := l.prefix + "pub-" + name
 	if err := l.addNS(ns); err != nil {
 		l.t.Fatalf("lab: public %s: %v", name, err)
@@ -161,13 +161,13 @@ func (l *Lab) AddHome(name string, kind Kind) netip.Addr {
 	if k > maxHomes {
 		l.t.Fatalf("lab: more than %d homes", maxHomes)
 	}
-	wan := netip.AddrFrom4([4]byte{203, 0, 113, byte(100 + k)})
+	wan := netip.AddrFrom4([4]byte{11, 0, 113, byte(100 + k)})
 	var gw, host netip.Addr
 	var bits int
 	public := kind == Firewall || kind == Open
 	if public {
-		gw = netip.AddrFrom4([4]byte{198, 51, 100, byte(16*k + 1)})
-		host = netip.AddrFrom4([4]byte{198, 51, 100, byte(16*k + 2)})
+		gw = netip.AddrFrom4([4]byte{11, 51, 100, byte(16*k + 1)})
+		host = netip.AddrFrom4([4]byte{11, 51, 100, byte(16*k + 2)})
 		bits = 28
 	} else {
 		gw = netip.AddrFrom4([4]byte{192, 168, byte(k), 1})
@@ -346,7 +346,7 @@ func (l *Lab) plug(ns, dev, port string, addr netip.Addr) error {
 	return l.run(ns,
 		fmt.Sprintf("ip addr add %s/24 dev %s", addr, dev),
 		fmt.Sprintf("ip link set %s up", dev),
-		"ip route add default via 203.0.113.1",
+		"ip route add default via 11.0.113.1",
 	)
 }
 

@@ -51,7 +51,13 @@ func myco(t *testing.T, repo string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, mycoBin, append([]string{"--repo", repo}, args...)...)
+	return runCmd(t, exec.CommandContext(ctx, mycoBin, append([]string{"--repo", repo}, args...)...))
+}
+
+// runCmd runs a CLI command and returns what it printed and its exit
+// code; failing to start it fails the test.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var so, se strings.Builder
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
@@ -60,7 +66,7 @@ func myco(t *testing.T, repo string, args ...string) result {
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("run myco %v: %v", args, err)
+		t.Fatalf("run %v: %v", cmd.Args, err)
 	}
 	return result{so.String(), se.String(), code}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -69,18 +68,7 @@ func (n *labNode) run(t *testing.T, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.lab.Namespace(n.name), mycoBin, "--repo", n.repo}, args...)...)
-	var so, se strings.Builder
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("%s: myco %v: %v", n.name, args, err)
-	}
-	return result{so.String(), se.String(), code}
+	return runCmd(t, exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.lab.Namespace(n.name), mycoBin, "--repo", n.repo}, args...)...))
 }
 
 // labID is what `myco id --json` says of reachability.

@@ -100,6 +100,11 @@ func (n *Node) Share(ctx context.Context, req ShareRequest) (RootJSON, error) {
 	return rootJSON(root), nil
 }
 
+// provideAttempts is how often a new root's first announcement is tried
+// (1 s apart, doubling) before it is left to the next reprovide: right
+// after start the routing table may still be filling.
+const provideAttempts = 5
+
 // provide announces a root in the background: the share answers at once,
 // and the DHT remembers the root to reprovide it even if this first
 // announcement fails.
@@ -107,8 +112,24 @@ func (n *Node) provide(c cid.Cid) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		if err := n.dht.Provide(n.ctx, c); err != nil && n.ctx.Err() == nil {
-			n.log.Warn("provide failed; will retry at the next reprovide", "cid", c, "err", err)
+		delay := time.Second
+		for attempt := 1; ; attempt++ {
+			err := n.dht.Provide(n.ctx, c)
+			if err == nil || n.ctx.Err() != nil {
+				return
+			}
+			if attempt == provideAttempts {
+				n.log.Warn("provide failed; will retry at the next reprovide", "cid", c, "attempts", attempt, "err", err)
+				return
+			}
+			t := time.NewTimer(delay)
+			select {
+			case <-n.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			delay *= 2
 		}
 	}()
 }

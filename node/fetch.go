@@ -626,12 +626,12 @@ func reasonSuffix(r string) string {
 
 // abortIncoming drops a fetch the store records as unfinished but that
 // runs nowhere (not resumed yet, or its resume failed).
+//
+// It goes through Store.DropIncoming, not StartFetch and Abort: reopening
+// the fetch would re-hash its partial data only to delete it, and would
+// fail for a recorded fetch that cannot be resumed.
 func (n *Node) abortIncoming(c cid.Cid, keepPartial bool) error {
-	f, err := n.store.StartFetch(c, "", chunker.FetchOptions{})
-	if err != nil {
-		return fmt.Errorf("cancel %s: %w", c, err)
-	}
-	if err := f.Abort(keepPartial); err != nil {
+	if err := n.store.DropIncoming(c, keepPartial); err != nil {
 		return fmt.Errorf("cancel %s: %w", c, err)
 	}
 	return nil

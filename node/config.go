@@ -81,11 +81,21 @@ type RelayConfig struct {
 	MaxCircuits     int `json:"max_circuits,omitempty"`
 	// CircuitData bounds the bytes one relayed connection carries each way
 	// before the relay resets it (size with optional k/M/G suffix; default
-	// 128k: enough for control messages and a hole punch, not for files).
+	// 128k: enough for control messages and a hole punch, not for files;
+	// with CarryData, 1024G).
 	CircuitData string `json:"circuit_data,omitempty"`
 	// CircuitDuration bounds a relayed connection's life (Go duration,
-	// default 2m).
+	// default 2m; with CarryData, 1h).
 	CircuitDuration string `json:"circuit_duration,omitempty"`
+	// CarryData lets this relay carry file data between peers that cannot
+	// reach each other directly (both behind symmetric NATs): its circuits
+	// then allow circuit_data bytes (default 1024G, where a peer treats a
+	// circuit of at least 64 MiB as one for data) instead of 128k.
+	CarryData bool `json:"carry_data,omitempty"`
+	// CarryRate caps the bytes per second the relay forwards, all circuits
+	// and both directions together, while CarryData is on (bytes per
+	// second, as limits max_upload; default 1M; "0" means no cap).
+	CarryRate string `json:"carry_rate,omitempty"`
 }
 
 // ServiceEnabled says whether the relay service is on for network netw.
@@ -245,6 +255,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := ParseSize(c.Relay.CircuitData); err != nil {
 		return fmt.Errorf("relay circuit_data: %w", err)
+	}
+	if _, err := parseLimit(c.Relay.CarryRate); err != nil {
+		return fmt.Errorf("relay carry_rate: %w", err)
 	}
 	if c.Relay.CircuitDuration != "" {
 		if d, err := time.ParseDuration(c.Relay.CircuitDuration); err != nil || d <= 0 {

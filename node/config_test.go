@@ -66,6 +66,7 @@ func TestConfigValidateNamesTheBadField(t *testing.T) {
 		{"static relay without peer id", func(c *Config) { c.Relay.Static = []string{"/ip4/198.51.100.1/tcp/1"} }, "relay static"},
 		{"relay reservations", func(c *Config) { c.Relay.MaxReservations = -1 }, "max_reservations"},
 		{"relay circuit data", func(c *Config) { c.Relay.CircuitData = "much" }, "circuit_data"},
+		{"relay carry rate", func(c *Config) { c.Relay.CarryRate = "fast" }, "carry_rate"},
 		{"relay circuit duration", func(c *Config) { c.Relay.CircuitDuration = "-1s" }, "circuit_duration"},
 		{"announce", func(c *Config) { c.Announce = []string{"nonsense"} }, "announce"},
 		{"no_announce", func(c *Config) { c.NoAnnounce = []string{"/ip4/10.0.0.0/ipcidr/40"} }, "no_announce"},

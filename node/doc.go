@@ -59,6 +59,16 @@
 //     for relay.circuit_duration (2m): enough for control messages and a
 //     hole punch, not for file data; libp2p opens no data streams on such
 //     limited connections unless asked to, and waits for the direct one.
+//   - A relay whose operator sets relay.carry_data carries file data for
+//     peers that cannot punch through (both symmetric): its circuits stay
+//     limited but allow 1024G for an hour, and one token bucket of
+//     relay.carry_rate (1 MB/s) paces what it forwards, all circuits and
+//     both directions together (the relay service runs on a host wrapper
+//     whose streams wait on the bucket as they are read). A session
+//     stream waits 10 s for a direct connection, then goes over a relayed
+//     connection whose circuit allows at least 64 MiB. Only the relayed
+//     connection that exists is looked at: a peer reached through a relay
+//     that carries no data is not re-dialled through another that does.
 //   - The DHT mode follows dht.mode: "auto" is a server while public and a
 //     client otherwise; "server" and "client" force it. Unset is auto on
 //     main and server on dev, whose loopback nodes are never found public.

@@ -80,6 +80,7 @@ func (h *holders) explainNoProviders(root cid.Cid, err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: %d peer(s) announced it but none could be reached directly: they are offline, or behind NATs "+
-		"that cannot be crossed from here (relayed connections carry no file data); forwarding the TCP and UDP "+
-		"listen port (%d on main) to this machine or to theirs would help", err, n, DefaultPort)
+		"that cannot be crossed from here, and no relay between us carries file data; forwarding the TCP and UDP "+
+		"listen port (%d on main) to this machine or to theirs would help, or a relay that carries data "+
+		"(relay.carry_data on a public node, listed in relay.static on both sides)", err, n, DefaultPort)
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	basicconnmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
-	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
@@ -31,7 +30,6 @@ type hostConfig struct {
 	Network string
 	Listen  []string
 	Limits  Limits
-	Relay   RelayConfig
 	// Relays are the relay candidates in order of preference: config
 	// relay.static, then the bootstrap peers.
 	Relays     []peer.AddrInfo
@@ -43,19 +41,14 @@ type hostConfig struct {
 // identify lists it is a relay candidate.
 const hopProtocol = protocol.ID("/libp2p/circuit/relay/0.2.0/hop")
 
-// Relay service defaults; see RelayConfig.
-const (
-	defaultCircuitData     = 128 << 10
-	defaultCircuitDuration = 2 * time.Minute
-)
-
 // newHost builds the libp2p host of a daemon: TCP and QUIC, Noise, yamux,
 // a resource manager scaled to the configured memory and descriptors, and a
 // connection manager with the configured water marks, and the gater that
 // refuses banned peers. For reaching and being reached from behind NATs it
 // runs AutoNAT v2, the circuit relay v2 transport, autorelay over hc.Relays
-// and relays learned from peers, DCUtR hole punching, the relay service
-// (while public) when configured, and on main UPnP/NAT-PMP port mapping.
+// and relays learned from peers, DCUtR hole punching, and on main
+// UPnP/NAT-PMP port mapping. The relay service is started beside it
+// (relay.go).
 // Metrics go to reg.
 func newHost(sk crypto.PrivKey, hc hostConfig, reg prometheus.Registerer, gater connmgr.ConnectionGater) (host.Host, error) {
 	lim := hc.Limits
@@ -177,30 +170,6 @@ func reachOptions(hc hostConfig) (opts []libp2p.Option, setHost func(host.Host),
 	// has none.
 	if hc.Network == "main" {
 		opts = append(opts, libp2p.NATPortMap())
-	}
-	if hc.Relay.ServiceEnabled(hc.Network) {
-		res := relayv2.DefaultResources()
-		if hc.Relay.MaxReservations > 0 {
-			res.MaxReservations = hc.Relay.MaxReservations
-		}
-		if hc.Relay.MaxCircuits > 0 {
-			res.MaxCircuits = hc.Relay.MaxCircuits
-		}
-		data, err := ParseSize(hc.Relay.CircuitData)
-		if err != nil {
-			return nil, nil, fmt.Errorf("relay circuit_data: %w", err)
-		}
-		if data == 0 {
-			data = defaultCircuitData
-		}
-		dur := defaultCircuitDuration
-		if hc.Relay.CircuitDuration != "" {
-			if dur, err = time.ParseDuration(hc.Relay.CircuitDuration); err != nil {
-				return nil, nil, fmt.Errorf("relay circuit_duration: %w", err)
-			}
-		}
-		res.Limit = &relayv2.RelayLimit{Duration: dur, Data: data}
-		opts = append(opts, libp2p.EnableRelayService(relayv2.WithResources(res)))
 	}
 	factory, err := announceFactory(hc.Announce, hc.NoAnnounce)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	"github.com/libp2p/go-libp2p/p2p/host/relaysvc"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -62,6 +63,7 @@ type Node struct {
 	wallet    string
 	bootstrap []peer.AddrInfo
 	mdns      mdns.Service
+	relay     *relaysvc.RelayManager
 	dht       *mycodht.DHT
 	store     *chunker.Store
 	swarm     *swarm.Service
@@ -125,7 +127,12 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	// and the host's gater refuses their connections meanwhile.
 	blocklist := netsync.NewBlocklist(time.Now, time.Hour)
 	h := opts.Host
+	var relaySvc *relayService
 	if h == nil {
+		var err error
+		if relaySvc, err = newRelayService(cfg.Relay, cfg.Network); err != nil {
+			return nil, err
+		}
 		sk, err := repo.Identity()
 		if err != nil {
 			return nil, err
@@ -142,7 +149,6 @@ func New(repo *Repo, opts Options) (*Node, error) {
 			Network:    cfg.Network,
 			Listen:     cfg.Listen,
 			Limits:     cfg.Limits,
-			Relay:      cfg.Relay,
 			Relays:     append(relays, boot...),
 			Announce:   cfg.Announce,
 			NoAnnounce: cfg.NoAnnounce,
@@ -210,6 +216,9 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		Provide:     d.Provide,
 		MaxUpload:   maxUp,
 		MaxDownload: maxDown,
+		// A session may go through a relay that carries data once no
+		// direct connection came.
+		RelayedData: func(p peer.ID) bool { return carriesData(h, p) },
 		OnBroken: func(root cid.Cid, err error) {
 			if n := self.Load(); n != nil {
 				n.onBroken(root, err)
@@ -295,6 +304,9 @@ func New(repo *Repo, opts Options) (*Node, error) {
 			n.mdns = nil
 		}
 	}
+	if relaySvc != nil {
+		n.relay = relaySvc.start(h)
+	}
 	if len(boot) > 0 {
 		n.wg.Add(1)
 		go n.bootstrapLoop()
@@ -315,6 +327,9 @@ func (n *Node) Close() error {
 		var errs []error
 		if n.mdns != nil {
 			errs = append(errs, n.mdns.Close())
+		}
+		if n.relay != nil {
+			errs = append(errs, n.relay.Close())
 		}
 		n.wg.Wait()
 		errs = append(errs, n.netsync.Close())

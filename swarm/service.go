@@ -109,6 +109,12 @@ type Config struct {
 	Seed uint64
 	// IdleLimit is the default FetchOptions.IdleLimit (default 10 min).
 	IdleLimit time.Duration
+	// RelayedData reports whether the limited (relayed) connection to a
+	// peer goes through a relay that carries file data. A session opens
+	// its stream over such a connection once no direct connection came
+	// within directWait (the hole punch failed); over any other limited
+	// connection it waits for a direct one. Nil means never.
+	RelayedData func(peer.ID) bool
 	// OnBroken is called once per root, on a goroutine of its own, when
 	// one of its blocks cannot be served because the file it refers to
 	// changed or vanished; the service has stopped serving the root and
@@ -704,7 +710,7 @@ func (s *Service) connect(sess *session, info peer.AddrInfo) error {
 	defer s.releaseStream()
 	ctx, cancel := context.WithTimeout(sess.ctx, s.cfg.StreamTimeout)
 	defer cancel()
-	st, err := s.h.NewStream(ctx, info.ID, protocol.ID(ProtocolID))
+	st, err := s.openStream(ctx, info.ID)
 	if err != nil {
 		return fmt.Errorf("open swarm stream to %s: %w", info.ID, err)
 	}
@@ -735,6 +741,30 @@ func (s *Service) connect(sess *session, info peer.AddrInfo) error {
 	st.SetDeadline(time.Time{})
 	pc.run()
 	return nil
+}
+
+// directWait is how long opening a session stream waits for a direct
+// connection to a peer reached only through a relay (a hole punch takes
+// well under a second where it works; DCUtR tries three times) before it
+// uses a relay that carries data.
+const directWait = 10 * time.Second
+
+// openStream opens a session stream to p over a direct connection. If p is
+// reached only through a relay that carries data (Config.RelayedData) and
+// no direct connection came within directWait, it opens the stream over
+// the relay.
+func (s *Service) openStream(ctx context.Context, p peer.ID) (network.Stream, error) {
+	if s.cfg.RelayedData == nil {
+		return s.h.NewStream(ctx, p, protocol.ID(ProtocolID))
+	}
+	direct, cancel := context.WithTimeout(ctx, directWait)
+	st, err := s.h.NewStream(direct, p, protocol.ID(ProtocolID))
+	cancel()
+	if err == nil || ctx.Err() != nil || !s.cfg.RelayedData(p) {
+		return st, err
+	}
+	s.log.Debug("no direct connection; the relay carries the session", "peer", p, "err", err)
+	return s.h.NewStream(network.WithAllowLimitedConn(ctx, "myco swarm over a relay that carries data"), p, protocol.ID(ProtocolID))
 }
 
 func readHandshake(r *Reader) (*Handshake, error) {

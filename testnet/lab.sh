@@ -36,9 +36,10 @@
 #   to its router and every router and public node has its default route
 #   through 11.0.113.1. The daemons listen on TCP and QUIC port 4001 and
 #   bootstrap to pub-bootstrap; their DHT is in auto mode (a server once
-#   AutoNAT finds them public). The public nodes offer a circuit relay;
-#   every home keeps a reservation on pub-relay and hole-punches (DCUtR)
-#   to other homes where the NATs allow it.
+#   AutoNAT finds them public). The public nodes offer a circuit relay
+#   that also carries file data (at most 10 MB/s) between homes that
+#   cannot punch through; every home keeps a reservation on pub-relay and
+#   hole-punches (DCUtR) to other homes where the NATs allow it.
 #
 # The lab's addresses are in 11.0.0.0/8, a block routed on the real internet,
 # on purpose: libp2p treats the documentation ranges (203.0.113.0/24,
@@ -155,13 +156,14 @@ lookup() {
 # start NAME [BOOTSTRAP]: init NAME's repo and start its daemon in its
 # namespace; the PID recorded is the daemon's (ip netns exec execs it).
 # start NAME BOOTSTRAP RELAY: init NAME's repo and run its daemon. A public
-# node (no RELAY) offers a relay; a home keeps a reservation on RELAY. Both
+# node (no RELAY) offers a relay that carries data; a home keeps a
+# reservation on RELAY. Both
 # run their DHT in auto mode: a server once AutoNAT finds them public.
 start() {
 	local name=$1 ns repo=$LAB_DIR/$1 i pid relay
 	ns=$(lookup "$name")
 	"$MYCO" --repo "$repo" init --network dev >"$LAB_DIR/$name.init" </dev/null
-	relay='"relay": {"service": true}'
+	relay='"relay": {"service": true, "carry_data": true, "carry_rate": "10M"}'
 	[ -z "${3:-}" ] || relay='"relay": {"static": ["'"$3"'"]}'
 	sed -i 's|"dht": {}|"dht": {"mode": "auto"}|; s|"relay": {}|'"$relay"'|' "$repo/config.json"
 	local args=(--repo "$repo" daemon --api 127.0.0.1:0 --listen "/ip4/0.0.0.0/tcp/$PORT" --listen "/ip4/0.0.0.0/udp/$PORT/quic-v1")

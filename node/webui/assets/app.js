@@ -216,6 +216,7 @@ function renderFiles(s) {
     setText(span, text);
     tr.querySelector('.state').className = 'state state-' + r.state.replace(/\s+/g, '-');
     tr.dataset.state = r.state;
+    tr.dataset.percent = String(active ? r.percent || 0 : r.state === 'seeding' ? 100 : 0);
     const pg = tr.querySelector('progress');
     pg.hidden = !active;
     pg.value = r.percent || 0;

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/myco-p2p/myco/chunker"
@@ -46,9 +47,6 @@ const (
 	snapshotEvery = time.Second
 	// recentBlocks is how many blocks the ledger page lists.
 	recentBlocks = 10
-	// maxStatRoots bounds the roots whose per-root stats a snapshot
-	// gathers (the rest are listed without them).
-	maxStatRoots = 500
 	// defaultBan is how long the dashboard's ban button bans a peer.
 	defaultBan = 24 * time.Hour
 	// uploadsDir (inside the repo) keeps files uploaded through the
@@ -600,27 +598,33 @@ func (s *APIServer) snapshot() Snapshot {
 		out.Peers = append(out.Peers, row)
 	}
 	roots, _ := n.Roots()
-	for i, r := range roots {
-		row := RootRow{RootJSON: r}
+	for _, r := range roots {
 		if r.State == "seeding" || r.State == "broken" {
 			out.Storage.Roots++
 			out.Storage.KeptBytes += r.Size
 		}
-		if i < maxStatRoots {
-			if st, err := n.Stat(r.CID); err == nil {
-				row.Bytes, row.Uploaded, row.Peers, row.UpRate, row.DownRate = st.Bytes, st.Uploaded, st.Peers, st.UpRate, st.DownRate
-				if r.Size == 0 && st.Size > 0 {
-					row.Size = uint64(st.Size)
-				}
-				if st.Active() {
-					row.Percent = st.Percent
-				}
-			}
-		}
-		out.Roots = append(out.Roots, row)
+		out.Roots = append(out.Roots, n.rootRow(r))
 	}
 	out.Blocks = s.recentBlocks(out.Chain)
 	return out
+}
+
+// rootRow adds a root's transfer figures: its session's, while the swarm
+// runs one for it, and the bytes it sent since the daemon started.
+func (n *Node) rootRow(r RootJSON) RootRow {
+	row := RootRow{RootJSON: r}
+	c, err := cid.Decode(r.CID)
+	if err != nil {
+		return row
+	}
+	row.Uploaded = n.swarm.RootTotals(c).Uploaded
+	if st, ok := n.swarm.SessionStats(c); ok {
+		row.Bytes, row.Peers, row.UpRate, row.DownRate = st.Bytes, st.Peers, st.UpRate, st.DownRate
+		if row.Size == 0 && st.Size > 0 {
+			row.Size = uint64(st.Size)
+		}
+	}
+	return row
 }
 
 // recentBlocks lists the last blocks of the main chain, newest first,

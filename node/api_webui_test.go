@@ -229,6 +229,23 @@ func TestDashboardNeedsCSRF(t *testing.T) {
 	if len(roots) != 2 || strings.Join(names, " ") != "f3.txt f4.txt" {
 		t.Errorf("roots after the uploads = %+v; want f3.txt and f4.txt, seeding", roots)
 	}
+	// Open and download serve the bytes in a sandbox.
+	for _, r := range roots {
+		if r.Name != "f3.txt" {
+			continue
+		}
+		code, body, hdr := c.do("GET", "/api/v0/webui/content?download=1&cid="+r.CID, nil, "")
+		if code != 200 || body != "CSRF token" || !strings.HasPrefix(hdr.Get("Content-Security-Policy"), "sandbox") ||
+			hdr.Get("Content-Disposition") != "attachment; filename=f3.txt" || !strings.HasPrefix(hdr.Get("Content-Type"), "text/plain") {
+			t.Errorf("download f3.txt: %d %q %v", code, body, hdr)
+		}
+		if code, _, hdr := c.do("GET", "/api/v0/webui/content?cid="+r.CID, nil, ""); code != 200 || hdr.Get("Content-Disposition") != "inline; filename=f3.txt" {
+			t.Errorf("open f3.txt: %d %v", code, hdr)
+		}
+	}
+	if code, _, _ := c.do("GET", "/api/v0/webui/content?cid=bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq", nil, ""); code != http.StatusNotFound {
+		t.Errorf("content of a root not kept: %d; want 404", code)
+	}
 	files, _ := os.ReadDir(s.node.repo.File(uploadsDir))
 	if len(files) != 2 {
 		t.Errorf("%d files in the uploads folder; want 2", len(files))
@@ -242,5 +259,42 @@ func TestDashboardNeedsCSRF(t *testing.T) {
 	}
 	if code, _, _ := c.do("GET", "/", nil, ""); code != http.StatusUnauthorized {
 		t.Errorf("GET / after logout: %d; want 401", code)
+	}
+}
+
+// TestDashboardRefusesBadInput: the dashboard's own endpoints answer bad
+// input with a 4xx and a message, and leave nothing behind.
+func TestDashboardRefusesBadInput(t *testing.T) {
+	s, token := webServer(t)
+	c, csrf := login(t, s, token)
+	h := map[string]string{csrfHeader: csrf}
+	cases := []struct {
+		path, body string
+		want       int
+		says       string
+	}{
+		{"/api/v0/webui/upload?name=", "x", 400, "plain file name"},
+		{"/api/v0/webui/upload?name=..", "x", 400, "plain file name"},
+		{"/api/v0/webui/upload?name=a%2Fb", "x", 400, "plain file name"},
+		{"/api/v0/webui/upload?name=.hidden", "x", 400, "plain file name"},
+		{"/api/v0/webui/fetch", `{"root":""}`, 400, "want a CID or a name"},
+		{"/api/v0/webui/fetch", `{"root":"../etc"}`, 400, "want a CID or a name"},
+		{"/api/v0/webui/fetch", `{"root":"bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq","dir":"rel"}`, 400, "absolute"},
+		{"/api/v0/webui/fetch", `{"root":"no-such-name"}`, 404, "no one owns"},
+		{"/api/v0/peers/ban", `{"id":"nope"}`, 400, "peer id"},
+		{"/api/v0/peers/ban", `{"id":"` + s.node.host.ID().String() + `"}`, 400, "this node"},
+		{"/api/v0/peers/ban", `{"id":"12D3KooWJmqJptkD22Zi94a6pRwyqUVaDAoCJCpVvyG8kFwhWY4P","duration":"-1h"}`, 400, "positive duration"},
+	}
+	for _, tc := range cases {
+		code, body, _ := c.do("POST", tc.path, h, tc.body)
+		if code != tc.want || !strings.Contains(body, tc.says) {
+			t.Errorf("POST %s %s: %d %s; want %d saying %q", tc.path, tc.body, code, body, tc.want, tc.says)
+		}
+	}
+	if files, _ := os.ReadDir(s.node.repo.File(uploadsDir)); len(files) != 0 {
+		t.Errorf("refused uploads left %d files", len(files))
+	}
+	if roots, _ := s.node.Roots(); len(roots) != 0 {
+		t.Errorf("refused requests left roots: %+v", roots)
 	}
 }

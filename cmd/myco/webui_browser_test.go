@@ -140,10 +140,11 @@ func (tb *tab) page(name string) {
 		chromedp.WaitVisible(chromedp.CSS("#page-"+name)))
 }
 
-// screenshot writes the tab's view to the screenshots folder.
+// screenshot writes the tab's whole page, as a PNG, to the screenshots
+// folder.
 func (tb *tab) screenshot(file string) {
 	tb.t.Helper()
-	png, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())
+	png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		tb.t.Fatalf("%s: screenshot: %v", tb.name, err)
 	}
@@ -318,7 +319,6 @@ func TestDashboardInBrowser(t *testing.T) {
 	a.submit("publish-form", "publish-cid", root, "publish-name", "holiday-photos")
 	a.waitFor("the publish is accepted", `/^(Committed|Published)/.test(document.getElementById("publish-result").textContent)`,
 		`document.getElementById("publish-result").textContent`, 20*time.Second)
-	a.screenshot("ledger.png")
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		l.submit("resolve-form", "resolve-name", "holiday-photos")
@@ -354,7 +354,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	a.waitFor("the chart draws the upload", `document.getElementById("bw-up").getAttribute("points").split(" ").length > 5`,
 		`document.getElementById("bw-up").getAttribute("points")`, 10*time.Second)
 	a.screenshot("overview.png")
-	l.screenshot("ledger-leecher.png")
+	l.page("ledger")
+	l.screenshot("ledger.png")
 
 	// Narrow windows get one column and labelled table cells.
 	l.page("files")

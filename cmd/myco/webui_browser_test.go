@@ -226,6 +226,15 @@ func TestDashboardInBrowser(t *testing.T) {
 	if got := a.text("ov-peer"); got != seederID.ID {
 		t.Errorf("overview peer id = %q; want %s", got, seederID.ID)
 	}
+	// Every field has a label and every button a name for screen readers,
+	// and the pages are reached from the keyboard.
+	if bad := a.eval(`[...document.querySelectorAll("input")].filter(i => !i.labels.length && !i.getAttribute("aria-label")).map(i => i.id).join(" ") +
+		[...document.querySelectorAll("button")].filter(b => !b.textContent.trim() && !b.getAttribute("aria-label")).map(b => b.id).join(" ")`); bad != "" {
+		t.Errorf("fields or buttons without a label: %s", bad)
+	}
+	a.do("go to Peers by keyboard", chromedp.Focus(chromedp.CSS("#nav-peers")), chromedp.KeyEvent("\r"))
+	a.waitFor("Enter on the Peers link shows the Peers page", `!document.getElementById("page-peers").hidden && document.getElementById("page-overview").hidden && document.activeElement.id === "h-peers"`,
+		`document.activeElement.id`, 5*time.Second)
 	a.waitFor("the overview counts the leecher", `document.getElementById("ov-peers").textContent === "1"`,
 		`document.getElementById("ov-peers").textContent`, 20*time.Second)
 
@@ -357,6 +366,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	l.page("ledger")
 	l.screenshot("ledger.png")
 
+	// The overview's button stops the miner.
+	a.do("stop mining", chromedp.Click(chromedp.CSS("#mine-toggle")))
+	a.waitFor("the overview shows the miner stopped", `document.getElementById("ov-mining").textContent === "not mining" && document.getElementById("mine-toggle").textContent === "Start mining"`,
+		`document.getElementById("ov-mining").textContent`, 10*time.Second)
+
 	// Narrow windows get one column and labelled table cells.
 	l.page("files")
 	l.do("narrow the window", chromedp.EmulateViewport(400, 860))
@@ -364,6 +378,17 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("narrow files page labels the size cell %s; want \"Size: \"", got)
 	}
 	l.screenshot("files-narrow.png")
+
+	// Remove the fetched file on the leecher, after a confirmation.
+	l.do("narrow no more", chromedp.EmulateViewport(1200, 860))
+	l.do("remove", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#roots tr[data-cid=%q] button.danger`, root))))
+	l.waitFor("the remove asks for confirmation", `document.getElementById("confirm").open`, `document.body.innerText`, 5*time.Second)
+	l.do("confirm the remove", chromedp.Click(chromedp.CSS("#confirm-ok")))
+	l.waitFor("the removed root is gone", fmt.Sprintf(`!document.querySelector('#roots tr[data-cid=%q]')`, root),
+		`document.getElementById("roots").innerText`, 10*time.Second)
+	if _, ok := stat(t, leecher, root); ok {
+		t.Errorf("the leecher's daemon still knows %s after the remove", root)
+	}
 
 	// Ban the leecher from the seeder's Peers page: after a confirmation it
 	// is disconnected and gone from the list.

@@ -522,18 +522,27 @@ func (s *APIServer) content(w http.ResponseWriter, r *http.Request) {
 // Snapshot is one message of the dashboard's events stream: everything
 // the pages show.
 type Snapshot struct {
-	Time      int64          `json:"time"` // Unix milliseconds
-	ID        IDInfo         `json:"id"`
-	Peers     []PeerRow      `json:"peers"`
-	Roots     []RootRow      `json:"roots"`
-	Storage   StorageJSON    `json:"storage"`
-	Chain     ChainStatus    `json:"chain"`
-	Mining    MineStatus     `json:"mining"`
-	Balance   BalanceJSON    `json:"balance"`
-	Blocks    []blockRow     `json:"blocks"`
-	Bandwidth []webui.Rate   `json:"bandwidth"`
-	Totals    map[string]any `json:"totals"`
-	Downloads string         `json:"downloads"` // where fetches go by default
+	Time      int64        `json:"time"` // Unix milliseconds
+	ID        IDInfo       `json:"id"`
+	Peers     []PeerRow    `json:"peers"`
+	Roots     []RootRow    `json:"roots"`
+	Storage   StorageJSON  `json:"storage"`
+	Chain     ChainStatus  `json:"chain"`
+	Mining    MineStatus   `json:"mining"`
+	Balance   BalanceJSON  `json:"balance"`
+	Blocks    []blockRow   `json:"blocks"`
+	Bandwidth []webui.Rate `json:"bandwidth"`
+	Totals    TotalsJSON   `json:"totals"`
+	Downloads string       `json:"downloads"` // where fetches go by default
+	// Problems says what could not be read for this snapshot (the pages
+	// show it; the rest of the snapshot is still good).
+	Problems []string `json:"problems,omitempty"`
+}
+
+// TotalsJSON is what the swarm exchanged since the daemon started.
+type TotalsJSON struct {
+	Uploaded   int64 `json:"uploaded"`
+	Downloaded int64 `json:"downloaded"`
 }
 
 // PeerRow is one connected peer with what the swarm knows of it.
@@ -584,9 +593,12 @@ func (s *APIServer) snapshot() Snapshot {
 		Peers:     []PeerRow{},
 		Roots:     []RootRow{},
 	}
-	out.Balance, _ = n.Balance("")
+	var err error
+	if out.Balance, err = n.Balance(""); err != nil {
+		out.Problems = append(out.Problems, "wallet balance: "+err.Error())
+	}
 	tot := n.swarm.Totals()
-	out.Totals = map[string]any{"uploaded": tot.Uploaded, "downloaded": tot.Downloaded}
+	out.Totals = TotalsJSON{Uploaded: tot.Uploaded, Downloaded: tot.Downloaded}
 	swarmPeers := map[string]PeerRow{}
 	for _, st := range n.swarm.Stats() {
 		swarmPeers[st.ID.String()] = PeerRow{UpRate: st.UpRate, DownRate: st.DownRate, Uploaded: st.Uploaded,
@@ -597,7 +609,10 @@ func (s *APIServer) snapshot() Snapshot {
 		row.PeerInfo = p
 		out.Peers = append(out.Peers, row)
 	}
-	roots, _ := n.Roots()
+	roots, err := n.Roots()
+	if err != nil {
+		out.Problems = append(out.Problems, "roots: "+err.Error())
+	}
 	for _, r := range roots {
 		if r.State == "seeding" || r.State == "broken" {
 			out.Storage.Roots++

@@ -185,6 +185,7 @@ const activeStates = ['queued', 'finding peers', 'downloading', 'verifying'];
 
 function renderFiles(s) {
   const tbody = $('roots').tBodies[0];
+  $('fetch-dir').placeholder = s.downloads;
   $('roots-empty').hidden = s.roots.length > 0;
   syncRows(tbody, s.roots, (r) => r.cid, (tr, r) => {
     tr.dataset.cid = r.cid;
@@ -395,10 +396,11 @@ function render(s) {
 function connect() {
   const es = new EventSource('/api/v0/webui/events');
   es.addEventListener('state', (ev) => {
+    const s = JSON.parse(ev.data);
     const c = $('conn');
-    setText(c, 'live');
-    c.classList.remove('bad');
-    render(JSON.parse(ev.data));
+    setText(c, s.problems ? 'live, but: ' + s.problems.join('; ') : 'live');
+    c.classList.toggle('bad', !!s.problems);
+    render(s);
   });
   es.onerror = () => {
     const c = $('conn');

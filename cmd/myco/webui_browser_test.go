@@ -401,4 +401,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	if ids := peerIDs(t, seeder); len(ids) != 0 {
 		t.Errorf("the seeder is still connected to %v after the ban", ids)
 	}
+
+	// Logging out ends the session: the page says how to log in again.
+	a.do("log out", chromedp.Click(chromedp.CSS("#logout")))
+	a.waitFor("the logged-out page", `document.body.innerText.includes("You are not logged in")`, `document.body.innerText`, 10*time.Second)
 }

@@ -471,6 +471,15 @@ async function start() {
       toast('Fetch ' + root + ': ' + e.message, true);
     }
   });
+  $('logout').addEventListener('click', async () => {
+    try {
+      await api('POST', '/api/v0/webui/logout');
+    } catch (e) {
+      toast('Log out: ' + e.message, true);
+      return;
+    }
+    location.reload();
+  });
   $('entries-close').addEventListener('click', () => { $('entries-card').hidden = true; });
   onSubmit('send-form', async () => {
     const to = $('send-to').value.trim(), amount = $('send-amount').value.trim(), fee = $('send-fee').value.trim();

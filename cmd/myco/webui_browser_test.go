@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // The web dashboard in a real headless Chromium (Debian's chromium),
@@ -258,6 +259,31 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("size shown %q; want 6.00 MiB", got)
 	}
 
+	// Share a folder on this machine by its path and list its entries.
+	album := filepath.Join(t.TempDir(), "album")
+	if err := os.MkdirAll(album, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"a.txt", "b.txt"} {
+		if err := os.WriteFile(filepath.Join(album, f), []byte("picture "+f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.submit("share-form", "share-path", album)
+	a.waitFor("the shared folder is listed", `[...document.querySelectorAll("#roots tbody tr")].some(tr => tr.querySelector(".name").textContent === "album/" && tr.dataset.state === "seeding")`,
+		`document.getElementById("roots").innerText + " / " + document.getElementById("toast").textContent`, 20*time.Second)
+	a.do("list the folder", chromedp.Click(chromedp.JSPath(`[...document.querySelectorAll("#roots tbody tr")].find(tr => tr.querySelector(".name").textContent === "album/").querySelector(".actions button")`)))
+	a.waitFor("the folder's entries", `!document.getElementById("entries-card").hidden && [...document.querySelectorAll("#entries tbody tr td:first-child")].map(td => td.textContent).join(" ") === "a.txt b.txt"`,
+		`document.getElementById("entries-card").innerText`, 10*time.Second)
+	// A share of a path that is not there says why.
+	a.submit("share-form", "share-path", filepath.Join(album, "nothing-here"))
+	a.waitFor("the share error", `document.getElementById("toast").textContent.startsWith("Share: stat ") && document.getElementById("toast").textContent.includes("no such file")`,
+		`document.getElementById("toast").textContent`, 10*time.Second)
+	a.do("dismiss the message", chromedp.KeyEvent(kb.Escape))
+	if got := a.text("toast"); got != "" {
+		t.Errorf("Escape left the message %q", got)
+	}
+
 	// On the leecher's dashboard, fetch it by CID and watch it arrive.
 	l.page("files")
 	l.eval(fmt.Sprintf(`(() => {
@@ -269,6 +295,10 @@ func TestDashboardInBrowser(t *testing.T) {
 		new MutationObserver(record).observe(document.getElementById("roots"), {subtree: true, childList: true, characterData: true, attributes: true});
 		return "";
 	})()`, root))
+	// A name no one owns is refused with the reason.
+	l.submit("fetch-form", "fetch-root", "no-such-name")
+	l.waitFor("the fetch error", `document.getElementById("toast").textContent.includes("no one owns the name")`,
+		`document.getElementById("toast").textContent`, 10*time.Second)
 	l.submit("fetch-form", "fetch-root", root)
 	l.waitFor("the fetch shows progress",
 		`window.seen.some(s => /^downloading ([1-9]|[1-9][0-9])(\.|$| )/.test(s))`,

@@ -29,6 +29,15 @@ function toast(msg, isError) {
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => { t.textContent = ''; }, isError ? 12000 : 5000);
 }
+// failed reports an action's error, without saying the action twice when
+// the daemon's message already names it ("share: ...").
+function failed(what, e) {
+  const verb = what.split(' ')[0].toLowerCase();
+  const msg = e.message.toLowerCase().startsWith(verb + ' ') || e.message.toLowerCase().startsWith(verb + ':')
+    ? e.message : what + ': ' + e.message;
+  toast(msg[0].toUpperCase() + msg.slice(1), true);
+}
+
 function result(id, msg, isError) {
   const el = $(id);
   el.textContent = msg;
@@ -36,6 +45,11 @@ function result(id, msg, isError) {
 }
 
 // ---- API ----
+// A click on the message, or Escape, dismisses it.
+function dismissToast() {
+  $('toast').textContent = '';
+}
+
 async function api(method, path, body) {
   const opts = { method, credentials: 'same-origin', headers: {} };
   if (method !== 'GET') opts.headers['X-Myco-CSRF'] = csrf;
@@ -73,7 +87,7 @@ async function copy(text, what) {
     await navigator.clipboard.writeText(text);
     toast('Copied ' + what + ' to the clipboard');
   } catch (e) {
-    toast('Could not copy: ' + e.message, true);
+    failed('Could not copy', e);
   }
 }
 
@@ -268,7 +282,7 @@ async function showEntries(r) {
     $('h-entries').setAttribute('tabindex', '-1');
     $('h-entries').focus();
   } catch (e) {
-    toast('List entries: ' + e.message, true);
+    failed('List entries', e);
   }
 }
 
@@ -277,7 +291,7 @@ async function cancelFetch(r) {
     await api('POST', '/api/v0/cancel', { cid: r.cid });
     toast('Cancelled the fetch of ' + (r.name || r.cid));
   } catch (e) {
-    toast('Cancel: ' + e.message, true);
+    failed('Cancel', e);
   }
 }
 
@@ -289,7 +303,7 @@ async function removeRoot(r) {
     const res = await api('POST', '/api/v0/rm', { cid: r.cid });
     toast(name + ': ' + res.action);
   } catch (e) {
-    toast('Remove: ' + e.message, true);
+    failed('Remove', e);
   }
 }
 
@@ -355,7 +369,7 @@ async function ban(p) {
     await api('POST', '/api/v0/peers/ban', { id: p.id });
     toast('Banned ' + shortID(p.id) + ' for 24 hours');
   } catch (e) {
-    toast('Ban: ' + e.message, true);
+    failed('Ban', e);
   }
 }
 
@@ -429,6 +443,8 @@ async function start() {
     h.focus();
   });
   route();
+  $('toast').addEventListener('click', dismissToast);
+  document.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') dismissToast(); });
   for (const b of document.querySelectorAll('button[data-copy-from]')) {
     b.addEventListener('click', () => copy($(b.dataset.copyFrom).textContent, b.getAttribute('aria-label').replace(/^Copy /, 'the ')));
   }
@@ -437,7 +453,7 @@ async function start() {
       if (last && last.mining.mining) await api('POST', '/api/v0/mine/stop');
       else await api('POST', '/api/v0/mine/start', { threads: 1 });
     } catch (e) {
-      toast('Mining: ' + e.message, true);
+      failed('Mining', e);
     }
   });
   const drop = $('drop');
@@ -458,7 +474,7 @@ async function start() {
       toast('Shared ' + (r.name || r.cid) + ' as ' + r.cid);
       $('share-path').value = '';
     } catch (e) {
-      toast('Share: ' + e.message, true);
+      failed('Share', e);
     }
   });
   onSubmit('fetch-form', async () => {
@@ -468,14 +484,14 @@ async function start() {
       toast('Fetching ' + (ev.name || ev.cid || root) + (ev.type === 'done' ? ': it was here already' : ''));
       $('fetch-root').value = '';
     } catch (e) {
-      toast('Fetch ' + root + ': ' + e.message, true);
+      failed('Fetch ' + root, e);
     }
   });
   $('logout').addEventListener('click', async () => {
     try {
       await api('POST', '/api/v0/webui/logout');
     } catch (e) {
-      toast('Log out: ' + e.message, true);
+      failed('Log out', e);
       return;
     }
     location.reload();
@@ -530,7 +546,7 @@ async function start() {
   try {
     csrf = (await api('GET', '/api/v0/webui/session')).csrf;
   } catch (e) {
-    toast('Session: ' + e.message, true);
+    failed('Session', e);
   }
   connect();
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -94,10 +96,36 @@ type tab struct {
 	shot string // the screenshots folder
 }
 
+// problemWatch runs in every document the tab opens, before the page's
+// own scripts: it records uncaught errors and Content-Security-Policy
+// violations, which the test then asserts there were none of.
+const problemWatch = `window.pageProblems = [];
+window.addEventListener("error", e => window.pageProblems.push("error: " + e.message));
+window.addEventListener("unhandledrejection", e => window.pageProblems.push("unhandled rejection: " + e.reason));
+document.addEventListener("securitypolicyviolation", e => window.pageProblems.push("CSP: " + e.violatedDirective + " " + e.blockedURI));`
+
 func newTab(t *testing.T, b context.Context, name, repo, shots string) *tab {
 	ctx, cancel := chromedp.NewContext(b)
 	t.Cleanup(cancel)
-	return &tab{t: t, name: name, ctx: ctx, repo: repo, shot: shots}
+	tb := &tab{t: t, name: name, ctx: ctx, repo: repo, shot: shots}
+	_, err := chromedp.Run(ctx, func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, target, page.AddScriptToEvaluateOnNewDocument,
+			page.AddScriptToEvaluateOnNewDocumentParams{Source: problemWatch})
+		return chromedp.Void{}, err
+	})
+	if err != nil {
+		t.Fatalf("%s: watch for page errors: %v", name, err)
+	}
+	return tb
+}
+
+// noProblems fails the test if the page hit an uncaught error or a CSP
+// violation since it loaded.
+func (tb *tab) noProblems() {
+	tb.t.Helper()
+	if p := tb.eval(`window.pageProblems.join("\n")`); p != "" {
+		tb.t.Errorf("%s: the page had problems:\n%s", tb.name, p)
+	}
 }
 
 func (tb *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
@@ -431,6 +459,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	if ids := peerIDs(t, seeder); len(ids) != 0 {
 		t.Errorf("the seeder is still connected to %v after the ban", ids)
 	}
+
+	a.noProblems()
+	l.noProblems()
 
 	// Logging out ends the session: the page says how to log in again.
 	lctx, cancel := context.WithTimeout(a.ctx, 15*time.Second)

@@ -225,7 +225,7 @@ function renderFiles(s) {
     const active = activeStates.includes(r.state);
     const span = tr.querySelector('.state span');
     let text = r.state;
-    if (active && r.state === 'downloading') text += ' ' + r.percent.toFixed(0) + '%';
+    if (active && r.state === 'downloading') text += ' ' + (r.percent || 0).toFixed(0) + '%';
     if (r.state === 'downloading' && r.down_rate) text += ' at ' + rate(r.down_rate);
     if (r.reason) text += ': ' + r.reason;
     setText(span, text);
@@ -398,12 +398,24 @@ function renderLedger(s) {
 }
 
 // ---- state stream ----
+// render shows a state on every page; a page that fails to render does
+// not stop the others, and says so.
 function render(s) {
   last = s;
-  renderOverview(s);
-  renderFiles(s);
-  renderPeers(s);
-  renderLedger(s);
+  const broken = [];
+  for (const [name, f] of [['overview', renderOverview], ['files', renderFiles], ['peers', renderPeers], ['ledger', renderLedger]]) {
+    try {
+      f(s);
+    } catch (e) {
+      broken.push(name + ': ' + e.message);
+      setTimeout(() => { throw e; }); // still reported as an uncaught error
+    }
+  }
+  if (broken.length) {
+    const c = $('conn');
+    c.classList.add('bad');
+    setText(c, 'could not show ' + broken.join('; '));
+  }
   document.body.dataset.ready = '1';
 }
 

@@ -22,7 +22,8 @@ import (
 
 // The API is HTTP with JSON bodies under /api/v0/, plus /metrics. Every
 // request, on any path, must carry "Authorization: Bearer <token>" with the
-// token the daemon wrote to <repo>/api.token; anything else gets 401, like
+// token the daemon wrote to <repo>/api.token (or, from the web dashboard, a
+// session cookie: see api_webui.go); anything else gets 401, like
 // bitcoind's cookie authentication. Errors are {"error": "..."} with a 4xx or
 // 5xx status.
 
@@ -69,6 +70,8 @@ type APIServer struct {
 	// the shutdown.
 	stopping context.Context
 	stop     context.CancelFunc
+	// web is the dashboard's state (api_webui.go).
+	web *webUI
 }
 
 // ErrDaemonStopping is the cause of a request context cancelled because the
@@ -115,11 +118,12 @@ func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
 	s.registerLedger(mux)
 	s.registerNames(mux)
 	s.registerSwarm(mux)
+	s.registerWebUI(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	s.srv = &http.Server{
-		Handler:           s.authenticate(s.endAtShutdown(mux)),
+		Handler:           s.authenticateWeb(s.endAtShutdown(mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return n.ctx },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
@@ -143,6 +147,7 @@ func (s *APIServer) Addr() string { return s.ln.Addr().String() }
 // error: the daemon still stops cleanly.
 func (s *APIServer) Shutdown(ctx context.Context) error {
 	s.stop()
+	s.closeWebUI()
 	if err := s.srv.Shutdown(ctx); err != nil {
 		s.log.Warn("requests still running at shutdown were cut off", "err", err)
 		s.srv.Close()

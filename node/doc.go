@@ -87,4 +87,13 @@
 //   - `swarm limits` changes last until the daemon stops; with --save the
 //     node also writes them to config.json (the file, re-read, so daemon
 //     flags are not written there).
+//   - The web dashboard (api_webui.go, assets in node/webui) shares the
+//     API's address. Its session cookie is named after the API port, since
+//     browsers share cookies across the ports of a host. Files uploaded
+//     through it are saved under <repo>/uploads (a taken name gets " (1)")
+//     and shared by reference like any file; removing the root leaves the
+//     file there. A fetch started from it outlives the page that asked and
+//     goes into <repo>/downloads unless the page names a folder. Its ban
+//     button bans through the ledger's blocklist, which is the host's
+//     connection gater (24 hours unless the request says otherwise).
 package node

@@ -69,6 +69,7 @@ type Node struct {
 	swarm     *swarm.Service
 	chain     *ledger.Chain
 	netsync   *netsync.Service
+	blocklist *netsync.Blocklist
 	miner     *ledger.Miner
 	walletKey *btcec.PrivateKey
 	claims    *claims
@@ -256,6 +257,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		swarm:     sw,
 		chain:     chain,
 		netsync:   ns,
+		blocklist: blocklist,
 		walletKey: wk,
 		claims:    pending,
 		claimKick: make(chan struct{}, 1),

@@ -73,6 +73,8 @@ func commands() []*command {
 		cmdMineStart(), cmdMineStop(), cmdMineStatus(),
 		cmdPublish(), cmdVerify(), cmdResolve(),
 		cmdFetch(), cmdSwarmStats(), cmdSwarmLimits(), cmdStat(),
+		// The web dashboard (cmd_webui.go).
+		cmdWebUI(),
 	}
 }
 

@@ -83,7 +83,7 @@ func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("api: listen on %s: %w", addr, err)
+		return nil, apiListenError(addr, err)
 	}
 	s := &APIServer{
 		node:  n,

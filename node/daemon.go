@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myco-p2p/myco/chunker"
 	"github.com/myco-p2p/myco/internal/logdedup"
 )
 
@@ -75,6 +76,16 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 	}
 	defer lock.Close()
 
+	listen := repo.Config.Listen
+	if len(opts.Listen) > 0 {
+		listen = opts.Listen
+	}
+	if err := checkListenFree(listen); err != nil {
+		return err
+	}
+	if err := checkAPIFree(apiAddr); err != nil {
+		return err
+	}
 	n, err := New(repo, Options{Logger: log, Listen: opts.Listen, Bootstrap: opts.Bootstrap})
 	if err != nil {
 		return err
@@ -109,6 +120,7 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 	fmt.Fprintf(opts.Stdout, "daemon ready: peer %s, network %s, api %s, addrs %s\n",
 		id.ID, id.Network, api.Addr(), strings.Join(id.Addrs, " "))
 	log.Info("daemon ready", "peer", id.ID, "api", api.Addr())
+	log.Info("downloads: " + chunker.DirectIO)
 
 	select {
 	case <-ctx.Done():

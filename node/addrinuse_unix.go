@@ -1,0 +1,14 @@
+//go:build !windows
+
+package node
+
+import (
+	"errors"
+	"syscall"
+)
+
+// isAddrInUse reports whether err is a bind refused because the address
+// is taken.
+func isAddrInUse(err error) bool {
+	return err != nil && errors.Is(err, syscall.EADDRINUSE)
+}

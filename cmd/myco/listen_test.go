@@ -95,4 +95,3 @@ func TestAPIAddressInUseIsAnError(t *testing.T) {
 		t.Errorf("the message repeats the system's words: %q", r.stderr)
 	}
 }
-

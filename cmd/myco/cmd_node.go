@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/myco-p2p/myco/node"
@@ -85,31 +84,8 @@ func cmdDaemon() *command {
 func cmdID() *command {
 	return &command{
 		name:    "id",
-		summary: "show this node's peer id, addresses, wallet address, network and reachability",
-		run: func(e *env, _ []string) error {
-			return show(e, func(c *node.Client) (node.IDInfo, error) { return c.ID(e.ctx) }, func(id node.IDInfo) {
-				fmt.Fprintf(e.stdout, "peer id: %s\nnetwork: %s\naddress: %s\n", id.ID, id.Network, id.Address)
-				fmt.Fprintf(e.stdout, "reachability: %s\n", id.Reachability)
-				if len(id.NAT) > 0 {
-					kinds := make([]string, 0, len(id.NAT))
-					for proto, kind := range id.NAT {
-						kinds = append(kinds, proto+" "+kind)
-					}
-					sort.Strings(kinds)
-					fmt.Fprintf(e.stdout, "nat: %s\n", strings.Join(kinds, ", "))
-				}
-				fmt.Fprintf(e.stdout, "dht: %s\naddrs:\n", id.DHTMode)
-				for _, a := range id.Addrs {
-					fmt.Fprintf(e.stdout, "  %s\n", a)
-				}
-				if len(id.RelayAddrs) > 0 {
-					fmt.Fprintf(e.stdout, "relay addrs:\n")
-					for _, a := range id.RelayAddrs {
-						fmt.Fprintf(e.stdout, "  %s\n", a)
-					}
-				}
-			})
-		},
+		summary: "show this node's peer id, addresses, wallet address, network and reachability (without a daemon: what the repo knows)",
+		run:     runID,
 	}
 }
 

@@ -385,7 +385,7 @@ func TestCLIErrorsAreOneLine(t *testing.T) {
 		{"missing repo", missing, []string{"id"}, "no myco repo"},
 		{"missing repo peers", missing, []string{"peers", "--json"}, "no myco repo"},
 		{"no daemon", repo, []string{"peers"}, "no daemon is running"},
-		{"no daemon id", repo, []string{"id", "--json"}, "no daemon is running"},
+		{"no daemon balance", repo, []string{"wallet", "balance"}, "no daemon is running"},
 		{"garbage multiaddr", repo, []string{"connect", "/not/a/multiaddr"}, "bad multiaddr"},
 		{"multiaddr without peer id", repo, []string{"connect", "/ip4/127.0.0.1/tcp/1"}, "/p2p/"},
 		{"unknown command", repo, []string{"frobnicate"}, "unknown command"},

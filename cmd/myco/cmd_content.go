@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/myco-p2p/myco/dht"
 	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/node"
 )
@@ -64,7 +63,7 @@ func cmdCat() *command {
 		},
 		run: func(e *env, args []string) error {
 			if ledger.CheckName(args[0]) != nil {
-				if _, err := dht.ParseCID(args[0]); err != nil {
+				if _, err := parseCID(args[0]); err != nil {
 					return err
 				}
 			}
@@ -157,7 +156,7 @@ func cmdRm() *command {
 		summary: "drop a root: stop keeping and providing it (shared files themselves stay), cancel its fetch, or forget its failed fetch",
 		minArgs: 1, maxArgs: 1,
 		run: func(e *env, args []string) error {
-			if _, err := dht.ParseCID(args[0]); err != nil {
+			if _, err := parseCID(args[0]); err != nil {
 				return err
 			}
 			return show(e, func(c *node.Client) (node.CancelResult, error) { return c.Remove(e.ctx, args[0]) }, func(r node.CancelResult) {

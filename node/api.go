@@ -69,6 +69,8 @@ type APIServer struct {
 	// the shutdown.
 	stopping context.Context
 	stop     context.CancelFunc
+	// daemon is what the API may ask of the daemon running it.
+	daemon *daemonControl
 }
 
 // ErrDaemonStopping is the cause of a request context cancelled because the
@@ -78,6 +80,11 @@ var ErrDaemonStopping = errors.New("daemon stopping")
 // ListenAPI binds the API address (port 0 picks a free port) and starts
 // serving. Addr reports where it listens.
 func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
+	return listenAPI(n, addr, token, newDaemonControl())
+}
+
+// listenAPI is ListenAPI for a daemon, whose controls the API serves.
+func listenAPI(n *Node, addr, token string, ctl *daemonControl) (*APIServer, error) {
 	if _, err := ParseAPIAddr(addr); err != nil {
 		return nil, err
 	}
@@ -94,7 +101,8 @@ func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
 			Name: "myco_api_requests_total",
 			Help: "API requests by path and status code.",
 		}, []string{"path", "code"}),
-		done: make(chan error, 1),
+		done:   make(chan error, 1),
+		daemon: ctl,
 	}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 	if err := n.reg.Register(s.requests); err != nil {
@@ -115,6 +123,7 @@ func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
 	s.registerLedger(mux)
 	s.registerNames(mux)
 	s.registerSwarm(mux)
+	s.registerDaemon(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
 	})

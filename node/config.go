@@ -39,6 +39,9 @@ type Config struct {
 	Bootstrap []string `json:"bootstrap"`
 	// LogLevel is one of debug, info, warn, error.
 	LogLevel string `json:"log_level"`
+	// LogFile, when set, is where the daemon logs instead of stderr,
+	// rotated by size (relative paths are inside the repo).
+	LogFile string `json:"log_file,omitempty"`
 	// Limits bounds what the node may use.
 	Limits Limits `json:"limits"`
 	// DHT chooses how the node takes part in the DHT.

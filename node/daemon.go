@@ -24,6 +24,7 @@ type DaemonOptions struct {
 	Bootstrap []string
 	API       string // overrides the config's API address when set
 	LogLevel  string // overrides the config's log level when set
+	LogFile   string // overrides the config's log file when set
 	Mine      int    // mining threads to start with; 0 does not mine
 	// MaxUpload and MaxDownload override the config's rate limits when set.
 	MaxUpload, MaxDownload string
@@ -48,9 +49,20 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 	if err != nil {
 		return err
 	}
+	ctl := newDaemonControl()
+	ctl.level.Set(lvl)
+	logOut := opts.Stderr
+	if ctl.logFile = repo.LogFilePath(opts.LogFile); ctl.logFile != "" {
+		lf, err := openLogFile(ctl.logFile, LogFileMaxMB)
+		if err != nil {
+			return err
+		}
+		defer lf.Close()
+		logOut = lf
+	}
 	// A warning repeated for one cause is logged once, then counted at most
 	// once a minute, across the whole daemon.
-	dedup := logdedup.New(slog.NewTextHandler(opts.Stderr, &slog.HandlerOptions{Level: lvl}), logdedup.Options{})
+	dedup := logdedup.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: ctl.level}), logdedup.Options{})
 	defer dedup.Flush(context.Background())
 	log := slog.New(dedup)
 	apiAddr := repo.Config.API
@@ -101,7 +113,7 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 		n.Close()
 		return err
 	}
-	api, err := ListenAPI(n, apiAddr, token)
+	api, err := listenAPI(n, apiAddr, token, ctl)
 	if err != nil {
 		n.Close()
 		return err
@@ -125,6 +137,8 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
+	case <-api.ShutdownRequested():
+		log.Info("shutting down: asked through the API")
 	case err := <-api.done:
 		// The API server died under us; say why and stop.
 		api.done <- err

@@ -36,7 +36,7 @@ func cmdInit() *command {
 
 func cmdDaemon() *command {
 	var listen, bootstrap multiFlag
-	var api, logLevel, maxUp, maxDown *string
+	var api, logLevel, logFile, maxUp, maxDown *string
 	var mine *bool
 	var mineThreads *int
 	return &command{
@@ -45,8 +45,9 @@ func cmdDaemon() *command {
 		flags: func(fs *flag.FlagSet) {
 			fs.Var(&listen, "listen", "multiaddr to listen on (repeatable; replaces the config's)")
 			fs.Var(&bootstrap, "bootstrap", "peer multiaddr with /p2p/ID to dial at start (repeatable; replaces the config's)")
-			api = fs.String("api", "", "HOST:PORT of the HTTP API (default from config, 127.0.0.1:5040; port 0 picks one)")
+			api = fs.String("api", "", "`HOST:PORT` of the HTTP API (default from config: 127.0.0.1:5040 on main, 127.0.0.1:0 on dev; port 0 picks one)")
 			logLevel = fs.String("log-level", "", "debug, info, warn or error (default from config)")
+			logFile = fs.String("log-file", "", "log to this `file`, rotated at 10 MB, instead of stderr (default from config log_file; relative to the repo)")
 			mine = fs.Bool("mine", false, "mine blocks")
 			mineThreads = fs.Int("mine-threads", 1, "mining threads with --mine")
 			maxUp = fs.String("max-upload", "", "upload limit in bytes/s, k/M/G suffix allowed")
@@ -74,6 +75,7 @@ func cmdDaemon() *command {
 				Mine:      threads,
 				MaxUpload: *maxUp, MaxDownload: *maxDown,
 				LogLevel: *logLevel,
+				LogFile:  *logFile,
 				Stdout:   e.stdout,
 				Stderr:   e.stderr,
 			})

@@ -50,9 +50,18 @@ func TestLogFileLevelAndTail(t *testing.T) {
 		b, _ := os.ReadFile(logPath)
 		return string(b)
 	}
-	if !strings.Contains(content(), "daemon ready") {
-		t.Fatalf("the log file lacks the ready line: %q", content())
+	waitForLog := func(want string) {
+		t.Helper()
+		// The daemon prints its ready line on stdout before it logs it.
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(content(), want); <-tick.C {
+			if time.Now().After(deadline) {
+				t.Fatalf("the log file never showed %q: %q", want, content())
+			}
+		}
 	}
+	waitForLog(`msg="daemon ready"`)
 	// The daemon may log meanwhile: the two lines printed are two
 	// consecutive lines of the file.
 	r := myco(t, repo, "log", "tail", "-n", "2")
@@ -76,6 +85,7 @@ func TestLogFileLevelAndTail(t *testing.T) {
 	if r := myco(t, repo, "log", "level", "info"); r.code != 0 {
 		t.Fatalf("log level info: %q", r.stderr)
 	}
+	// The daemon logs the change before it answers.
 	if !strings.Contains(content(), `msg="log level changed" subsystem=api level=info`) {
 		t.Errorf("back at info, the change is not logged: %q", content())
 	}

@@ -47,6 +47,9 @@ func (s *APIServer) registerDaemon(mux *http.ServeMux) {
 		s.daemon.stopOnce.Do(func() { close(s.daemon.stop) })
 		return ShutdownResponse{Stopping: true}, nil
 	})
+	s.handle(mux, "POST /api/v0/gc", func(r *http.Request) (any, error) {
+		return s.node.GC(r.Context())
+	})
 	s.handle(mux, "GET /api/v0/log", func(*http.Request) (any, error) {
 		return s.logInfo(), nil
 	})

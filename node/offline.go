@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,41 +56,60 @@ func (r *Repo) OfflineID() (IDInfo, error) {
 }
 
 // OfflineRoots lists the roots the store keeps, and the fetches paused in
-// it, with no daemon running: it takes the repo lock for as long as it
-// reads, so a daemon that starts meanwhile waits for nothing but fails
-// with ErrRepoLocked, and so does OfflineRoots while a daemon runs.
+// it, with no daemon running.
 func OfflineRoots(path string) ([]RootJSON, error) {
+	var out []RootJSON
+	err := withOfflineStore(path, func(store *chunker.Store) error {
+		roots, err := store.Roots()
+		if err != nil {
+			return fmt.Errorf("list roots: %w", err)
+		}
+		out = make([]RootJSON, 0, len(roots))
+		for _, r := range roots {
+			out = append(out, rootJSON(r))
+		}
+		inc, err := store.Incoming()
+		if err != nil {
+			return fmt.Errorf("list paused fetches: %w", err)
+		}
+		for _, in := range inc {
+			out = append(out, RootJSON{CID: in.Root.String(), State: "paused", Reason: "resumes when the daemon starts", Dest: in.Dest})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// OfflineGC is Node.GC with no daemon running, under the repo lock.
+func OfflineGC(ctx context.Context, path string) (GCJSON, error) {
+	var out GCJSON
+	err := withOfflineStore(path, func(store *chunker.Store) error {
+		res, err := store.GC(ctx)
+		out = gcJSON(res)
+		return err
+	})
+	return out, err
+}
+
+// withOfflineStore opens the repo's content store for fn while no daemon
+// runs: it holds the repo lock meanwhile, so a daemon that starts then
+// fails with ErrRepoLocked, as this does while a daemon runs.
+func withOfflineStore(path string, fn func(*chunker.Store) error) error {
 	repo, err := OpenRepo(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	lock, err := repo.Lock()
 	if err != nil {
 		if errors.Is(err, ErrRepoLocked) {
-			return nil, fmt.Errorf("a daemon holds the repo %s but does not answer (it may be starting or stopping): try again", path)
+			return fmt.Errorf("a daemon holds the repo %s but does not answer (it may be starting or stopping): try again", path)
 		}
-		return nil, err
+		return err
 	}
 	defer lock.Close()
 	store, err := chunker.Open(repo.File("content"), slog.New(slog.DiscardHandler))
 	if err != nil {
-		return nil, fmt.Errorf("open the content store: %w", err)
+		return fmt.Errorf("open the content store: %w", err)
 	}
-	defer store.Close()
-	roots, err := store.Roots()
-	if err != nil {
-		return nil, fmt.Errorf("list roots: %w", err)
-	}
-	out := make([]RootJSON, 0, len(roots))
-	for _, r := range roots {
-		out = append(out, rootJSON(r))
-	}
-	inc, err := store.Incoming()
-	if err != nil {
-		return nil, fmt.Errorf("list paused fetches: %w", err)
-	}
-	for _, in := range inc {
-		out = append(out, RootJSON{CID: in.Root.String(), State: "paused", Reason: "resumes when the daemon starts", Dest: in.Dest})
-	}
-	return out, nil
+	return errors.Join(fn(store), store.Close())
 }

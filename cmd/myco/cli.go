@@ -74,7 +74,7 @@ func commands() []*command {
 		cmdPublish(), cmdVerify(), cmdResolve(),
 		cmdFetch(), cmdSwarmStats(), cmdSwarmLimits(), cmdStat(),
 		cmdCompletion(), cmdConfigShow(), cmdConfigGet(), cmdConfigSet(), cmdConfigEdit(),
-		cmdShutdown(), cmdLogLevel(), cmdLogTail(),
+		cmdShutdown(), cmdLogLevel(), cmdLogTail(), cmdGC(),
 	}
 }
 

@@ -75,6 +75,7 @@ func commands() []*command {
 		cmdFetch(), cmdSwarmStats(), cmdSwarmLimits(), cmdStat(),
 		cmdCompletion(), cmdConfigShow(), cmdConfigGet(), cmdConfigSet(), cmdConfigEdit(),
 		cmdShutdown(), cmdLogLevel(), cmdLogTail(), cmdGC(),
+		cmdServiceInstall(), cmdServiceUninstall(), cmdServiceStart(), cmdServiceStop(), cmdServiceStatus(),
 	}
 }
 

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"strings"
 
+	"github.com/myco-p2p/myco/internal/service"
 	"github.com/myco-p2p/myco/node"
 	"github.com/myco-p2p/myco/swarm"
 )
@@ -68,16 +70,19 @@ func cmdDaemon() *command {
 					}
 				}
 			}
-			return node.RunDaemon(e.ctx, e.repo, node.DaemonOptions{
-				Listen:    listen,
-				Bootstrap: bootstrap,
-				API:       *api,
-				Mine:      threads,
-				MaxUpload: *maxUp, MaxDownload: *maxDown,
-				LogLevel: *logLevel,
-				LogFile:  *logFile,
-				Stdout:   e.stdout,
-				Stderr:   e.stderr,
+			// Under the Windows service manager, its stop request ends ctx.
+			return service.RunDaemon(e.ctx, func(ctx context.Context) error {
+				return node.RunDaemon(ctx, e.repo, node.DaemonOptions{
+					Listen:    listen,
+					Bootstrap: bootstrap,
+					API:       *api,
+					Mine:      threads,
+					MaxUpload: *maxUp, MaxDownload: *maxDown,
+					LogLevel: *logLevel,
+					LogFile:  *logFile,
+					Stdout:   e.stdout,
+					Stderr:   e.stderr,
+				})
 			})
 		},
 	}

@@ -111,3 +111,29 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestREADMEDocumentsEveryCommand: each command has a row in the README's
+// command table.
+func TestREADMEDocumentsEveryCommand(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	if strings.Contains(readme, "../") {
+		t.Error("the README points outside the repository")
+	}
+	for _, c := range commands() {
+		first, sub, two := strings.Cut(c.name, " ")
+		documented := strings.Contains(readme, "`myco "+c.name)
+		if two && !documented {
+			// Grouped rows: `myco config show` / `config get KEY`, or
+			// `myco service install\|uninstall...`.
+			documented = strings.Contains(readme, "`"+first+" "+sub) || strings.Contains(readme, "\\|"+sub) ||
+				strings.Contains(readme, "`myco "+first+" "+sub+"\\|")
+		}
+		if !documented {
+			t.Errorf("README does not document `myco %s`", c.name)
+		}
+	}
+}

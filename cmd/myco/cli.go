@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"sort"
 	"strings"
 	"syscall"
@@ -118,7 +119,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			printUsage(stdout, cmds)
 			return err
 		}
-		return usageError{fmt.Sprintf("%v (see 'myco help')", err)}
+		return usageError{fmt.Sprintf("%s (see 'myco help')", flagErrorText(err))}
 	}
 	rest := global.Args()
 	if *versionFlag {
@@ -161,7 +162,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			commandUsage(stdout, cmd, fs)
 			return err
 		}
-		return usageError{fmt.Sprintf("%s: %v (see 'myco help %s')", cmd.name, err, cmd.name)}
+		return usageError{fmt.Sprintf("%s: %s (see 'myco help %s')", cmd.name, flagErrorText(err), cmd.name)}
 	}
 	if len(pos) < cmd.minArgs || len(pos) > cmd.maxArgs {
 		return usageError{fmt.Sprintf("usage: myco %s %s (see 'myco help %s')", cmd.name, cmd.args, cmd.name)}
@@ -172,6 +173,16 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, repo: repoPath, json: *jsonOut}
 	return cmd.run(e, pos)
+}
+
+// flagDash matches a flag as the flag package names it in its errors,
+// with one dash.
+var flagDash = regexp.MustCompile(`(^|[\s:])-([A-Za-z][A-Za-z0-9-]*)`)
+
+// flagErrorText is a flag package error with flags written as users type
+// them: "flag provided but not defined: --frob".
+func flagErrorText(err error) string {
+	return flagDash.ReplaceAllString(err.Error(), "$1--$2")
 }
 
 // parseInterleaved parses flags that may stand before, between or after

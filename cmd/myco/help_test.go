@@ -137,3 +137,22 @@ func TestREADMEDocumentsEveryCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestFlagErrorsWriteTwoDashes(t *testing.T) {
+	repo := filepath.Join(t.TempDir(), "none")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"id", "--frob"}, "id: flag provided but not defined: --frob (see 'myco help id')"},
+		{[]string{"--frob", "id"}, "flag provided but not defined: --frob"},
+		{[]string{"share", "x", "--chunk-size", "big"}, `invalid value "big" for flag --chunk-size`},
+		{[]string{"daemon", "--api"}, "flag needs an argument: --api"},
+	} {
+		r := myco(t, repo, c.args...)
+		if r.code != 2 {
+			t.Errorf("%v: exit %d", c.args, r.code)
+		}
+		assertOneLine(t, r.stderr, c.want)
+	}
+}

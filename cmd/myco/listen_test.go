@@ -62,6 +62,18 @@ func TestListenAddressInUseIsAnError(t *testing.T) {
 		t.Fatal("a daemon started on a port another daemon listens on")
 	}
 	assertOneLine(t, r.stderr, "listen address "+taken+" is already in use")
+	// QUIC too.
+	var quic string
+	for _, a := range getID(t, first).Addrs {
+		if strings.HasPrefix(a, "/ip4/127.0.0.1/udp/") && strings.Contains(a, "/quic-v1") {
+			quic = strings.Split(a, "/p2p/")[0]
+		}
+	}
+	r = myco(t, second, "daemon", "--listen", quic)
+	if r.code == 0 {
+		t.Fatal("a daemon started on a QUIC port another daemon listens on")
+	}
+	assertOneLine(t, r.stderr, "listen address "+quic+" is already in use")
 	// The first daemon is unharmed.
 	getID(t, first)
 

@@ -12,3 +12,9 @@ import (
 func isAddrInUse(err error) bool {
 	return err != nil && errors.Is(err, syscall.EADDRINUSE)
 }
+
+// isConnRefused reports whether err is a connection refused: nothing
+// listens there.
+func isConnRefused(err error) bool {
+	return err != nil && errors.Is(err, syscall.ECONNREFUSED)
+}

@@ -13,3 +13,10 @@ import (
 func isAddrInUse(err error) bool {
 	return err != nil && (errors.Is(err, windows.WSAEADDRINUSE) || errors.Is(err, windows.WSAEACCES))
 }
+
+// isConnRefused reports whether err is a connection refused: nothing
+// listens there (WSAECONNREFUSED; Go's syscall.ECONNREFUSED is not what
+// Windows returns).
+func isConnRefused(err error) bool {
+	return err != nil && errors.Is(err, windows.WSAECONNREFUSED)
+}

@@ -63,17 +63,14 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 
 	// Block bytes no owner marks.
 	b := new(leveldb.Batch)
-	it := s.db.NewIterator(util.BytesPrefix([]byte{pNode}), nil)
-	for it.Next() {
-		c, err := cid.Cast(it.Key()[1:])
-		if err != nil || s.hasPrefix(cidKey(pNodeOwner, c)) {
-			continue
+	err = s.each(pNode, func(k, v []byte) error {
+		if c, err := cid.Cast(k[1:]); err == nil && !s.hasPrefix(cidKey(pNodeOwner, c)) {
+			res.add(c, len(v))
+			b.Delete(append([]byte(nil), k...))
 		}
-		res.add(c, len(it.Value()))
-		b.Delete(append([]byte(nil), it.Key()...))
-	}
-	it.Release()
-	if err := it.Error(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}
 	if err := s.db.Write(b, nil); err != nil {
@@ -86,40 +83,39 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 // pending (uncommitted) import or fetch.
 func (s *Store) liveOwners() (map[uint64]bool, error) {
 	live := map[uint64]bool{}
-	it := s.db.NewIterator(util.BytesPrefix([]byte{pRoot}), nil)
-	for it.Next() {
-		r, err := decodeRootRecord(it.Value())
-		if err != nil {
-			it.Release()
-			return nil, err
-		}
+	err := s.each(pRoot, func(_, v []byte) error {
+		r, err := decodeRootRecord(v)
 		live[r.Owner] = true
+		return err
+	})
+	if err == nil {
+		err = s.each(pIncoming, func(_, v []byte) error {
+			r, err := decodeIncomingRecord(v)
+			live[r.Owner] = true
+			return err
+		})
 	}
-	it.Release()
-	if err := it.Error(); err != nil {
-		return nil, err
+	if err == nil {
+		err = s.each(pPending, func(k, _ []byte) error {
+			if len(k) == 9 {
+				live[binary.BigEndian.Uint64(k[1:])] = true
+			}
+			return nil
+		})
 	}
-	it = s.db.NewIterator(util.BytesPrefix([]byte{pIncoming}), nil)
+	return live, err
+}
+
+// each calls fn with every key and value under prefix until fn fails.
+func (s *Store) each(prefix byte, fn func(k, v []byte) error) error {
+	it := s.db.NewIterator(util.BytesPrefix([]byte{prefix}), nil)
+	defer it.Release()
 	for it.Next() {
-		r, err := decodeIncomingRecord(it.Value())
-		if err != nil {
-			it.Release()
-			return nil, err
-		}
-		live[r.Owner] = true
-	}
-	it.Release()
-	if err := it.Error(); err != nil {
-		return nil, err
-	}
-	it = s.db.NewIterator(util.BytesPrefix([]byte{pPending}), nil)
-	for it.Next() {
-		if len(it.Key()) == 9 {
-			live[binary.BigEndian.Uint64(it.Key()[1:])] = true
+		if err := fn(it.Key(), it.Value()); err != nil {
+			return err
 		}
 	}
-	it.Release()
-	return live, it.Error()
+	return it.Error()
 }
 
 // ownersWithout lists the owners that hold blocks or files and are not
@@ -128,19 +124,16 @@ func (s *Store) ownersWithout(live map[uint64]bool) ([]uint64, error) {
 	var out []uint64
 	seen := map[uint64]bool{}
 	for _, p := range []byte{pOwnerNode, pOwnerFile} {
-		it := s.db.NewIterator(util.BytesPrefix([]byte{p}), nil)
-		for it.Next() {
-			if len(it.Key()) < 9 {
-				continue
+		err := s.each(p, func(k, _ []byte) error {
+			if len(k) >= 9 {
+				if o := binary.BigEndian.Uint64(k[1:9]); !live[o] && !seen[o] {
+					seen[o] = true
+					out = append(out, o)
+				}
 			}
-			o := binary.BigEndian.Uint64(it.Key()[1:9])
-			if !live[o] && !seen[o] {
-				seen[o] = true
-				out = append(out, o)
-			}
-		}
-		it.Release()
-		if err := it.Error(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 	}

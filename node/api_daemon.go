@@ -50,6 +50,9 @@ func (s *APIServer) registerDaemon(mux *http.ServeMux) {
 	s.handle(mux, "POST /api/v0/gc", func(r *http.Request) (any, error) {
 		return s.node.GC(r.Context())
 	})
+	s.handle(mux, "GET /api/v0/stats/bw", func(*http.Request) (any, error) {
+		return s.node.Bandwidth(), nil
+	})
 	s.handle(mux, "GET /api/v0/log", func(*http.Request) (any, error) {
 		return s.logInfo(), nil
 	})

@@ -75,7 +75,7 @@ func commands() []*command {
 		cmdPublish(), cmdVerify(), cmdResolve(),
 		cmdFetch(), cmdSwarmStats(), cmdSwarmLimits(), cmdStat(),
 		cmdCompletion(), cmdConfigShow(), cmdConfigGet(), cmdConfigSet(), cmdConfigEdit(),
-		cmdShutdown(), cmdLogLevel(), cmdLogTail(), cmdGC(),
+		cmdShutdown(), cmdLogLevel(), cmdLogTail(), cmdGC(), cmdStatsBW(),
 		cmdServiceInstall(), cmdServiceUninstall(), cmdServiceStart(), cmdServiceStop(), cmdServiceStatus(),
 	}
 }

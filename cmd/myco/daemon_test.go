@@ -362,10 +362,10 @@ func TestSIGTERMExitsCleanlyAndRemovesAPIFile(t *testing.T) {
 	if _, err := os.Stat(apiFile); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("api file still there after shutdown (stat: %v)", err)
 	}
-	// With no daemon, a command says so in one line.
-	r := myco(t, repo, "id")
+	// With no daemon, a command that needs one says so in one line.
+	r := myco(t, repo, "peers")
 	if r.code != 1 {
-		t.Errorf("id with no daemon: exit %d; want 1", r.code)
+		t.Errorf("peers with no daemon: exit %d; want 1", r.code)
 	}
 	assertOneLine(t, r.stderr, "no daemon is running")
 	// And the repo can be served again.

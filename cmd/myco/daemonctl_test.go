@@ -98,3 +98,33 @@ func TestLogFileLevelAndTail(t *testing.T) {
 	}
 	assertOneLine(t, r.stderr, "log level")
 }
+
+func TestLogTailFollowsAcrossRotation(t *testing.T) {
+	repo := initRepo(t)
+	if r := myco(t, repo, "config", "set", "log_file", "myco.log"); r.code != 0 {
+		t.Fatalf("config set log_file: %s", r.stderr)
+	}
+	path := filepath.Join(repo, "myco.log")
+	writeFile(t, path, "one\ntwo\nthree\n")
+	p := startMyco(t, repo, "", "log", "tail", "-n", "2", "--follow")
+	until := func(want string) {
+		t.Helper()
+		if !p.stdout.waitFor(func(s string) bool { return s == want }, p.done, 20*time.Second) {
+			t.Fatalf("log tail --follow printed %q; want %q (stderr %q)", p.stdout, want, p.stderr)
+		}
+	}
+	until("two\nthree\n")
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("four\n")
+	f.Close()
+	until("two\nthree\nfour\n")
+	// Rotated as the daemon's log is: renamed, and a new file started.
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, "five\n")
+	until("two\nthree\nfour\nfive\n")
+}

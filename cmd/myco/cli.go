@@ -151,7 +151,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	fs := flag.NewFlagSet("myco "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	repo := fs.String("repo", *repoFlag, "repo directory (default $MYCO_REPO, else ~/.myco)")
+	repo := fs.String("repo", *repoFlag, "repo `DIR` (default $MYCO_REPO, else ~/.myco)")
 	jsonOut := fs.Bool("json", *jsonFlag, "print JSON for scripts")
 	if cmd.flags != nil {
 		cmd.flags(fs)
@@ -269,7 +269,7 @@ func help(w io.Writer, cmds []*command, args []string) error {
 func commandFlags(cmd *command) *flag.FlagSet {
 	fs := flag.NewFlagSet("myco "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.String("repo", "", "repo directory (default $MYCO_REPO, else ~/.myco)")
+	fs.String("repo", "", "repo `DIR` (default $MYCO_REPO, else ~/.myco)")
 	fs.Bool("json", false, "print JSON for scripts")
 	if cmd.flags != nil {
 		cmd.flags(fs)

@@ -45,15 +45,15 @@ func cmdDaemon() *command {
 		name:    "daemon",
 		summary: "run the node until interrupted (SIGINT or SIGTERM)",
 		flags: func(fs *flag.FlagSet) {
-			fs.Var(&listen, "listen", "multiaddr to listen on (repeatable; replaces the config's)")
-			fs.Var(&bootstrap, "bootstrap", "peer multiaddr with /p2p/ID to dial at start (repeatable; replaces the config's)")
+			fs.Var(&listen, "listen", "`MULTIADDR` to listen on (repeatable; replaces the config's)")
+			fs.Var(&bootstrap, "bootstrap", "peer `MULTIADDR` with /p2p/ID to dial at start (repeatable; replaces the config's)")
 			api = fs.String("api", "", "`HOST:PORT` of the HTTP API (default from config: 127.0.0.1:5040 on main, 127.0.0.1:0 on dev; port 0 picks one)")
-			logLevel = fs.String("log-level", "", "debug, info, warn or error (default from config)")
+			logLevel = fs.String("log-level", "", "`LEVEL`: debug, info, warn or error (default from config)")
 			logFile = fs.String("log-file", "", "log to this `file`, rotated at 10 MB, instead of stderr (default from config log_file; relative to the repo)")
 			mine = fs.Bool("mine", false, "mine blocks")
 			mineThreads = fs.Int("mine-threads", 1, "mining threads with --mine")
-			maxUp = fs.String("max-upload", "", "upload limit in bytes/s, k/M/G suffix allowed")
-			maxDown = fs.String("max-download", "", "download limit in bytes/s, k/M/G suffix allowed")
+			maxUp = fs.String("max-upload", "", "upload limit in bytes/s (`RATE`), k/M/G suffix allowed")
+			maxDown = fs.String("max-download", "", "download limit in bytes/s (`RATE`), k/M/G suffix allowed")
 		},
 		run: func(e *env, _ []string) error {
 			threads := 0

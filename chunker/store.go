@@ -233,6 +233,12 @@ func (s *Store) rollbackImports() error {
 func (s *Store) release(owner uint64, also [][]byte) error {
 	s.gc.Lock()
 	defer s.gc.Unlock()
+	return s.releaseLocked(owner, also, nil)
+}
+
+// releaseLocked is release with s.gc held; when freed is not nil, the
+// blocks whose bytes it deletes are added to it.
+func (s *Store) releaseLocked(owner uint64, also [][]byte, freed *GCResult) error {
 	b := new(leveldb.Batch)
 	flush := func() error {
 		if b.Len() == 0 {
@@ -256,6 +262,11 @@ func (s *Store) release(owner uint64, also [][]byte) error {
 			return err
 		}
 		if !s.hasPrefix(cidKey(pNodeOwner, c)) {
+			if freed != nil {
+				if v, err := s.db.Get(plainCidKey(pNode, c), nil); err == nil {
+					freed.add(c, len(v))
+				}
+			}
 			b.Delete(plainCidKey(pNode, c))
 		}
 	}

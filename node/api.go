@@ -72,6 +72,8 @@ type APIServer struct {
 	stop     context.CancelFunc
 	// web is the dashboard's state (api_webui.go).
 	web *webUI
+	// daemon is what the API may ask of the daemon running it.
+	daemon *daemonControl
 }
 
 // ErrDaemonStopping is the cause of a request context cancelled because the
@@ -81,12 +83,17 @@ var ErrDaemonStopping = errors.New("daemon stopping")
 // ListenAPI binds the API address (port 0 picks a free port) and starts
 // serving. Addr reports where it listens.
 func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
+	return listenAPI(n, addr, token, newDaemonControl())
+}
+
+// listenAPI is ListenAPI for a daemon, whose controls the API serves.
+func listenAPI(n *Node, addr, token string, ctl *daemonControl) (*APIServer, error) {
 	if _, err := ParseAPIAddr(addr); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("api: listen on %s: %w", addr, err)
+		return nil, apiListenError(addr, err)
 	}
 	s := &APIServer{
 		node:  n,
@@ -97,7 +104,8 @@ func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
 			Name: "myco_api_requests_total",
 			Help: "API requests by path and status code.",
 		}, []string{"path", "code"}),
-		done: make(chan error, 1),
+		done:   make(chan error, 1),
+		daemon: ctl,
 	}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 	if err := n.reg.Register(s.requests); err != nil {
@@ -119,6 +127,7 @@ func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
 	s.registerNames(mux)
 	s.registerSwarm(mux)
 	s.registerWebUI(mux)
+	s.registerDaemon(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
 	})

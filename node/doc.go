@@ -96,4 +96,18 @@
 //     goes into <repo>/downloads unless the page names a folder. Its ban
 //     button bans through the ledger's blocklist, which is the host's
 //     connection gater (24 hours unless the request says otherwise).
+//   - A dev config puts the API on 127.0.0.1:0 (the kernel picks a port,
+//     the api file says which), so dev daemons run side by side. Before
+//     starting, the daemon binds each listen address with a fixed port and
+//     the API address once without SO_REUSEPORT: libp2p's listeners use
+//     that option, so two daemons on one port would otherwise share it in
+//     silence; a taken address is an error naming it.
+//   - What the repo alone knows is answered without a daemon (offline.go):
+//     the peer id and wallet address from the keys, and, under the repo
+//     lock while no daemon holds it, the roots and gc of the store.
+//   - The daemon's log goes to stderr or to a file rotated by size
+//     (logfile.go); `log level` and `shutdown` go through the API
+//     (api_daemon.go) and change nothing on disk.
+//   - Errors that reach users are in words: a malformed CID is said once
+//     (cidtext.go), a refused transfer with what to do.
 package node

@@ -535,8 +535,9 @@ const benchPunchParallel = 4
 // NATs (hole-punched, direct) against the same fetch between two open
 // homes (public addresses), in the same lab, every home's uplink capped at
 // 100 Mbit/s. Each pair first exchanges a small file, so the timed fetch
-// finds its peer connected (directly: the benchmark checks that the cone
-// pair's connection is not relayed). It reports both rates (cone-MB/s,
+// finds its peer connected (directly: the benchmark checks that neither
+// pair's connection is relayed). Every file is random and fetched by one
+// home only, so each fetch has one holder. It reports both rates (cone-MB/s,
 // open-MB/s) and their ratio (x-open).
 func BenchmarkLabFetch(b *testing.B) {
 	const (
@@ -563,24 +564,25 @@ func BenchmarkLabFetch(b *testing.B) {
 		}
 	}
 	dir := b.TempDir()
-	src := filepath.Join(dir, "src.bin")
-	f, err := os.Create(src)
-	if err != nil {
-		b.Fatal(err)
-	}
-	buf := make([]byte, 1<<20)
-	for range size >> 20 {
-		rand.Read(buf)
-		if _, err := f.Write(buf); err != nil {
+	// Each pair fetches content of its own: the same root would have the
+	// first pair as extra holders for the second.
+	random := func(name string, size int) string {
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		if err != nil {
 			b.Fatal(err)
 		}
-	}
-	if err := f.Close(); err != nil {
-		b.Fatal(err)
-	}
-	small := filepath.Join(dir, "small.bin")
-	if err := os.WriteFile(small, buf, 0o644); err != nil {
-		b.Fatal(err)
+		buf := make([]byte, 1<<20)
+		for n := 0; n < size; n += len(buf) {
+			rand.Read(buf)
+			if _, err := f.Write(buf[:min(len(buf), size-n)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+		return path
 	}
 	// fetch shares path on from and fetches it on to, and returns the
 	// fetch's own time (`fetch --json` seconds).
@@ -612,7 +614,7 @@ func BenchmarkLabFetch(b *testing.B) {
 		rates := map[string]float64{}
 		for _, pair := range [][2]string{{"b", "a"}, {"ob", "oa"}} {
 			from, to := ds[pair[0]], ds[pair[1]]
-			fetch(from, to, small)
+			fetch(from, to, random(from.name+"-small.bin", 1<<20))
 			id, err := from.id()
 			if err != nil {
 				b.Fatal(err)
@@ -620,7 +622,7 @@ func BenchmarkLabFetch(b *testing.B) {
 			if ok, err := to.direct(id.ID); err != nil || !ok {
 				b.Fatalf("%s has no direct connection to %s after the small fetch (%v)", to.name, from.name, err)
 			}
-			secs := fetch(from, to, src)
+			secs := fetch(from, to, random(from.name+"-big.bin", size))
 			rates[pair[0]] = size / secs / 1e6
 			b.Logf("%s fetched 256 MiB from %s in %.2f s (%.1f MB/s)", to.name, from.name, secs, rates[pair[0]])
 		}

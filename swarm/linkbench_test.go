@@ -3,17 +3,12 @@ package swarm
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
-
-	"github.com/myco-p2p/myco/chunker"
 )
 
 // The emulated wide-area link of BenchmarkLinkRate: 50 ms each way (a
@@ -73,37 +68,7 @@ func benchLinkRate(b *testing.B, size int) {
 			l.SetOptions(opts)
 		}
 	}
-	open := func() *chunker.Store {
-		s, err := chunker.Open(b.TempDir(), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { s.Close() })
-		return s
-	}
-	seedStore, leechStore := open(), open()
-	src := filepath.Join(b.TempDir(), "src")
-	data := make([]byte, size)
-	rand.NewChaCha8([32]byte{2}).Read(data)
-	if err := os.WriteFile(src, data, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	ri, err := seedStore.AddPath(context.Background(), src, chunker.DefaultParams())
-	if err != nil {
-		b.Fatal(err)
-	}
-	seeder, err := New(seedH, seedStore, Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { seeder.Close() })
-	leecher, err := New(leechH, leechStore, Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { leecher.Close() })
-	outDir := b.TempDir()
-
+	pair := newTransferPair(b, seedH, leechH, size)
 	var raw, swarm, first time.Duration
 	b.SetBytes(int64(size))
 	b.ResetTimer()
@@ -111,33 +76,11 @@ func benchLinkRate(b *testing.B, size int) {
 		b.StopTimer()
 		fresh()
 		raw += rawTransfer(b, seedH, leechH, size)
-		dest := filepath.Join(outDir, fmt.Sprint(i))
 		fresh()
 		b.StartTimer()
-		start := time.Now()
-		dl, err := leecher.Fetch(context.Background(), ri.Cid, dest, FetchOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		firstLeaf(b, dl)
-		first += time.Since(start)
-		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-		_, err = dl.Wait(ctx)
-		cancel()
-		if err != nil {
-			b.Fatal(err)
-		}
-		swarm += time.Since(start)
-		b.StopTimer()
-		if p := dl.Progress(); p.Received != p.Leaves || p.Downloaded < int64(size) {
-			b.Fatalf("the fetch received %d of %d leaves, %d bytes", p.Received, p.Leaves, p.Downloaded)
-		}
-		dl.Stop()
-		if err := leechStore.Remove(ri.Cid); err != nil {
-			b.Fatal(err)
-		}
-		os.Remove(dest)
-		b.StartTimer()
+		took, f := pair.fetch(b, i)
+		swarm += took
+		first += f
 	}
 	b.StopTimer()
 	rawRate := float64(size) * float64(b.N) / raw.Seconds()
@@ -147,19 +90,4 @@ func benchLinkRate(b *testing.B, size int) {
 	b.ReportMetric(swarmRate/linkRate, "x-link")
 	b.ReportMetric(float64(size)*float64(b.N)/(swarm+first).Seconds()/linkRate, "x-link-worst")
 	b.ReportMetric(first.Seconds()*1e3/float64(b.N), "first-leaf-ms")
-}
-
-// firstLeaf waits until dl has received its first leaf (or ended).
-func firstLeaf(b *testing.B, dl *Download) {
-	b.Helper()
-	guard := time.After(hangGuard)
-	for dl.Progress().Received == 0 {
-		select {
-		case <-dl.Updates():
-		case <-dl.Done():
-			return
-		case <-guard:
-			b.Fatal("no leaf arrived")
-		}
-	}
 }

@@ -4,8 +4,11 @@
 #
 #   testnet/bench.sh            # every benchmark
 #   BENCH_NODES=8 testnet/bench.sh
+#   BENCH_LAB=0 testnet/bench.sh  # without the NAT lab rows (they need root
+#                                 # and nftables, and take about 8 minutes)
 #
-# It starts its own network (under a run directory of its own) and stops it.
+# It starts its own network (under a run directory of its own) and stops it;
+# the NAT lab benchmarks build their own labs and remove them.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -188,7 +191,8 @@ if [ -n "$lab_skip" ]; then
 	row "NAT lab rows (direct connection time, hole punching, fetch across NATs)" "skipped" "-" "-" "$lab_skip"
 else
 	echo "== NAT lab: direct connection, hole punching, fetch across NATs (about 8 minutes)" >&2
-	out=$(cd "$ROOT_DIR" && go test -run '^$' -bench 'Lab(DirectConn|Punch|Fetch)$' -benchtime 1x -timeout 15m ./cmd/myco)
+	out=$(cd "$ROOT_DIR" && go test -run '^$' -bench 'Lab(DirectConn|Punch|Fetch)$' -benchtime 1x -timeout 15m ./cmd/myco) ||
+		{ echo "$out" >&2; die "the NAT lab benchmarks failed (their output is above)"; }
 	med=$(metric "$out" "LabDirectConn" "start-ms")
 	lo=$(metric "$out" "LabDirectConn" "min-start-ms")
 	hi=$(metric "$out" "LabDirectConn" "max-start-ms")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,44 +65,47 @@ type benchLab struct {
 }
 
 // newBenchLab builds the lab, adds homes of the given kinds (in the order
-// of names) and starts the public nodes, waiting until both find
-// themselves public.
-func newBenchLab(b *testing.B, names []string, kinds map[string]lab.Kind) *benchLab {
+// of names) and starts the public nodes, and servers more public nodes
+// that offer no relay (DHT servers that answer AutoNAT's dial-back
+// requests, as every node does), waiting until all find themselves
+// public.
+func newBenchLab(b *testing.B, names []string, kinds map[string]lab.Kind, servers int) *benchLab {
 	b.Helper()
 	// Made before the lab, so the lab's Close (which stops the daemons)
 	// runs before the repos are removed.
 	bl := &benchLab{dir: b.TempDir(), pollEvery: 250 * time.Millisecond, punchPollEvery: 100 * time.Millisecond}
 	bl.nextPort.Store(5000)
 	bl.l = lab.New(b)
-	bootAddr := bl.l.AddPublic("boot")
-	relayAddr := bl.l.AddPublic("relay")
 	for _, name := range names {
 		bl.l.AddHome(name, kinds[name])
 	}
-	public := func(c *node.Config) {
-		on := true
-		c.Relay.Service = &on
-		c.DHT.Mode = node.DHTModeAuto
+	// startPublic starts a public node's daemon, offering a relay or not,
+	// and returns it with its multiaddr.
+	startPublic := func(name string, addr netip.Addr, relay bool, extra ...string) (*benchDaemon, string) {
+		d, err := bl.start(name, labPort, func(c *node.Config) {
+			c.Relay.Service = &relay
+			c.DHT.Mode = node.DHTModeAuto
+		}, extra...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		id, err := d.id()
+		if err != nil {
+			b.Fatal(err)
+		}
+		return d, fmt.Sprintf("/ip4/%s/tcp/%d/p2p/%s", addr, labPort, id.ID)
 	}
-	boot, err := bl.start("boot", labPort, public)
-	if err != nil {
-		b.Fatal(err)
+	boot, bootMA := startPublic("boot", bl.l.AddPublic("boot"), true)
+	relay, relayMA := startPublic("relay", bl.l.AddPublic("relay"), true, "--bootstrap", bootMA)
+	bl.bootMA, bl.relayMA = bootMA, relayMA
+	publics := []*benchDaemon{boot, relay}
+	for i := range servers {
+		name := fmt.Sprintf("server%d", i+1)
+		d, _ := startPublic(name, bl.l.AddPublic(name), false, "--bootstrap", bootMA)
+		publics = append(publics, d)
 	}
-	bootID, err := boot.id()
-	if err != nil {
-		b.Fatal(err)
-	}
-	bl.bootMA = fmt.Sprintf("/ip4/%s/tcp/%d/p2p/%s", bootAddr, labPort, bootID.ID)
-	relay, err := bl.start("relay", labPort, public, "--bootstrap", bl.bootMA)
-	if err != nil {
-		b.Fatal(err)
-	}
-	relayID, err := relay.id()
-	if err != nil {
-		b.Fatal(err)
-	}
-	bl.relayMA = fmt.Sprintf("/ip4/%s/tcp/%d/p2p/%s", relayAddr, labPort, relayID.ID)
-	for _, p := range []*benchDaemon{boot, relay} {
+	var err error
+	for _, p := range publics {
 		var last labID
 		if !poll(30*time.Second, 250*time.Millisecond, func() bool {
 			last, err = p.id()
@@ -220,9 +224,10 @@ func (d *benchDaemon) direct(id string) (bool, error) {
 	return false, nil
 }
 
-// reserved waits until the daemon is private and holds a reservation on
-// the lab's relay, and returns its relay address there and when it first
-// saw the daemon private.
+// reserved waits until the daemon is private and holds a relay
+// reservation (on the lab's relay, or on the bootstrap node, which offers
+// one too), and returns its relay address (the relay's when it has both)
+// and when it first saw the daemon private.
 func (d *benchDaemon) reserved(bound time.Duration) (labID, string, time.Time, error) {
 	var last labID
 	var relayAddr string
@@ -235,16 +240,18 @@ func (d *benchDaemon) reserved(bound time.Duration) (labID, string, time.Time, e
 		if last.Reachability == "private" && private.IsZero() {
 			private = time.Now()
 		}
+		// The relay's address if there is one, else the bootstrap
+		// node's: both offer a relay.
 		relayID := d.bl.relayMA[strings.LastIndex(d.bl.relayMA, "/")+1:]
 		for _, a := range last.RelayAddrs {
-			if strings.Contains(a, "/p2p/"+relayID+"/p2p-circuit") {
+			if relayAddr == "" || strings.Contains(a, "/p2p/"+relayID+"/p2p-circuit") {
 				relayAddr = a
 			}
 		}
 		return last.Reachability == "private" && relayAddr != ""
 	})
 	if !ok {
-		return last, "", private, fmt.Errorf("%s: reachability %q, relay addrs %v after %v (%v); want private with a reservation on the relay",
+		return last, "", private, fmt.Errorf("%s: reachability %q, relay addrs %v after %v (%v); want private with a relay reservation",
 			d.name, last.Reachability, last.RelayAddrs, bound, err)
 	}
 	return last, relayAddr, private, nil
@@ -286,6 +293,7 @@ type punch struct {
 	start   time.Duration // from starting the daemons to the direct connection
 	connect time.Duration // from `myco connect` to the direct connection
 	addr    string        // from's view of the connection afterwards
+	conns   []string      // from's connections to to afterwards
 }
 
 // attempt starts fresh daemons in homes from and to, waits for both
@@ -346,13 +354,14 @@ func (bl *benchLab) attempt(from, to string) (punch, error) {
 		return p, err
 	}
 	p.start, p.connect = td.Sub(t0), td.Sub(tc)
-	if p.ok {
-		if r, err := a.run("peers", "--json"); err == nil {
-			var peers []labPeer
-			if json.Unmarshal([]byte(r.stdout), &peers) == nil {
-				for _, q := range peers {
-					if q.ID == bID.ID {
-						p.addr = q.Addr
+	if r, err := a.run("peers", "--json"); err == nil {
+		var peers []labPeer
+		if json.Unmarshal([]byte(r.stdout), &peers) == nil {
+			for _, q := range peers {
+				if q.ID == bID.ID {
+					p.addr = q.Addr
+					for _, c := range q.Conns {
+						p.conns = append(p.conns, c.Addr)
 					}
 				}
 			}
@@ -387,7 +396,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func BenchmarkLabDirectConn(b *testing.B) {
 	const attempts = 10
 	kinds := map[string]lab.Kind{"a": lab.Cone, "b": lab.Cone}
-	bl := newBenchLab(b, []string{"a", "b"}, kinds)
+	bl := newBenchLab(b, []string{"a", "b"}, kinds, 0)
 	b.ResetTimer()
 	for range b.N {
 		ps := make([]punch, attempts)
@@ -461,7 +470,7 @@ func BenchmarkLabPunch(b *testing.B) {
 		names = append(names, from, to)
 		kinds[from], kinds[to] = p.from, p.to
 	}
-	bl := newBenchLab(b, names, kinds)
+	bl := newBenchLab(b, names, kinds, benchServers)
 	bl.pollEvery, bl.punchPollEvery = time.Second, 250*time.Millisecond
 	b.ResetTimer()
 	for range b.N {
@@ -507,6 +516,9 @@ func BenchmarkLabPunch(b *testing.B) {
 					b.Errorf("%s attempt %d: %v", pr.name, k+1, o.err)
 				case o.p.ok:
 					times = append(times, o.p.connect)
+				case pr.from != lab.Symmetric && pr.to != lab.Symmetric:
+					// Unexpected: say what the connection was.
+					b.Logf("%s attempt %d: not punched; connections then: %v", pr.name, k+1, o.p.conns)
 				}
 			}
 			b.ReportMetric(float64(len(times)), pr.name+"-punched")
@@ -524,6 +536,12 @@ func BenchmarkLabPunch(b *testing.B) {
 // undecided) is started again, with fresh daemons, before it is an error.
 // It never reached the hole punch, so it is no attempt at one.
 const benchSetupRetries = 2
+
+// benchServers is how many public nodes beyond the bootstrap node and the
+// relay BenchmarkLabPunch adds to answer AutoNAT: each node answers at most
+// 60 dial-back requests a minute (node/host.go), and 32 homes start at
+// once and again every 20 to 40 s.
+const benchServers = 4
 
 // benchPunchParallel is how many attempts of one pair run at once. The
 // relay accepts at most 8 connections from one address (go-libp2p's
@@ -546,7 +564,7 @@ func BenchmarkLabFetch(b *testing.B) {
 	)
 	kinds := map[string]lab.Kind{"a": lab.Cone, "b": lab.Cone, "oa": lab.Open, "ob": lab.Open}
 	names := []string{"a", "b", "oa", "ob"}
-	bl := newBenchLab(b, names, kinds)
+	bl := newBenchLab(b, names, kinds, 0)
 	for _, name := range names {
 		bl.l.CapUplink(name, uplink)
 	}

@@ -417,7 +417,7 @@ func BenchmarkLabDirectConn(b *testing.B) {
 				b.Fatalf("attempt %d: %v", i+1, errs[i])
 			}
 			if !p.ok {
-				b.Logf("attempt %d: no direct connection within %v of connect", i+1, benchPunchBound)
+				b.Logf("attempt %d: no direct connection within %v of connect; connections then: %v", i+1, benchPunchBound, p.conns)
 				continue
 			}
 			b.Logf("attempt %d: direct at %s, %v after start (private after %v, reservations after %v), %v after connect", i+1, p.addr,

@@ -4,8 +4,11 @@
 #
 #   testnet/bench.sh            # every benchmark
 #   BENCH_NODES=8 testnet/bench.sh
+#   BENCH_LAB=0 testnet/bench.sh  # without the NAT lab rows (they need root
+#                                 # and nftables, and take about 8 minutes)
 #
-# It starts its own network (under a run directory of its own) and stops it.
+# It starts its own network (under a run directory of its own) and stops it;
+# the NAT lab benchmarks build their own labs and remove them.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -161,6 +164,63 @@ med=$(printf '%s\n' "${delays[@]}" | sort -n | sed -n 3p)
 row "ledger: a mined block reaches all $nodes daemons (median / worst of 5, incl. CLI)" "${med} / ${worst} ms" "200 ms target" \
 	"$(awk -v a="$worst" 'BEGIN{printf "%.2f", a/200}')" "< 200 ms to all"
 cleanup
+
+# --- swarm over a wide-area link (in process, mocknet) ---------------------
+echo "== swarm: 64 MiB over a 50 ms, 100 Mbit/s mocknet link" >&2
+out=$(cd "$ROOT_DIR" && go test -run '^$' -bench 'LinkRate/64MiB' -benchtime 1x ./swarm)
+xl=$(metric "$out" "LinkRate/64MiB" "x-link")
+xw=$(metric "$out" "LinkRate/64MiB" "x-link-worst")
+linkmb=$(metric "$out" "LinkRate/64MiB" "link-MB/s")
+row "swarm: 64 MiB, 1 seeder -> 1 leecher, mocknet link 50 ms each way, 100 Mbit/s (worst: setup counted twice)" \
+	"$(awk -v a="$xl" -v b="$linkmb" 'BEGIN{printf "%.1f MB/s", a*b}')" "${linkmb} MB/s link" \
+	"$(awk -v a="$xl" -v w="$xw" 'BEGIN{printf "%.2f (%.2f)", a, w}')" ">= 0.8x the link"
+
+# --- NAT lab: real daemons behind routers in network namespaces ------------
+# (issue 13; the lab needs root and nftables: testnet/lab.sh). Each
+# benchmark builds its own lab (a bootstrap node, a relay, homes) and removes
+# it. BENCH_LAB=0 skips this section.
+lab_skip=""
+if [ "${BENCH_LAB:-1}" = 0 ]; then
+	lab_skip="BENCH_LAB=0"
+elif [ "$(id -u)" != 0 ]; then
+	lab_skip="not root"
+elif ! command -v nft >/dev/null; then
+	lab_skip="nft not installed (apt-get install nftables)"
+fi
+if [ -n "$lab_skip" ]; then
+	echo "== NAT lab: skipped ($lab_skip)" >&2
+	row "NAT lab rows (direct connection time, hole punching, fetch across NATs)" "skipped" "-" "-" "$lab_skip"
+else
+	echo "== NAT lab: direct connection, hole punching, fetch across NATs (about 8 minutes)" >&2
+	out=$(cd "$ROOT_DIR" && go test -run '^$' -bench 'Lab(DirectConn|Punch|Fetch)$' -benchtime 1x -timeout 15m ./cmd/myco) ||
+		{ echo "$out" >&2; die "the NAT lab benchmarks failed (their output is above)"; }
+	med=$(metric "$out" "LabDirectConn" "start-ms")
+	lo=$(metric "$out" "LabDirectConn" "min-start-ms")
+	hi=$(metric "$out" "LabDirectConn" "max-start-ms")
+	priv=$(metric "$out" "LabDirectConn" "private-ms")
+	conn=$(metric "$out" "LabDirectConn" "connect-ms")
+	n=$(metric "$out" "LabDirectConn" "direct")
+	row "lab: start -> direct connection, 2 cone homes, fresh daemons (median / min / max of ${n%.*} of 10)" \
+		"${med%.*} / ${lo%.*} / ${hi%.*} ms" "private ${priv%.*} ms; connect->direct ${conn%.*} ms" "-" "-"
+	for pair in cone-cone cone-firewall cone-symmetric symmetric-symmetric; do
+		ok=$(metric "$out" "LabPunch" "$pair-punched")
+		t=$(metric "$out" "LabPunch" "$pair-ms" || true) # none when nothing punched
+		fast=$(metric "$out" "LabPunch" "$pair-in-1s")
+		ref="-"
+		[ -z "$t" ] || ref="${t%.*} ms median, ${fast%.*} in 1 s"
+		target="all (libp2p in the wild: ~0.7)"
+		case $pair in *symmetric*) target="- (no port prediction: relay fallback)" ;; esac
+		row "lab: hole punch $pair, direct within 20 s of connect via the relay" "${ok%.*} of 20" \
+			"$ref" "$(awk -v a="$ok" 'BEGIN{printf "%.2f", a/20}')" "$target"
+	done
+	cone=$(metric "$out" "LabFetch" "cone-MB/s")
+	open=$(metric "$out" "LabFetch" "open-MB/s")
+	xo=$(metric "$out" "LabFetch" "x-open")
+	row "lab: 256 MiB fetch between cone homes (hole-punched), uplinks capped at 100 Mbit/s" "${cone} MB/s" \
+		"${open} MB/s open homes" "$(awk -v a="$xo" 'BEGIN{printf "%.2f", a}')" ">= 0.9x open"
+	leftover=$(ip netns list | grep -c '^mycolab-' || true)
+	[ "$leftover" = 0 ] || echo "== NAT lab: $leftover lab namespaces remain (another run?): ip netns list" >&2
+fi
 
 # --- ledger: sync speed of a late node (in process, mocknet) ---------------
 echo "== ledger: sync speed of a late node" >&2

@@ -1,7 +1,9 @@
 package chunker
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -28,12 +30,15 @@ const (
 	MaxMaxLinks  = 8192    // keeps every internal node well under MaxBlockSize
 
 	// MaxDirBlockSize is the largest basic directory node this package
-	// writes. IPFS switches a directory to a HAMT shard when its estimated
-	// size passes 256 KiB; every directory smaller than that as a block is
-	// a basic directory in IPFS too, so the CIDs agree. Larger directories
-	// are refused (see ErrTooLarge) rather than encoded differently.
+	// writes. A directory whose plain node would be larger as an encoded
+	// block is written as a HAMT (see writeDir), as IPFS's unixfs-v1-2025
+	// profile does.
 	MaxDirBlockSize = 256 << 10
 )
+
+// smallFileProbe is how much ImportFile reads before it starts its
+// pipeline: a file that ends within it is one leaf, hashed at once.
+const smallFileProbe = 64 << 10
 
 // Params are the import settings. The zero value is not valid; use
 // DefaultParams or LegacyParams and adjust.
@@ -87,7 +92,23 @@ func ImportFile(ctx context.Context, r io.Reader, p Params, sink Sink) (Entry, e
 	if err := p.Validate(); err != nil {
 		return Entry{}, err
 	}
-	src := startChunks(ctx, r, p.ChunkSize)
+	// Most files of a big tree are small: one read into a small buffer
+	// finds them whole, and they are hashed here without the pipeline's
+	// goroutines and chunk buffers.
+	probe := make([]byte, min(p.ChunkSize, smallFileProbe))
+	n, err := io.ReadFull(r, probe)
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		data := probe[:n]
+		c := sumCID(CodecRaw, data)
+		if err := sink.Leaf(c, data, 0); err != nil {
+			return Entry{}, fmt.Errorf("import file: %w", err)
+		}
+		return Entry{Cid: c, Size: uint64(n), Tsize: uint64(n), Blocks: 1}, nil
+	case err != nil:
+		return Entry{}, fmt.Errorf("import file: read: %w", err)
+	}
+	src := startChunks(ctx, io.MultiReader(bytes.NewReader(probe), r), p.ChunkSize)
 	defer src.stop()
 	b := &builder{p: p, sink: sink, src: src}
 	e, err := b.build()
@@ -224,13 +245,13 @@ func (b *builder) fileNode(kids []child) (child, error) {
 // (the store records where its leaves live) and returns its entry.
 type FileImporter func(ctx context.Context, path string) (Entry, error)
 
-// ImportDir imports the directory at path recursively as UnixFS basic
-// directories, as `ipfs add -r` does below the HAMT threshold: one dag-pb
-// node per directory with Data {Type: Directory} and one link per entry,
-// sorted by name, Tsize the entry's cumulative size. Regular files go
+// ImportDir imports the directory at path recursively as `ipfs add -r`
+// does with the unixfs-v1-2025 profile: a basic directory is one dag-pb
+// node with Data {Type: Directory} and one link per entry, sorted by name,
+// Tsize the entry's cumulative size; a directory whose basic node would
+// pass MaxDirBlockSize is a HAMT instead (writeDir). Regular files go
 // through importFile; symlinks become UnixFS symlink nodes; names starting
-// with "." are skipped unless p.Hidden; other file types are an error. A
-// directory whose node would exceed MaxDirBlockSize is an ErrTooLarge error.
+// with "." are skipped unless p.Hidden; other file types are an error.
 func ImportDir(ctx context.Context, path string, p Params, importFile FileImporter, sink Sink) (Entry, error) {
 	if err := p.Validate(); err != nil {
 		return Entry{}, err
@@ -247,7 +268,7 @@ func importDir(ctx context.Context, dir string, p Params, importFile FileImporte
 		return Entry{}, fmt.Errorf("import directory: %w", err)
 	}
 	var links []PBLink
-	total := Entry{Blocks: 1}
+	var total Entry
 	for _, de := range ents {
 		name := de.Name()
 		if !p.Hidden && strings.HasPrefix(name, ".") {
@@ -270,19 +291,15 @@ func importDir(ctx context.Context, dir string, p Params, importFile FileImporte
 		}
 		links = append(links, PBLink{Hash: e.Cid, Name: name, Tsize: e.Tsize})
 		total.Size += e.Size
-		total.Tsize += e.Tsize
 		total.Blocks += e.Blocks
 	}
-	data := AppendPBNode(nil, &PBNode{Links: links, Data: dirData()})
-	if len(data) > MaxDirBlockSize {
-		return Entry{}, fmt.Errorf("import directory %s: %w: %d entries make a %d-byte node; IPFS would shard it (HAMT), which this importer does not do",
-			dir, ErrTooLarge, len(links), len(data))
+	c, tsize, blocks, err := writeDir(links, sink)
+	if err != nil {
+		return Entry{}, fmt.Errorf("import directory %s: %w", dir, err)
 	}
-	total.Cid = sumCID(CodecDagPB, data)
-	total.Tsize += uint64(len(data))
-	if err := sink.Node(total.Cid, data); err != nil {
-		return Entry{}, err
-	}
+	total.Cid = c
+	total.Tsize = tsize
+	total.Blocks += blocks
 	return total, nil
 }
 

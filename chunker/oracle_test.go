@@ -33,6 +33,12 @@ func boxoParams(ds ipld.DAGService, p Params) helpers.DagBuilderParams {
 func boxoImport(t testing.TB, data []byte, p Params) (ipld.Node, ipld.DAGService) {
 	t.Helper()
 	ds := mdtest.Mock()
+	return boxoImportInto(t, ds, data, p), ds
+}
+
+// boxoImportInto is boxoImport into an existing DAG service.
+func boxoImportInto(t testing.TB, ds ipld.DAGService, data []byte, p Params) ipld.Node {
+	t.Helper()
 	bp := boxoParams(ds, p)
 	db, err := bp.New(bxchunker.NewSizeSplitter(bytes.NewReader(data), int64(p.ChunkSize)))
 	if err != nil {
@@ -42,7 +48,7 @@ func boxoImport(t testing.TB, data []byte, p Params) (ipld.Node, ipld.DAGService
 	if err != nil {
 		t.Fatal(err)
 	}
-	return nd, ds
+	return nd
 }
 
 // boxoDir builds a basic directory with boxo from named children.

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
@@ -384,23 +383,6 @@ func TestExportRejectsUnsafeNames(t *testing.T) {
 		if !errors.Is(err, ErrBadName) {
 			t.Errorf("name %q: %v", name, err)
 		}
-	}
-}
-
-func TestDirectoryTooLarge(t *testing.T) {
-	dir := t.TempDir()
-	// Each link is 2+36+3+name+3 bytes: 1100 names of 240 bytes pass 256 KiB.
-	for i := range 1100 {
-		name := strings.Repeat("n", 230) + time.Duration(i).String()
-		writeTestFile(t, filepath.Join(dir, name), nil)
-	}
-	s := openStore(t, filepath.Join(t.TempDir(), "store"))
-	defer s.Close()
-	if _, err := s.AddPath(context.Background(), dir, small); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("huge directory: %v", err)
-	}
-	if roots, _ := s.Roots(); len(roots) != 0 {
-		t.Fatal("failed import left a root")
 	}
 }
 

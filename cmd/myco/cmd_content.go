@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -56,15 +57,15 @@ func cmdCat() *command {
 	var timeout *time.Duration
 	return &command{
 		name:    "cat",
-		args:    "CID|NAME",
-		summary: "write a file's content to stdout (fetching it first if it is not here)",
+		args:    "CID|NAME[/PATH]",
+		summary: "write a file's content to stdout (fetching it first if it is not here); a PATH names a file inside a folder",
 		minArgs: 1, maxArgs: 1,
 		flags: func(fs *flag.FlagSet) {
 			timeout = fs.Duration("timeout", time.Minute, "when not here: fail when no peer has it for this long")
 		},
 		run: func(e *env, args []string) error {
-			if ledger.CheckName(args[0]) != nil {
-				if _, err := dht.ParseCID(args[0]); err != nil {
+			if root, _, _ := strings.Cut(args[0], "/"); ledger.CheckName(root) != nil {
+				if _, err := dht.ParseCID(root); err != nil {
 					return err
 				}
 			}
@@ -85,8 +86,8 @@ func cmdCat() *command {
 func cmdLs() *command {
 	return &command{
 		name:    "ls",
-		args:    "[CID]",
-		summary: "list every root with its name, size and state (seeding, downloading 42%, failed: reason, broken: reason); with a CID, a directory's entries",
+		args:    "[CID[/PATH]]",
+		summary: "list every root with its name, size and state (seeding, downloading 42%, failed: reason, broken: reason); with a CID, a directory's entries (a PATH names a folder inside it)",
 		maxArgs: 1,
 		run: func(e *env, args []string) error {
 			if len(args) == 1 {

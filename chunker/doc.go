@@ -47,6 +47,18 @@
 // path through both kinds (a HAMT by hash, reading only the shards on
 // the way); DirEntries lists one.
 //
+// # Whole DAGs
+//
+// WalkDAG visits every block under a root once, depth first, a node
+// before its children in link order: the order of a CAR file (package
+// car writes and reads the format). ImportBlocks keeps roots from a
+// stream of blocks (a CAR's): each block is verified before it is stored,
+// in the index under a temporary owner; then each root must be whole and
+// pass the layout rules, and gets its own owner marking every block of
+// its DAG (so Remove of one root never frees another's blocks); the
+// temporary owner is released last, dropping blocks no root reaches. Any
+// failure releases everything, so a bad CAR keeps nothing.
+//
 // # Verification
 //
 // Every block is hashed against its CID whenever it is read from the store

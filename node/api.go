@@ -112,6 +112,7 @@ func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
 	s.handle(mux, "POST /api/v0/connect", s.connect)
 	s.registerDHT(mux)
 	s.registerContent(mux)
+	s.registerCAR(mux)
 	s.registerLedger(mux)
 	s.registerNames(mux)
 	s.registerSwarm(mux)

@@ -87,4 +87,15 @@
 //   - `swarm limits` changes last until the daemon stops; with --save the
 //     node also writes them to config.json (the file, re-read, so daemon
 //     flags are not written there).
+//   - CAR files (car.go, api_car.go): GET /api/v0/export streams a CARv1
+//     of a root (fetched from the swarm first if it is not here, like cat)
+//     with every block read and verified as it goes out; POST
+//     /api/v0/import takes the CAR as the raw request body (up to 1 TiB)
+//     and answers once every block is verified and the roots are kept. A
+//     CAR is kept in the store's index (a copy, unlike a share by
+//     reference); a root already kept is left as it is. Something wrong
+//     with the CAR is a 400 and nothing of it is kept.
+//   - cat, ls and export take CID[/PATH] (also /ipfs/CID/PATH): the path
+//     is followed through basic and HAMT-sharded folders; cat and export
+//     fetch the whole root first when it is not here.
 package node

@@ -64,7 +64,7 @@ type usageError struct{ msg string }
 func (u usageError) Error() string { return u.msg }
 
 func commands() []*command {
-	return []*command{
+	return append([]*command{
 		cmdInit(), cmdDaemon(), cmdID(), cmdPeers(), cmdConnect(), cmdVersion(),
 		cmdDHTFindProvs(), cmdDHTPeers(), cmdDHTStat(),
 		cmdShare(), cmdCat(), cmdLs(), cmdRm(), cmdCancel(),
@@ -73,7 +73,7 @@ func commands() []*command {
 		cmdMineStart(), cmdMineStop(), cmdMineStatus(),
 		cmdPublish(), cmdVerify(), cmdResolve(),
 		cmdFetch(), cmdSwarmStats(), cmdSwarmLimits(), cmdStat(),
-	}
+	}, carCommands()...) // CAR files: cmd_car.go
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

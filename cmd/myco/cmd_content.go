@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/myco-p2p/myco/dht"
-	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/node"
 )
 
@@ -64,10 +62,8 @@ func cmdCat() *command {
 			timeout = fs.Duration("timeout", time.Minute, "when not here: fail when no peer has it for this long")
 		},
 		run: func(e *env, args []string) error {
-			if root, _, _ := strings.Cut(args[0], "/"); ledger.CheckName(root) != nil {
-				if _, err := dht.ParseCID(root); err != nil {
-					return err
-				}
+			if err := checkRootArg(args[0]); err != nil {
+				return err
 			}
 			c, err := e.client()
 			if err != nil {

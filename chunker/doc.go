@@ -198,6 +198,19 @@
 // file. direct.go says why: a download is written once and not read back
 // soon, and filling the cache was where a 512 MiB fetch spent its time.
 //
+// # Many small files
+//
+// ImportDir walks a tree in the calling goroutine and hands its regular
+// files to up to GOMAXPROCS (at most 8) workers, so reading, hashing and
+// indexing overlap with the walk; a directory's node is written once,
+// when its entries are known. A file of at most one chunk is read whole
+// into a buffer of its size and hashed at once (no pipeline); AddPath
+// gives each worker its own index batch (same owner, flushed at 1 MiB and
+// at the end), and owner and file ids are reserved 1,024 at a time, so
+// the index is written in large batches. Through a daemon, 50,000 files
+// of 2 KiB share at about the speed of sha256sum over them
+// (testnet/bench.sh).
+//
 // # Memory
 //
 // Import holds one chunk per pipeline slot plus MaxLinks links per tree

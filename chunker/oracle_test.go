@@ -3,6 +3,7 @@ package chunker
 import (
 	"bytes"
 	"context"
+	"sync"
 	"testing"
 
 	bxchunker "github.com/ipfs/boxo/chunker"
@@ -74,8 +75,10 @@ func boxoDir(t testing.TB, ds ipld.DAGService, kids map[string]ipld.Node) ipld.N
 	return nd
 }
 
-// memSink keeps every block in memory, for tests.
+// memSink keeps every block in memory, for tests. It may be written from
+// several goroutines (ImportDir's file workers).
 type memSink struct {
+	mu     sync.Mutex
 	blocks map[cid.Cid][]byte
 	leaves []cid.Cid
 	nodes  int
@@ -84,18 +87,24 @@ type memSink struct {
 func newMemSink() *memSink { return &memSink{blocks: map[cid.Cid][]byte{}} }
 
 func (m *memSink) Leaf(c cid.Cid, data []byte, off int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.blocks[c] = bytes.Clone(data)
 	m.leaves = append(m.leaves, c)
 	return nil
 }
 
 func (m *memSink) Node(c cid.Cid, data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.blocks[c] = bytes.Clone(data)
 	m.nodes++
 	return nil
 }
 
 func (m *memSink) Get(_ context.Context, c cid.Cid) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	b, ok := m.blocks[c]
 	if !ok {
 		return nil, blockErr("get", c, ErrNotFound)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/ipfs/go-cid"
 )
@@ -19,7 +20,56 @@ var ErrDAGIncomplete = errors.New("DAG incomplete")
 // which verifies them; data is valid only during the call. It holds the
 // set of CIDs seen and the links of the nodes on the current path.
 func WalkDAG(ctx context.Context, g Getter, root cid.Cid, fn func(c cid.Cid, data []byte) error) error {
+	return walkDAG(ctx, g, root, ScopeAll, map[cid.Cid]struct{}{}, fn)
+}
+
+// Scope says how much of what a path names a walk takes (the dag-scope
+// of the IPFS trustless gateway).
+type Scope int
+
+const (
+	// ScopeAll is the whole DAG.
+	ScopeAll Scope = iota
+	// ScopeEntity is a whole file, or a directory's own blocks (a basic
+	// directory's node, or every shard node of a HAMT) without its
+	// entries, or a symlink's block.
+	ScopeEntity
+	// ScopeBlock is the one block.
+	ScopeBlock
+)
+
+// WalkPath calls fn with the blocks that prove path p under root (every
+// directory node and HAMT shard read to follow it), then the blocks of
+// what it names in the given scope: each block once, in DAG order, read
+// and verified through g. It returns the CID the path names.
+func WalkPath(ctx context.Context, g Getter, root cid.Cid, p string, scope Scope, fn func(c cid.Cid, data []byte) error) (cid.Cid, error) {
+	var onPath []cid.Cid
+	load := getterLoader(ctx, g)
+	target, err := resolvePath(ctx, root, p, func(c cid.Cid) (node, bool, error) {
+		onPath = append(onPath, c)
+		return load(c)
+	})
+	if err != nil {
+		return cid.Undef, err
+	}
 	seen := map[cid.Cid]struct{}{}
+	for _, c := range onPath {
+		if _, ok := seen[c]; ok {
+			continue
+		}
+		seen[c] = struct{}{}
+		b, err := g.Get(ctx, c)
+		if err != nil {
+			return cid.Undef, err
+		}
+		if err := fn(c, b); err != nil {
+			return cid.Undef, err
+		}
+	}
+	return target, walkDAG(ctx, g, target, scope, seen, fn)
+}
+
+func walkDAG(ctx context.Context, g Getter, root cid.Cid, scope Scope, seen map[cid.Cid]struct{}, fn func(c cid.Cid, data []byte) error) error {
 	var walk func(c cid.Cid, depth int) error
 	walk = func(c cid.Cid, depth int) error {
 		if _, ok := seen[c]; ok {
@@ -40,12 +90,17 @@ func WalkDAG(ctx context.Context, g Getter, root cid.Cid, fn func(c cid.Cid, dat
 			return err
 		}
 		var links []PBLink
-		if c.Type() == CodecDagPB {
+		if c.Type() == CodecDagPB && scope != ScopeBlock {
 			pb, err := DecodePBNode(b)
 			if err != nil {
 				return blockErr("walk", c, err)
 			}
 			links = pb.Links // decoded into their own memory, not b's
+			if scope == ScopeEntity {
+				if links, err = entityLinks(c, pb); err != nil {
+					return err
+				}
+			}
 		}
 		if err := fn(c, b); err != nil {
 			return err
@@ -58,6 +113,33 @@ func WalkDAG(ctx context.Context, g Getter, root cid.Cid, fn func(c cid.Cid, dat
 		return nil
 	}
 	return walk(root, 0)
+}
+
+// entityLinks are the links of pb that belong to the same entity: all of
+// a file node's, none of a basic directory's, the sub-shards of a HAMT
+// shard (links named by a slot index alone).
+func entityLinks(c cid.Cid, pb *PBNode) ([]PBLink, error) {
+	if pb.Data == nil {
+		return pb.Links, nil
+	}
+	fs, err := DecodeFSData(pb.Data)
+	if err != nil {
+		return nil, blockErr("walk", c, err)
+	}
+	switch fs.Type {
+	case TypeDirectory:
+		return nil, nil
+	case TypeHAMTShard:
+		pad := len(strconv.FormatUint(max(fs.Fanout, 2)-1, 16))
+		var sub []PBLink
+		for _, l := range pb.Links {
+			if len(l.Name) == pad {
+				sub = append(sub, l)
+			}
+		}
+		return sub, nil
+	}
+	return pb.Links, nil
 }
 
 // ImportBlocks keeps the DAGs of roots from a stream of blocks (a CAR's

@@ -362,7 +362,10 @@ func DirEntries(ctx context.Context, g Getter, c cid.Cid) ([]PBLink, error) {
 // verified. A missing name wraps ErrNoEntry; a name looked up in a file
 // wraps ErrNotDir.
 func ResolvePath(ctx context.Context, g Getter, root cid.Cid, p string) (cid.Cid, error) {
-	load := getterLoader(ctx, g)
+	return resolvePath(ctx, root, p, getterLoader(ctx, g))
+}
+
+func resolvePath(ctx context.Context, root cid.Cid, p string, load nodeLoader) (cid.Cid, error) {
 	c := root
 	for _, name := range strings.Split(p, "/") {
 		if name == "" {

@@ -98,4 +98,14 @@
 //   - cat, ls and export take CID[/PATH] (also /ipfs/CID/PATH): the path
 //     is followed through basic and HAMT-sharded folders; cat and export
 //     fetch the whole root first when it is not here.
+//   - The trustless gateway (gateway.go) has its own listener and no token:
+//     config gateway (absent: 127.0.0.1:8040 on main, 127.0.0.1:0, a free
+//     port, on dev so many dev nodes share a machine; "" is off); the
+//     daemon writes the address to <repo>/gateway. It is read-only (GET,
+//     HEAD) and serves what the node keeps; with gateway_fetch it first
+//     fetches a missing root, whole, through the swarm (and keeps it). A
+//     CAR's root is the CID of the request; it holds the blocks that prove
+//     the path, then dag-scope's blocks. An error after a CAR's first byte
+//     aborts the connection (the client's CAR ends short). Directory
+//     listings are one HTML template with a strict Content-Security-Policy.
 package node

@@ -144,7 +144,7 @@ func TestCARInterop(t *testing.T) {
 	rand.Read(big)
 	os.WriteFile(filepath.Join(tree, "big.bin"), big, 0o644)
 	os.WriteFile(filepath.Join(tree, "empty"), nil, 0o644)
-	for i := range 4500 { // past 256 KiB of links: the folder is a HAMT
+	for i := range 5000 { // 5000 links of 57 bytes pass 256 KiB: the folder is a HAMT
 		os.WriteFile(filepath.Join(tree, "photos", fmt.Sprintf("IMG_%04d.jpg", i)), fmt.Appendf(nil, "photo %d\n", i), 0o644)
 	}
 	r := myco(t, a, "share", tree)

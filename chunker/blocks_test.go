@@ -12,6 +12,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/myco-p2p/myco/car"
+	"github.com/myco-p2p/myco/internal/treecmp"
 )
 
 // exportCAR writes root's DAG from s as a CARv1.
@@ -37,19 +38,6 @@ func importCAR(s *Store, b []byte) ([]RootInfo, error) {
 		return nil, err
 	}
 	return s.ImportBlocks(context.Background(), cr.Roots, cr.Next)
-}
-
-// storeIsEmpty asserts that s keeps no root and no block.
-func storeIsEmpty(t *testing.T, s *Store) {
-	t.Helper()
-	if roots, _ := s.Roots(); len(roots) != 0 {
-		t.Fatalf("store keeps %d roots", len(roots))
-	}
-	for _, p := range []byte{pNode, pNodeOwner, pOwnerNode, pPending} {
-		if s.hasPrefix([]byte{p}) {
-			t.Fatalf("store holds keys of kind %q", p)
-		}
-	}
 }
 
 // A tree (with a sharded folder, a repeated leaf, a symlink) goes out as
@@ -106,7 +94,7 @@ func TestCARRoundTrip(t *testing.T) {
 	if err := dst.Export(ctx, r.Cid, out); err != nil {
 		t.Fatal(err)
 	}
-	sameTree(t, tree, out)
+	treecmp.Same(t, tree, out)
 	if again := exportCAR(t, dst, r.Cid); !bytes.Equal(again, b) {
 		t.Fatal("the imported DAG exports to other bytes")
 	}

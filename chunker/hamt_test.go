@@ -9,12 +9,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	uio "github.com/ipfs/boxo/ipld/unixfs/io"
+	mdtest "github.com/ipfs/boxo/ipld/merkledag/test"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
-	mh "github.com/multiformats/go-multihash"
 
-	mdtest "github.com/ipfs/boxo/ipld/merkledag/test"
+	"github.com/myco-p2p/myco/internal/treecmp"
 )
 
 // boxoTree imports the directory at path with boxo alone, as `ipfs add -r`
@@ -29,59 +28,47 @@ func boxoTree(t testing.TB, path string, p Params) (ipld.Node, ipld.DAGService) 
 
 func boxoTreeInto(t testing.TB, ds ipld.DAGService, path string, p Params) ipld.Node {
 	t.Helper()
-	ctx := context.Background()
-	d, err := uio.NewDirectory(ds,
-		uio.WithCidBuilder(cid.V1Builder{Codec: cid.DagProtobuf, MhType: mh.SHA2_256}),
-		uio.WithSizeEstimationMode(uio.SizeEstimationBlock))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ents, err := os.ReadDir(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	kids := map[string]ipld.Node{}
 	for _, de := range ents {
 		full := filepath.Join(path, de.Name())
-		var nd ipld.Node
 		if de.IsDir() {
-			nd = boxoTreeInto(t, ds, full, p)
-		} else {
-			data, err := os.ReadFile(full)
-			if err != nil {
-				t.Fatal(err)
-			}
-			nd = boxoImportInto(t, ds, data, p)
+			kids[de.Name()] = boxoTreeInto(t, ds, full, p)
+			continue
 		}
-		if err := d.AddChild(ctx, de.Name(), nd); err != nil {
+		data, err := os.ReadFile(full)
+		if err != nil {
 			t.Fatal(err)
 		}
+		kids[de.Name()] = boxoImportInto(t, ds, data, p)
 	}
-	nd, err := d.GetNode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ds.Add(ctx, nd); err != nil {
-		t.Fatal(err)
-	}
-	return nd
+	return boxoDir(t, ds, kids)
 }
 
 // importTree imports the directory at path with this package into memory.
 func importTree(t testing.TB, path string, p Params) (Entry, *memSink) {
 	t.Helper()
 	m := newMemSink()
-	e, err := ImportDir(context.Background(), path, p, func(ctx context.Context, path string) (Entry, error) {
+	e, err := ImportDir(context.Background(), path, p, m.fileImporter(p), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, m
+}
+
+// fileImporter imports each file into m.
+func (m *memSink) fileImporter(p Params) FileImporter {
+	return func(ctx context.Context, path string) (Entry, error) {
 		f, err := os.Open(path)
 		if err != nil {
 			return Entry{}, err
 		}
 		defer f.Close()
 		return ImportFile(ctx, f, p, m)
-	}, m)
-	if err != nil {
-		t.Fatal(err)
 	}
-	return e, m
 }
 
 // flatDir writes n small files named by name(i) into dir.
@@ -266,7 +253,7 @@ func TestHAMTStoreRoundTrip(t *testing.T) {
 	if err := src.Export(ctx, r.Cid, out); err != nil {
 		t.Fatal(err)
 	}
-	sameTree(t, tree, out)
+	treecmp.Same(t, tree, out)
 
 	dst := openStore(t, filepath.Join(dir, "dst"))
 	defer dst.Close()
@@ -282,7 +269,7 @@ func TestHAMTStoreRoundTrip(t *testing.T) {
 	if _, err := f.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	sameTree(t, tree, filepath.Join(dir, "fetched"))
+	treecmp.Same(t, tree, filepath.Join(dir, "fetched"))
 }
 
 func mustGet(t testing.TB, g Getter, c cid.Cid) []byte {
@@ -292,45 +279,6 @@ func mustGet(t testing.TB, g Getter, c cid.Cid) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// sameTree asserts that two directories hold the same files and bytes.
-func sameTree(t testing.TB, want, got string) {
-	t.Helper()
-	n := 0
-	err := filepath.WalkDir(want, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(want, p)
-		other := filepath.Join(got, rel)
-		if d.IsDir() {
-			if st, err := os.Stat(other); err != nil || !st.IsDir() {
-				return fmt.Errorf("%s: not a directory in the copy", rel)
-			}
-			return nil
-		}
-		a, _ := os.ReadFile(p)
-		b, err := os.ReadFile(other)
-		if err != nil || !bytes.Equal(a, b) {
-			return fmt.Errorf("%s differs: %v", rel, err)
-		}
-		n++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := 0
-	filepath.WalkDir(got, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			m++
-		}
-		return nil
-	})
-	if m != n {
-		t.Fatalf("copy holds %d files, original %d", m, n)
-	}
 }
 
 // A shard that lies is refused: an entry moved to a slot its hash does

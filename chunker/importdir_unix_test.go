@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -24,16 +23,12 @@ func TestImportDirFailureRollsBack(t *testing.T) {
 	}
 	boom := errors.New("disk on fire")
 	m := newMemSink()
+	mem := m.fileImporter(small)
 	_, err := ImportDir(context.Background(), tree, small, func(ctx context.Context, path string) (Entry, error) {
 		if filepath.Base(path) == "f123" {
 			return Entry{}, boom
 		}
-		f, err := os.Open(path)
-		if err != nil {
-			return Entry{}, err
-		}
-		defer f.Close()
-		return ImportFile(ctx, f, small, m)
+		return mem(ctx, path)
 	}, m)
 	if !errors.Is(err, boom) {
 		t.Fatalf("import with a failing file: %v", err)
@@ -47,11 +42,5 @@ func TestImportDirFailureRollsBack(t *testing.T) {
 	if _, err := s.AddPath(context.Background(), tree, small); err == nil || !strings.Contains(err.Error(), "unsupported file type") {
 		t.Fatalf("import with a fifo: %v", err)
 	}
-	it := s.db.NewIterator(nil, nil)
-	defer it.Release()
-	for it.Next() {
-		if it.Key()[0] != pCounter {
-			t.Fatalf("failed import left key %q", it.Key())
-		}
-	}
+	storeIsEmpty(t, s)
 }

@@ -52,11 +52,15 @@ func boxoImportInto(t testing.TB, ds ipld.DAGService, data []byte, p Params) ipl
 	return nd
 }
 
-// boxoDir builds a basic directory with boxo from named children.
+// boxoDir builds a directory with boxo from named children, as `ipfs add
+// -r` does with the unixfs-v1-2025 profile: a dynamic directory that
+// becomes a HAMT when its block would pass 256 KiB.
 func boxoDir(t testing.TB, ds ipld.DAGService, kids map[string]ipld.Node) ipld.Node {
 	t.Helper()
 	ctx := context.Background()
-	d, err := uio.NewBasicDirectory(ds, uio.WithCidBuilder(cid.V1Builder{Codec: cid.DagProtobuf, MhType: mh.SHA2_256}))
+	d, err := uio.NewDirectory(ds,
+		uio.WithCidBuilder(cid.V1Builder{Codec: cid.DagProtobuf, MhType: mh.SHA2_256}),
+		uio.WithSizeEstimationMode(uio.SizeEstimationBlock))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -415,11 +415,18 @@ func TestImportErrorsRollBack(t *testing.T) {
 	if _, err := s.AddPath(context.Background(), filepath.Join(t.TempDir(), "nope"), small); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing path: %v", err)
 	}
+	storeIsEmpty(t, s)
+}
+
+// storeIsEmpty asserts that s holds nothing but its id counter: no root,
+// block, owner, file or pending marker.
+func storeIsEmpty(t *testing.T, s *Store) {
+	t.Helper()
 	it := s.db.NewIterator(nil, nil)
 	defer it.Release()
 	for it.Next() {
 		if it.Key()[0] != pCounter {
-			t.Errorf("failed imports left key %q", it.Key())
+			t.Fatalf("store holds key %q", it.Key())
 		}
 	}
 }

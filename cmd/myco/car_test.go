@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/myco-p2p/myco/internal/treecmp"
 )
 
 // carJS installs (once per version of testdata/carjs, cached under the
@@ -85,38 +87,6 @@ func runJS(t *testing.T, js string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// sameFiles asserts that two trees hold the same files with the same bytes.
-func sameFiles(t *testing.T, want, got string) {
-	t.Helper()
-	n := 0
-	err := filepath.WalkDir(want, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(want, p)
-		a, _ := os.ReadFile(p)
-		b, err := os.ReadFile(filepath.Join(got, rel))
-		if err != nil || !bytes.Equal(a, b) {
-			return fmt.Errorf("%s differs (%v)", rel, err)
-		}
-		n++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := 0
-	filepath.WalkDir(got, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			m++
-		}
-		return nil
-	})
-	if m != n {
-		t.Fatalf("%s holds %d files, %s %d", got, m, want, n)
-	}
-}
-
 // carV2 wraps a CARv1 in a CARv2 (no index), as go-car writes one.
 func carV2(v1 []byte) []byte {
 	out := []byte{0x0a, 0xa1, 0x67, 'v', 'e', 'r', 's', 'i', 'o', 'n', 0x02}
@@ -162,7 +132,7 @@ func TestCARInterop(t *testing.T) {
 	if got := runJS(t, js, "extract", x, out); got != root {
 		t.Fatalf("the JS reader found root %s, want %s", got, root)
 	}
-	sameFiles(t, tree, filepath.Join(out, root))
+	treecmp.Same(t, tree, filepath.Join(out, root))
 	// export to stdout writes the same bytes.
 	xb, _ := os.ReadFile(x)
 	if r := myco(t, a, "export", root); r.code != 0 || r.stdout != string(xb) {
@@ -192,7 +162,7 @@ func TestCARInterop(t *testing.T) {
 	if r := mycoIn(t, b, got, "fetch", jsRoot, "-o", "album"); r.code != 0 {
 		t.Fatalf("fetch of an imported root: %s", r.stderr)
 	}
-	sameFiles(t, tree, filepath.Join(got, "album"))
+	treecmp.Same(t, tree, filepath.Join(got, "album"))
 
 	// A CARv2 reads too.
 	v2 := filepath.Join(dir, "x2.car")

@@ -262,12 +262,16 @@ func (s *Store) release(owner uint64, also [][]byte) error {
 		}
 		b.Delete(bytes.Clone(it.Key()))
 		b.Delete(nodeOwnerKey(c, owner))
-		if err := flush(); err != nil {
-			it.Release()
-			return err
-		}
-		if !s.hasPrefix(cidKey(pNodeOwner, c)) {
+		// gc is held: no other owner's marker comes or goes meanwhile, so
+		// the batch need not be written before this check.
+		if !s.hasOtherOwner(c, owner) {
 			b.Delete(plainCidKey(pNode, c))
+		}
+		if b.Len() > 1000 {
+			if err := flush(); err != nil {
+				it.Release()
+				return err
+			}
 		}
 	}
 	it.Release()
@@ -310,6 +314,19 @@ func (s *Store) release(owner uint64, also [][]byte) error {
 		b.Delete(k)
 	}
 	return s.db.Write(b, nil)
+}
+
+// hasOtherOwner reports whether an owner other than owner uses block c.
+func (s *Store) hasOtherOwner(c cid.Cid, owner uint64) bool {
+	mine := nodeOwnerKey(c, owner)
+	it := s.db.NewIterator(util.BytesPrefix(cidKey(pNodeOwner, c)), nil)
+	defer it.Release()
+	for it.Next() {
+		if !bytes.Equal(it.Key(), mine) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Store) hasPrefix(p []byte) bool {

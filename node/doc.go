@@ -95,9 +95,10 @@
 //     CAR is kept in the store's index (a copy, unlike a share by
 //     reference); a root already kept is left as it is. Something wrong
 //     with the CAR is a 400 and nothing of it is kept.
-//   - cat, ls and export take CID[/PATH] (also /ipfs/CID/PATH): the path
-//     is followed through basic and HAMT-sharded folders; cat and export
-//     fetch the whole root first when it is not here.
+//   - cat, ls, export and fetch take CID[/PATH] (also /ipfs/CID/PATH): the
+//     path is followed through basic and HAMT-sharded folders; cat, export
+//     and fetch fetch the whole root first when it is not here (the swarm
+//     trades whole roots), and fetch then writes only what PATH names.
 //   - The trustless gateway (gateway.go) has its own listener and no token:
 //     config gateway (absent: 127.0.0.1:8040 on main, 127.0.0.1:0, a free
 //     port, on dev so many dev nodes share a machine; "" is off); the

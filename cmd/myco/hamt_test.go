@@ -13,11 +13,14 @@ import (
 // cats a file inside it by path; a third cats one file by path, which
 // fetches the root through the swarm first.
 func TestShardedFolderBetweenDaemons(t *testing.T) {
-	seeder, leecher := initRepo(t), initRepo(t)
+	seeder, leecher, third := initRepo(t), initRepo(t), initRepo(t)
 	startDaemon(t, seeder)
 	startDaemon(t, leecher)
-	if r := myco(t, leecher, "connect", getID(t, seeder).Addrs[0]); r.code != 0 {
-		t.Fatalf("connect: %s", r.stderr)
+	startDaemon(t, third)
+	for _, r := range []string{leecher, third} {
+		if res := myco(t, r, "connect", getID(t, seeder).Addrs[0]); res.code != 0 {
+			t.Fatalf("connect: %s", res.stderr)
+		}
 	}
 	dir := t.TempDir()
 	album := filepath.Join(dir, "album")
@@ -69,4 +72,20 @@ func TestShardedFolderBetweenDaemons(t *testing.T) {
 	}
 	r = myco(t, leecher, "cat", root+"/photos")
 	assertOneLine(t, r.stderr, "is a directory")
+
+	// fetch of a path: the third node fetches the root through the swarm,
+	// then writes the one file, or the one folder, the path names.
+	got3 := t.TempDir()
+	if r := mycoIn(t, third, got3, "fetch", root+"/photos/IMG_0042.jpg"); r.code != 0 {
+		t.Fatalf("fetch of a file by path: %s", r.stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(got3, "IMG_0042.jpg")); err != nil || string(b) != "photo 42\n" {
+		t.Fatalf("fetched by path: %q %v", b, err)
+	}
+	if r := mycoIn(t, third, got3, "fetch", root+"/photos"); r.code != 0 {
+		t.Fatalf("fetch of a sharded folder by path: %s", r.stderr)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(got3, "photos")); len(ents) != 5000 {
+		t.Fatalf("folder fetched by path holds %d files", len(ents))
+	}
 }

@@ -43,26 +43,19 @@ func cmdExport() *command {
 			out = fs.String("o", "", "write the CAR to this file instead of stdout (refused if it exists)")
 		},
 		run: func(e *env, args []string) error {
-			if err := checkRootArg(args[0]); err != nil {
-				return err
-			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
 			dst := e.stdout
 			var f *os.File
 			if *out != "" {
+				var err error
 				if f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err != nil {
 					return fmt.Errorf("export: %w", err)
 				}
 				dst = f
 			}
-			w := bufio.NewWriterSize(dst, 1<<20)
-			_, err = c.ExportCAR(e.ctx, args[0], *timeout, w)
-			if ferr := w.Flush(); err == nil {
-				err = ferr
-			}
+			err := streamRoot(e, args[0], dst, func(c *node.Client, w io.Writer) error {
+				_, err := c.ExportCAR(e.ctx, args[0], *timeout, w)
+				return err
+			})
 			if f != nil {
 				if cerr := f.Close(); err == nil {
 					err = cerr
@@ -74,6 +67,24 @@ func cmdExport() *command {
 			return err
 		},
 	}
+}
+
+// streamRoot checks a CID|NAME[/PATH] argument, then lets stream write
+// the daemon's answer to dst through a buffer.
+func streamRoot(e *env, arg string, dst io.Writer, stream func(c *node.Client, w io.Writer) error) error {
+	if err := checkRootArg(arg); err != nil {
+		return err
+	}
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(dst, 1<<20)
+	err = stream(c, w)
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 func cmdImport() *command {

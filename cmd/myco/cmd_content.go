@@ -1,9 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -62,19 +62,10 @@ func cmdCat() *command {
 			timeout = fs.Duration("timeout", time.Minute, "when not here: fail when no peer has it for this long")
 		},
 		run: func(e *env, args []string) error {
-			if err := checkRootArg(args[0]); err != nil {
+			return streamRoot(e, args[0], e.stdout, func(c *node.Client, w io.Writer) error {
+				_, err := c.Cat(e.ctx, args[0], *timeout, w)
 				return err
-			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			w := bufio.NewWriterSize(e.stdout, 1<<20)
-			_, err = c.Cat(e.ctx, args[0], *timeout, w)
-			if ferr := w.Flush(); err == nil {
-				err = ferr
-			}
-			return err
+			})
 		},
 	}
 }

@@ -27,3 +27,6 @@ func startWriteback(fh *os.File, off int64, n int) {
 func openDirect(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_WRONLY|unix.O_DIRECT, 0)
 }
+
+// DirectIO says how downloads reach the disk on this platform.
+const DirectIO = "direct writes (O_DIRECT) with writeback started per leaf, synced when a fetch finishes"

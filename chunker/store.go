@@ -244,6 +244,12 @@ func (s *Store) rollbackImports() error {
 func (s *Store) release(owner uint64, also [][]byte) error {
 	s.gc.Lock()
 	defer s.gc.Unlock()
+	return s.releaseLocked(owner, also, nil)
+}
+
+// releaseLocked is release with s.gc held; when freed is not nil, the
+// blocks whose bytes it deletes are added to it.
+func (s *Store) releaseLocked(owner uint64, also [][]byte, freed *GCResult) error {
 	b := new(leveldb.Batch)
 	flush := func() error {
 		if b.Len() == 0 {
@@ -265,6 +271,11 @@ func (s *Store) release(owner uint64, also [][]byte) error {
 		// gc is held: no other owner's marker comes or goes meanwhile, so
 		// the batch need not be written before this check.
 		if !s.hasOtherOwner(c, owner) {
+			if freed != nil {
+				if v, err := s.db.Get(plainCidKey(pNode, c), nil); err == nil {
+					freed.add(c, len(v))
+				}
+			}
 			b.Delete(plainCidKey(pNode, c))
 		}
 		if b.Len() > 1000 {

@@ -202,7 +202,10 @@ type RuleError struct {
 	Desc string
 }
 
-func (e *RuleError) Error() string { return e.Code.String() + ": " + e.Desc }
+// Error is the description alone: it reaches users (a refused send says
+// why), who have no use for the code's Go name; callers that need the rule
+// match Code with errors.As.
+func (e *RuleError) Error() string { return e.Desc }
 
 func ruleErr(code ErrorCode, format string, args ...any) error {
 	return &RuleError{Code: code, Desc: fmt.Sprintf(format, args...)}

@@ -309,14 +309,15 @@ func DecodeAnchor(b []byte) (Anchor, error) {
 // MaxNameLen bytes of lower-case ASCII letters, digits and '-', and never
 // also the text of a CID (so "fetch NAME|CID" is never ambiguous).
 func CheckName(name string) error {
+	// Characters are checked first: a name of non-ASCII letters is told
+	// which one is not allowed, not a byte count.
+	for _, ch := range name {
+		if !('a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9' || ch == '-') {
+			return fmt.Errorf("name %q: %q is not allowed: names use only lower-case letters a-z, digits and '-'", name, ch)
+		}
+	}
 	if len(name) < MinNameLen || len(name) > MaxNameLen {
 		return fmt.Errorf("name %q is %d characters, want %d to %d", name, len(name), MinNameLen, MaxNameLen)
-	}
-	for i := 0; i < len(name); i++ {
-		ch := name[i]
-		if !('a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9' || ch == '-') {
-			return fmt.Errorf("name %q: character %q is not a lower-case letter, digit or '-'", name, ch)
-		}
 	}
 	if _, err := cid.Decode(name); err == nil {
 		return fmt.Errorf("name %q is also a CID", name)

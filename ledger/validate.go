@@ -32,7 +32,7 @@ func checkTxSanity(tx *Tx, p *Params) error {
 	case TxTransfer:
 		// A transfer moves a positive amount.
 		if tx.Amount == 0 {
-			return ruleErr(ErrZeroAmount, "transfer of zero")
+			return ruleErr(ErrZeroAmount, "the amount is zero: a transfer moves at least 1 base unit")
 		}
 		// A transfer pays a real address, never the zero address.
 		if tx.Recipient.IsZero() {
@@ -177,7 +177,7 @@ func applyTx(v *view, tx *Tx, bc blockCtx) error {
 	}
 	// The sender's balance covers amount plus fee.
 	if acc.Balance < total {
-		return ruleErr(ErrInsufficientBalance, "balance %d cannot cover %d (amount %d + fee %d)", acc.Balance, total, tx.Amount, tx.Fee)
+		return ruleErr(ErrInsufficientBalance, "not enough coins: the balance %d cannot cover %d (amount %d + fee %d)", acc.Balance, total, tx.Amount, tx.Fee)
 	}
 	// The sender's nonce must not overflow 64 bits.
 	if acc.Nonce == ^uint64(0) {

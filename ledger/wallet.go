@@ -61,10 +61,10 @@ func DecodeAddress(s string, p *Params) (Address, error) {
 	}
 	hrp, data, version, err := bech32.DecodeGeneric(s)
 	if err != nil {
-		return a, fmt.Errorf("decode address %q: %w", s, err)
+		return a, fmt.Errorf("%q is not an address (%w): an address looks like %s1… and is 43 or 44 characters", s, err, p.HRP)
 	}
 	if hrp != p.HRP {
-		return a, fmt.Errorf("decode address %q: prefix %q is not this network's %q (network %s)", s, hrp, p.HRP, p.Name)
+		return a, fmt.Errorf("address %q is for another network: its prefix %q is not %q, this %s network's", s, hrp, p.HRP, p.Name)
 	}
 	if version != bech32.VersionM {
 		return a, fmt.Errorf("decode address %q: bech32 checksum, want bech32m", s)

@@ -153,11 +153,11 @@ func TestDecodeAddressErrors(t *testing.T) {
 		p        *Params
 		want     string
 	}{
-		{"wrong network", good, dev, "not this network"},
+		{"wrong network", good, dev, "is for another network"},
 		{"bad checksum", string(flipped), main, "checksum"},
 		{"short", shortData, main, "bytes, want 20"},
-		{"garbage", "hello", main, "decode address"},
-		{"empty", "", main, "decode address"},
+		{"garbage", "hello", main, "is not an address"},
+		{"empty", "", main, "is not an address"},
 		{"too long", strings.Repeat("q", 200), main, "too long"},
 		{"bech32 not m", mustBech32(t, main.HRP, a[:]), main, "want bech32m"},
 	} {

@@ -22,7 +22,8 @@ import (
 
 // The API is HTTP with JSON bodies under /api/v0/, plus /metrics. Every
 // request, on any path, must carry "Authorization: Bearer <token>" with the
-// token the daemon wrote to <repo>/api.token; anything else gets 401, like
+// token the daemon wrote to <repo>/api.token (or, from the web dashboard, a
+// session cookie: see api_webui.go); anything else gets 401, like
 // bitcoind's cookie authentication. Errors are {"error": "..."} with a 4xx or
 // 5xx status.
 
@@ -69,6 +70,10 @@ type APIServer struct {
 	// the shutdown.
 	stopping context.Context
 	stop     context.CancelFunc
+	// web is the dashboard's state (api_webui.go).
+	web *webUI
+	// daemon is what the API may ask of the daemon running it.
+	daemon *daemonControl
 }
 
 // ErrDaemonStopping is the cause of a request context cancelled because the
@@ -78,12 +83,17 @@ var ErrDaemonStopping = errors.New("daemon stopping")
 // ListenAPI binds the API address (port 0 picks a free port) and starts
 // serving. Addr reports where it listens.
 func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
+	return listenAPI(n, addr, token, newDaemonControl())
+}
+
+// listenAPI is ListenAPI for a daemon, whose controls the API serves.
+func listenAPI(n *Node, addr, token string, ctl *daemonControl) (*APIServer, error) {
 	if _, err := ParseAPIAddr(addr); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("api: listen on %s: %w", addr, err)
+		return nil, apiListenError(addr, err)
 	}
 	s := &APIServer{
 		node:  n,
@@ -94,7 +104,8 @@ func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
 			Name: "myco_api_requests_total",
 			Help: "API requests by path and status code.",
 		}, []string{"path", "code"}),
-		done: make(chan error, 1),
+		done:   make(chan error, 1),
+		daemon: ctl,
 	}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 	if err := n.reg.Register(s.requests); err != nil {
@@ -116,11 +127,13 @@ func ListenAPI(n *Node, addr, token string) (*APIServer, error) {
 	s.registerLedger(mux)
 	s.registerNames(mux)
 	s.registerSwarm(mux)
+	s.registerWebUI(mux)
+	s.registerDaemon(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	s.srv = &http.Server{
-		Handler:           s.authenticate(s.endAtShutdown(mux)),
+		Handler:           s.authenticateWeb(s.endAtShutdown(mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return n.ctx },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
@@ -144,6 +157,7 @@ func (s *APIServer) Addr() string { return s.ln.Addr().String() }
 // error: the daemon still stops cleanly.
 func (s *APIServer) Shutdown(ctx context.Context) error {
 	s.stop()
+	s.closeWebUI()
 	if err := s.srv.Shutdown(ctx); err != nil {
 		s.log.Warn("requests still running at shutdown were cut off", "err", err)
 		s.srv.Close()

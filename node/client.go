@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	mycodht "github.com/myco-p2p/myco/dht"
@@ -119,7 +118,7 @@ func (c *Client) sendRaw(ctx context.Context, method, path string, rd io.Reader,
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
+		if isConnRefused(err) {
 			return nil, fmt.Errorf("%w for repo %s (its api file is stale; start one with 'myco daemon')", ErrNoDaemon, c.repo)
 		}
 		return nil, fmt.Errorf("reach the daemon at %s: %w", c.base, err)

@@ -15,8 +15,14 @@ import (
 	"github.com/myco-p2p/myco/swarm"
 )
 
-// DefaultAPIAddr is where the HTTP API listens unless told otherwise.
+// DefaultAPIAddr is where the HTTP API of a main node listens unless told
+// otherwise.
 const DefaultAPIAddr = "127.0.0.1:5040"
+
+// DevAPIAddr is the API address of a dev node: a port the kernel picks, so
+// that several dev daemons run side by side (the CLI finds it in the api
+// file).
+const DevAPIAddr = "127.0.0.1:0"
 
 // DefaultPort is the libp2p port of a main-network node (TCP and QUIC).
 const DefaultPort = 4040
@@ -41,6 +47,9 @@ type Config struct {
 	Bootstrap []string `json:"bootstrap"`
 	// LogLevel is one of debug, info, warn, error.
 	LogLevel string `json:"log_level"`
+	// LogFile, when set, is where the daemon logs instead of stderr,
+	// rotated by size (relative paths are inside the repo).
+	LogFile string `json:"log_file,omitempty"`
 	// Limits bounds what the node may use.
 	Limits Limits `json:"limits"`
 	// DHT chooses how the node takes part in the DHT.
@@ -159,6 +168,7 @@ func DefaultConfig(network string) Config {
 			fmt.Sprintf("/ip6/::/udp/%d/quic-v1", DefaultPort),
 		}
 	} else {
+		c.API = DevAPIAddr
 		c.Listen = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
 	}
 	return c

@@ -16,7 +16,6 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/myco-p2p/myco/chunker"
-	mycodht "github.com/myco-p2p/myco/dht"
 	"github.com/myco-p2p/myco/swarm"
 )
 
@@ -139,7 +138,7 @@ func (n *Node) provide(c cid.Cid) {
 
 // parseRoot parses a CID given by a user.
 func parseRoot(s string) (cid.Cid, error) {
-	c, err := mycodht.ParseCID(s)
+	c, err := ParseCID(s)
 	if err != nil {
 		return cid.Undef, badRequest(err)
 	}

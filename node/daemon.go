@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myco-p2p/myco/chunker"
 	"github.com/myco-p2p/myco/internal/logdedup"
 )
 
@@ -23,6 +24,7 @@ type DaemonOptions struct {
 	Bootstrap []string
 	API       string // overrides the config's API address when set
 	LogLevel  string // overrides the config's log level when set
+	LogFile   string // overrides the config's log file when set
 	Mine      int    // mining threads to start with; 0 does not mine
 	// MaxUpload and MaxDownload override the config's rate limits when set.
 	MaxUpload, MaxDownload string
@@ -47,9 +49,20 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 	if err != nil {
 		return err
 	}
+	ctl := newDaemonControl()
+	ctl.level.Set(lvl)
+	logOut := opts.Stderr
+	if ctl.logFile = repo.LogFilePath(opts.LogFile); ctl.logFile != "" {
+		lf, err := openLogFile(ctl.logFile, LogFileMaxMB)
+		if err != nil {
+			return err
+		}
+		defer lf.Close()
+		logOut = lf
+	}
 	// A warning repeated for one cause is logged once, then counted at most
 	// once a minute, across the whole daemon.
-	dedup := logdedup.New(slog.NewTextHandler(opts.Stderr, &slog.HandlerOptions{Level: lvl}), logdedup.Options{})
+	dedup := logdedup.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: ctl.level}), logdedup.Options{})
 	defer dedup.Flush(context.Background())
 	log := slog.New(dedup)
 	apiAddr := repo.Config.API
@@ -75,6 +88,16 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 	}
 	defer lock.Close()
 
+	listen := repo.Config.Listen
+	if len(opts.Listen) > 0 {
+		listen = opts.Listen
+	}
+	if err := checkListenFree(listen); err != nil {
+		return err
+	}
+	if err := checkAPIFree(apiAddr); err != nil {
+		return err
+	}
 	n, err := New(repo, Options{Logger: log, Listen: opts.Listen, Bootstrap: opts.Bootstrap})
 	if err != nil {
 		return err
@@ -90,7 +113,7 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 		n.Close()
 		return err
 	}
-	api, err := ListenAPI(n, apiAddr, token)
+	api, err := listenAPI(n, apiAddr, token, ctl)
 	if err != nil {
 		n.Close()
 		return err
@@ -120,10 +143,13 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 	fmt.Fprintf(opts.Stdout, "daemon ready: peer %s, network %s, api %s, addrs %s\n",
 		id.ID, id.Network, api.Addr(), strings.Join(id.Addrs, " "))
 	log.Info("daemon ready", "peer", id.ID, "api", api.Addr())
+	log.Info("downloads: " + chunker.DirectIO)
 
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
+	case <-api.ShutdownRequested():
+		log.Info("shutting down: asked through the API")
 	case err := <-api.done:
 		// The API server died under us; say why and stop.
 		api.done <- err

@@ -87,6 +87,29 @@
 //   - `swarm limits` changes last until the daemon stops; with --save the
 //     node also writes them to config.json (the file, re-read, so daemon
 //     flags are not written there).
+//   - The web dashboard (api_webui.go, assets in node/webui) shares the
+//     API's address. Its session cookie is named after the API port, since
+//     browsers share cookies across the ports of a host. Files uploaded
+//     through it are saved under <repo>/uploads (a taken name gets " (1)")
+//     and shared by reference like any file; removing the root leaves the
+//     file there. A fetch started from it outlives the page that asked and
+//     goes into <repo>/downloads unless the page names a folder. Its ban
+//     button bans through the ledger's blocklist, which is the host's
+//     connection gater (24 hours unless the request says otherwise).
+//   - A dev config puts the API on 127.0.0.1:0 (the kernel picks a port,
+//     the api file says which), so dev daemons run side by side. Before
+//     starting, the daemon binds each listen address with a fixed port and
+//     the API address once without SO_REUSEPORT: libp2p's listeners use
+//     that option, so two daemons on one port would otherwise share it in
+//     silence; a taken address is an error naming it.
+//   - What the repo alone knows is answered without a daemon (offline.go):
+//     the peer id and wallet address from the keys, and, under the repo
+//     lock while no daemon holds it, the roots and gc of the store.
+//   - The daemon's log goes to stderr or to a file rotated by size
+//     (logfile.go); `log level` and `shutdown` go through the API
+//     (api_daemon.go) and change nothing on disk.
+//   - Errors that reach users are in words: a malformed CID is said once
+//     (cidtext.go), a refused transfer with what to do.
 //   - CAR files (car.go, api_car.go): GET /api/v0/export streams a CARv1
 //     of a root (fetched from the swarm first if it is not here, like cat)
 //     with every block read and verified as it goes out; POST

@@ -254,6 +254,14 @@ func (n *Node) submitTx(tx *ledger.Tx) (TxIDJSON, error) {
 func ledgerError(err error) error {
 	var re *ledger.RuleError
 	if errors.As(err, &re) {
+		switch re.Code {
+		case ledger.ErrInsufficientBalance:
+			err = fmt.Errorf("%w; 'myco wallet balance' shows what this wallet holds (coins come from mining or from other wallets)", err)
+		case ledger.ErrFeeTooLow:
+			err = fmt.Errorf("%w; raise it with --fee", err)
+		case ledger.ErrNonceGap, ledger.ErrMempoolConflict:
+			err = fmt.Errorf("%w; wait for this wallet's pending transactions to be mined and try again", err)
+		}
 		return badRequest(err)
 	}
 	return err

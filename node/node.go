@@ -13,6 +13,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
@@ -69,6 +70,7 @@ type Node struct {
 	swarm     *swarm.Service
 	chain     *ledger.Chain
 	netsync   *netsync.Service
+	blocklist *netsync.Blocklist
 	miner     *ledger.Miner
 	walletKey *btcec.PrivateKey
 	claims    *claims
@@ -76,6 +78,7 @@ type Node struct {
 	peersKick chan struct{}
 	reach     reachState
 	holders   holders
+	bw        *metrics.BandwidthCounter // bytes of the node's protocols
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -161,6 +164,9 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open content store: %w", err), h.Close())
 	}
+	// The node's protocols count their bytes through ch (bandwidth.go).
+	bw := metrics.NewBandwidthCounter()
+	ch := &countingHost{Host: h, bw: bw}
 	pending, err := loadClaims(repo.File(PendingFile))
 	if err != nil {
 		return nil, errors.Join(err, store.Close(), h.Close())
@@ -179,7 +185,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 			dhtMode = DHTModeServer
 		}
 	}
-	d, err := mycodht.New(h, mycodht.Config{
+	d, err := mycodht.New(ch, mycodht.Config{
 		DataDir:        repo.File("dht"),
 		BootstrapPeers: boot,
 		ForceServer:    dhtMode == DHTModeServer,
@@ -200,7 +206,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	// The swarm calls OnBroken before New returns the node only if a peer
 	// asks for a broken root that early; the node takes over once built.
 	var self atomic.Pointer[Node]
-	sw, err := swarm.New(h, store, swarm.Config{
+	sw, err := swarm.New(ch, store, swarm.Config{
 		Logger: log.With("subsystem", "swarm"),
 		FindProviders: func(ctx context.Context, c cid.Cid, limit int) (<-chan peer.AddrInfo, error) {
 			ch, err := d.FindProviders(ctx, c, mycodht.FindOptions{Limit: limit})
@@ -230,7 +236,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("start swarm: %w", err), d.Close(), chain.Close(), store.Close(), h.Close())
 	}
-	ns, err := netsync.New(h, chain, netsync.Config{
+	ns, err := netsync.New(ch, chain, netsync.Config{
 		Logger:    log.With("subsystem", "netsync"),
 		Now:       time.Now,
 		Blocklist: blocklist,
@@ -253,9 +259,11 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		bootstrap: boot,
 		dht:       d,
 		store:     store,
+		bw:        bw,
 		swarm:     sw,
 		chain:     chain,
 		netsync:   ns,
+		blocklist: blocklist,
 		walletKey: wk,
 		claims:    pending,
 		claimKick: make(chan struct{}, 1),

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"sort"
 	"strings"
 	"syscall"
@@ -73,6 +74,11 @@ func commands() []*command {
 		cmdMineStart(), cmdMineStop(), cmdMineStatus(),
 		cmdPublish(), cmdVerify(), cmdResolve(),
 		cmdFetch(), cmdSwarmStats(), cmdSwarmLimits(), cmdStat(),
+		// The web dashboard (cmd_webui.go).
+		cmdWebUI(),
+		cmdCompletion(), cmdConfigShow(), cmdConfigGet(), cmdConfigSet(), cmdConfigEdit(),
+		cmdShutdown(), cmdLogLevel(), cmdLogTail(), cmdGC(), cmdStatsBW(),
+		cmdServiceInstall(), cmdServiceUninstall(), cmdServiceStart(), cmdServiceStop(), cmdServiceStatus(),
 	}, carCommands()...) // CAR files: cmd_car.go
 }
 
@@ -109,14 +115,18 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	global.SetOutput(io.Discard)
 	repoFlag := global.String("repo", "", "")
 	jsonFlag := global.Bool("json", false, "")
+	versionFlag := global.Bool("version", false, "")
 	if err := global.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout, cmds)
 			return err
 		}
-		return usageError{fmt.Sprintf("%v (see 'myco help')", err)}
+		return usageError{fmt.Sprintf("%s (see 'myco help')", flagErrorText(err))}
 	}
 	rest := global.Args()
+	if *versionFlag {
+		rest = []string{"version"}
+	}
 	if len(rest) == 0 {
 		printUsage(stderr, cmds)
 		return usageError{"no command given (see 'myco help')"}
@@ -132,14 +142,18 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cmd := findCommand(cmds, name)
 	if cmd == nil {
 		if sub := subcommands(cmds, name); sub != "" {
-			return usageError{fmt.Sprintf("usage: myco %s %s (see 'myco help')", name, sub)}
+			if len(rest) > 0 && (rest[0] == "--help" || rest[0] == "-help" || rest[0] == "-h") {
+				groupUsage(stdout, cmds, name)
+				return flag.ErrHelp
+			}
+			return usageError{fmt.Sprintf("usage: myco %s %s (see 'myco help %s')", name, sub, name)}
 		}
 		return usageError{fmt.Sprintf("unknown command %q (see 'myco help')", name)}
 	}
 
 	fs := flag.NewFlagSet("myco "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	repo := fs.String("repo", *repoFlag, "repo directory (default $MYCO_REPO, else ~/.myco)")
+	repo := fs.String("repo", *repoFlag, "repo `DIR` (default $MYCO_REPO, else ~/.myco)")
 	jsonOut := fs.Bool("json", *jsonFlag, "print JSON for scripts")
 	if cmd.flags != nil {
 		cmd.flags(fs)
@@ -150,7 +164,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			commandUsage(stdout, cmd, fs)
 			return err
 		}
-		return usageError{fmt.Sprintf("%s: %v (see 'myco help %s')", cmd.name, err, cmd.name)}
+		return usageError{fmt.Sprintf("%s: %s (see 'myco help %s')", cmd.name, flagErrorText(err), cmd.name)}
 	}
 	if len(pos) < cmd.minArgs || len(pos) > cmd.maxArgs {
 		return usageError{fmt.Sprintf("usage: myco %s %s (see 'myco help %s')", cmd.name, cmd.args, cmd.name)}
@@ -161,6 +175,16 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, repo: repoPath, json: *jsonOut}
 	return cmd.run(e, pos)
+}
+
+// flagDash matches a flag as the flag package names it in its errors,
+// with one dash.
+var flagDash = regexp.MustCompile(`(^|[\s:])-([A-Za-z][A-Za-z0-9-]*)`)
+
+// flagErrorText is a flag package error with flags written as users type
+// them: "flag provided but not defined: --frob".
+func flagErrorText(err error) string {
+	return flagDash.ReplaceAllString(err.Error(), "$1--$2")
 }
 
 // parseInterleaved parses flags that may stand before, between or after
@@ -213,6 +237,7 @@ func printUsage(w io.Writer, cmds []*command) {
 	fmt.Fprintln(w, "myco: share and fetch files peer to peer, with a ledger of its own")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "usage: myco [--repo DIR] [--json] COMMAND [ARGS]")
+	fmt.Fprintln(w, "       myco --version")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	sorted := append([]*command(nil), cmds...)
@@ -221,7 +246,7 @@ func printUsage(w io.Writer, cmds []*command) {
 		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "'myco help COMMAND' describes one command.")
+	fmt.Fprintln(w, "'myco help COMMAND' or 'myco COMMAND --help' describes one command.")
 }
 
 func help(w io.Writer, cmds []*command, args []string) error {
@@ -229,25 +254,66 @@ func help(w io.Writer, cmds []*command, args []string) error {
 		printUsage(w, cmds)
 		return nil
 	}
-	cmd := findCommand(cmds, strings.Join(args, " "))
+	name := strings.Join(args, " ")
+	cmd := findCommand(cmds, name)
 	if cmd == nil {
-		return usageError{fmt.Sprintf("unknown command %q (see 'myco help')", strings.Join(args, " "))}
+		if subcommands(cmds, name) != "" {
+			groupUsage(w, cmds, name)
+			return nil
+		}
+		return usageError{fmt.Sprintf("unknown command %q (see 'myco help')", name)}
 	}
+	commandUsage(w, cmd, commandFlags(cmd))
+	return nil
+}
+
+// commandFlags is every flag cmd takes, for help and completion.
+func commandFlags(cmd *command) *flag.FlagSet {
 	fs := flag.NewFlagSet("myco "+cmd.name, flag.ContinueOnError)
-	fs.String("repo", "", "repo directory (default $MYCO_REPO, else ~/.myco)")
+	fs.SetOutput(io.Discard)
+	fs.String("repo", "", "repo `DIR` (default $MYCO_REPO, else ~/.myco)")
 	fs.Bool("json", false, "print JSON for scripts")
 	if cmd.flags != nil {
 		cmd.flags(fs)
 	}
-	commandUsage(w, cmd, fs)
-	return nil
+	return fs
 }
 
 func commandUsage(w io.Writer, cmd *command, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "usage: myco %s %s\n\n%s\n\noptions:\n", cmd.name, cmd.args, cmd.summary)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	fmt.Fprintf(w, "usage: myco %s", cmd.name)
+	if cmd.args != "" {
+		fmt.Fprintf(w, " %s", cmd.args)
+	}
+	fmt.Fprintf(w, " [options]\n\n%s\n\noptions:\n", cmd.summary)
+	printFlags(w, fs)
+}
+
+// printFlags lists a command's flags as users type them, with two dashes
+// (the flag package prints one), sorted by name.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		kind, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if kind != "" {
+			line += " " + strings.ToUpper(kind)
+		}
+		fmt.Fprintf(w, "%s\n      %s", line, usage)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// groupUsage lists the commands of a group (`myco help dht`).
+func groupUsage(w io.Writer, cmds []*command, group string) {
+	fmt.Fprintf(w, "usage: myco %s SUBCOMMAND [ARGS]\n\nsubcommands:\n", group)
+	for _, c := range cmds {
+		if sub, ok := strings.CutPrefix(c.name, group+" "); ok {
+			fmt.Fprintf(w, "  %-10s %s\n", sub, c.summary)
+		}
+	}
+	fmt.Fprintf(w, "\n'myco help %s SUBCOMMAND' describes one.\n", group)
 }
 
 // multiFlag collects a repeatable string flag.

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/myco-p2p/myco/dht"
 	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/node"
 )
@@ -26,7 +25,7 @@ func checkRootArg(s string) error {
 	if ledger.CheckName(root) == nil {
 		return nil
 	}
-	_, err := dht.ParseCID(root)
+	_, err := parseCID(root)
 	return err
 }
 

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/myco-p2p/myco/dht"
 	"github.com/myco-p2p/myco/node"
 )
 
@@ -90,26 +89,31 @@ func cmdLs() *command {
 					tw.Flush()
 				})
 			}
-			return show(e, func(c *node.Client) ([]node.RootJSON, error) { return c.Roots(e.ctx) }, func(roots []node.RootJSON) {
-				if len(roots) == 0 {
-					fmt.Fprintln(e.stdout, "no roots yet (share a file with 'myco share PATH', or fetch one)")
-					return
+			roots, err := roots(e)
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(roots)
+			}
+			if len(roots) == 0 {
+				fmt.Fprintln(e.stdout, "no roots yet (share a file with 'myco share PATH', or fetch one)")
+				return nil
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CID\tSIZE\tTYPE\tNAME\tSTATE")
+			for _, r := range roots {
+				kind := "file"
+				if r.Dir {
+					kind = "dir"
 				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "CID\tSIZE\tTYPE\tNAME\tSTATE")
-				for _, r := range roots {
-					kind := "file"
-					if r.Dir {
-						kind = "dir"
-					}
-					size := "?"
-					if r.Size > 0 || r.State == "seeding" || r.State == "broken" {
-						size = humanBytes(float64(r.Size))
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.CID, size, kind, orDash(r.Name), stateText(r.State, r.Reason, r.Percent))
+				size := "?"
+				if r.Size > 0 || r.State == "seeding" || r.State == "broken" {
+					size = humanBytes(float64(r.Size))
 				}
-				tw.Flush()
-			})
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.CID, size, kind, orDash(r.Name), stateText(r.State, r.Reason, r.Percent))
+			}
+			return tw.Flush()
 		},
 	}
 }
@@ -140,7 +144,7 @@ func cmdRm() *command {
 		summary: "drop a root: stop keeping and providing it (shared files themselves stay), cancel its fetch, or forget its failed fetch",
 		minArgs: 1, maxArgs: 1,
 		run: func(e *env, args []string) error {
-			if _, err := dht.ParseCID(args[0]); err != nil {
+			if _, err := parseCID(args[0]); err != nil {
 				return err
 			}
 			return show(e, func(c *node.Client) (node.CancelResult, error) { return c.Remove(e.ctx, args[0]) }, func(r node.CancelResult) {

@@ -23,7 +23,7 @@ func cmdDHTFindProvs() *command {
 		},
 		run: func(e *env, args []string) error {
 			// A malformed CID is answered here, daemon or not.
-			if _, err := dht.ParseCID(args[0]); err != nil {
+			if _, err := parseCID(args[0]); err != nil {
 				return err
 			}
 			c, err := e.client()

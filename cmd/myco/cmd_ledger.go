@@ -14,21 +14,7 @@ func cmdWalletAddress() *command {
 	return &command{
 		name:    "wallet address",
 		summary: "print this node's wallet address",
-		run: func(e *env, _ []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			id, err := c.ID(e.ctx)
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.printJSON(map[string]string{"address": id.Address})
-			}
-			fmt.Fprintln(e.stdout, id.Address)
-			return nil
-		},
+		run:     runWalletAddress,
 	}
 }
 

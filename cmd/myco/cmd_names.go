@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/myco-p2p/myco/dht"
 	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/node"
 )
@@ -24,7 +23,7 @@ func cmdPublish() *command {
 			timeout = fs.Duration("timeout", 10*time.Minute, "how long to wait for a new name's claim (the daemon goes on after)")
 		},
 		run: func(e *env, args []string) error {
-			if _, err := dht.ParseCID(args[0]); err != nil {
+			if _, err := parseCID(args[0]); err != nil {
 				return err
 			}
 			if *name != "" {
@@ -65,7 +64,7 @@ func cmdVerify() *command {
 		summary: "prove that a CID existed: its first anchor on the ledger",
 		minArgs: 1, maxArgs: 1,
 		run: func(e *env, args []string) error {
-			if _, err := dht.ParseCID(args[0]); err != nil {
+			if _, err := parseCID(args[0]); err != nil {
 				return err
 			}
 			return show(e, func(c *node.Client) (node.VerifyJSON, error) { return c.Verify(e.ctx, args[0]) }, func(v node.VerifyJSON) {

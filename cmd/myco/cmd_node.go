@@ -1,11 +1,12 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
-	"sort"
 	"strings"
 
+	"github.com/myco-p2p/myco/internal/service"
 	"github.com/myco-p2p/myco/node"
 	"github.com/myco-p2p/myco/swarm"
 )
@@ -37,21 +38,22 @@ func cmdInit() *command {
 
 func cmdDaemon() *command {
 	var listen, bootstrap multiFlag
-	var api, logLevel, maxUp, maxDown *string
+	var api, logLevel, logFile, maxUp, maxDown *string
 	var mine *bool
 	var mineThreads *int
 	return &command{
 		name:    "daemon",
 		summary: "run the node until interrupted (SIGINT or SIGTERM)",
 		flags: func(fs *flag.FlagSet) {
-			fs.Var(&listen, "listen", "multiaddr to listen on (repeatable; replaces the config's)")
-			fs.Var(&bootstrap, "bootstrap", "peer multiaddr with /p2p/ID to dial at start (repeatable; replaces the config's)")
-			api = fs.String("api", "", "HOST:PORT of the HTTP API (default from config, 127.0.0.1:5040; port 0 picks one)")
-			logLevel = fs.String("log-level", "", "debug, info, warn or error (default from config)")
+			fs.Var(&listen, "listen", "`MULTIADDR` to listen on (repeatable; replaces the config's)")
+			fs.Var(&bootstrap, "bootstrap", "peer `MULTIADDR` with /p2p/ID to dial at start (repeatable; replaces the config's)")
+			api = fs.String("api", "", "`HOST:PORT` of the HTTP API (default from config: 127.0.0.1:5040 on main, 127.0.0.1:0 on dev; port 0 picks one)")
+			logLevel = fs.String("log-level", "", "`LEVEL`: debug, info, warn or error (default from config)")
+			logFile = fs.String("log-file", "", "log to this `file`, rotated at 10 MB, instead of stderr (default from config log_file; relative to the repo)")
 			mine = fs.Bool("mine", false, "mine blocks")
 			mineThreads = fs.Int("mine-threads", 1, "mining threads with --mine")
-			maxUp = fs.String("max-upload", "", "upload limit in bytes/s, k/M/G suffix allowed")
-			maxDown = fs.String("max-download", "", "download limit in bytes/s, k/M/G suffix allowed")
+			maxUp = fs.String("max-upload", "", "upload limit in bytes/s (`RATE`), k/M/G suffix allowed")
+			maxDown = fs.String("max-download", "", "download limit in bytes/s (`RATE`), k/M/G suffix allowed")
 		},
 		run: func(e *env, _ []string) error {
 			threads := 0
@@ -68,15 +70,19 @@ func cmdDaemon() *command {
 					}
 				}
 			}
-			return node.RunDaemon(e.ctx, e.repo, node.DaemonOptions{
-				Listen:    listen,
-				Bootstrap: bootstrap,
-				API:       *api,
-				Mine:      threads,
-				MaxUpload: *maxUp, MaxDownload: *maxDown,
-				LogLevel: *logLevel,
-				Stdout:   e.stdout,
-				Stderr:   e.stderr,
+			// Under the Windows service manager, its stop request ends ctx.
+			return service.RunDaemon(e.ctx, func(ctx context.Context) error {
+				return node.RunDaemon(ctx, e.repo, node.DaemonOptions{
+					Listen:    listen,
+					Bootstrap: bootstrap,
+					API:       *api,
+					Mine:      threads,
+					MaxUpload: *maxUp, MaxDownload: *maxDown,
+					LogLevel: *logLevel,
+					LogFile:  *logFile,
+					Stdout:   e.stdout,
+					Stderr:   e.stderr,
+				})
 			})
 		},
 	}
@@ -85,31 +91,8 @@ func cmdDaemon() *command {
 func cmdID() *command {
 	return &command{
 		name:    "id",
-		summary: "show this node's peer id, addresses, wallet address, network and reachability",
-		run: func(e *env, _ []string) error {
-			return show(e, func(c *node.Client) (node.IDInfo, error) { return c.ID(e.ctx) }, func(id node.IDInfo) {
-				fmt.Fprintf(e.stdout, "peer id: %s\nnetwork: %s\naddress: %s\n", id.ID, id.Network, id.Address)
-				fmt.Fprintf(e.stdout, "reachability: %s\n", id.Reachability)
-				if len(id.NAT) > 0 {
-					kinds := make([]string, 0, len(id.NAT))
-					for proto, kind := range id.NAT {
-						kinds = append(kinds, proto+" "+kind)
-					}
-					sort.Strings(kinds)
-					fmt.Fprintf(e.stdout, "nat: %s\n", strings.Join(kinds, ", "))
-				}
-				fmt.Fprintf(e.stdout, "dht: %s\naddrs:\n", id.DHTMode)
-				for _, a := range id.Addrs {
-					fmt.Fprintf(e.stdout, "  %s\n", a)
-				}
-				if len(id.RelayAddrs) > 0 {
-					fmt.Fprintf(e.stdout, "relay addrs:\n")
-					for _, a := range id.RelayAddrs {
-						fmt.Fprintf(e.stdout, "  %s\n", a)
-					}
-				}
-			})
-		},
+		summary: "show this node's peer id, addresses, wallet address, network and reachability (without a daemon: what the repo knows)",
+		run:     runID,
 	}
 }
 

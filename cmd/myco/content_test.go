@@ -104,12 +104,12 @@ func TestContentErrorsAreOneLine(t *testing.T) {
 	}{
 		{"missing path", []string{"share", filepath.Join(dir, "nope")}, "no such file"},
 		{"bad chunk size", []string{"share", "--chunk-size", "7", unreadable}, ""},
-		{"malformed cid cat", []string{"cat", "not_a_cid!"}, "malformed CID"},
+		{"malformed cid cat", []string{"cat", "not_a_cid!"}, "is not a CID"},
 		{"unknown name cat", []string{"cat", "not-a-cid"}, "no one owns"},
-		{"malformed cid rm", []string{"rm", "bafy???"}, "malformed CID"},
+		{"malformed cid rm", []string{"rm", "bafy???"}, "is not a CID"},
 		{"unknown cid", []string{"cat", "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am", "--timeout", "1s"}, "no peer provides"},
 		{"unsupported cid", []string{"cat", "QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n", "--timeout", "1s"}, "unsupported CID"},
-		{"malformed cid findprovs", []string{"dht", "findprovs", "zzz"}, "malformed CID"},
+		{"malformed cid findprovs", []string{"dht", "findprovs", "zzz"}, "is not a CID"},
 	}
 	if os.Geteuid() != 0 {
 		// root reads anything, so only others can check this.

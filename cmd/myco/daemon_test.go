@@ -362,10 +362,10 @@ func TestSIGTERMExitsCleanlyAndRemovesAPIFile(t *testing.T) {
 	if _, err := os.Stat(apiFile); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("api file still there after shutdown (stat: %v)", err)
 	}
-	// With no daemon, a command says so in one line.
-	r := myco(t, repo, "id")
+	// With no daemon, a command that needs one says so in one line.
+	r := myco(t, repo, "peers")
 	if r.code != 1 {
-		t.Errorf("id with no daemon: exit %d; want 1", r.code)
+		t.Errorf("peers with no daemon: exit %d; want 1", r.code)
 	}
 	assertOneLine(t, r.stderr, "no daemon is running")
 	// And the repo can be served again.
@@ -385,7 +385,7 @@ func TestCLIErrorsAreOneLine(t *testing.T) {
 		{"missing repo", missing, []string{"id"}, "no myco repo"},
 		{"missing repo peers", missing, []string{"peers", "--json"}, "no myco repo"},
 		{"no daemon", repo, []string{"peers"}, "no daemon is running"},
-		{"no daemon id", repo, []string{"id", "--json"}, "no daemon is running"},
+		{"no daemon balance", repo, []string{"wallet", "balance"}, "no daemon is running"},
 		{"garbage multiaddr", repo, []string{"connect", "/not/a/multiaddr"}, "bad multiaddr"},
 		{"multiaddr without peer id", repo, []string{"connect", "/ip4/127.0.0.1/tcp/1"}, "/p2p/"},
 		{"unknown command", repo, []string{"frobnicate"}, "unknown command"},

@@ -85,7 +85,7 @@ func TestFetchErrorsAreOneLine(t *testing.T) {
 	}{
 		{"nobody provides it", []string{"fetch", "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am", "-o", filepath.Join(dir, "x"), "--timeout", "1s"}, "no peer provides"},
 		{"destination exists", []string{"fetch", "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am", "-o", exists}, "already exists"},
-		{"malformed cid", []string{"fetch", "bafy?!", "-o", filepath.Join(dir, "y")}, "malformed CID"},
+		{"malformed cid", []string{"fetch", "bafy?!", "-o", filepath.Join(dir, "y")}, "is not a CID"},
 		{"unknown name", []string{"fetch", "no-such-name", "-o", filepath.Join(dir, "z")}, "no one owns"},
 		{"bad rate", []string{"swarm", "limits", "--max-upload", "fast"}, "rate"},
 		{"bad daemon rate", []string{"daemon", "--max-download", "lots", "--api", "127.0.0.1:0"}, "rate"},

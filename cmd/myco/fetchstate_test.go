@@ -70,7 +70,7 @@ func TestCancelAFetch(t *testing.T) {
 	if r.code == 0 {
 		t.Fatal("cancel of a malformed CID succeeded")
 	}
-	assertOneLine(t, r.stderr, "malformed CID")
+	assertOneLine(t, r.stderr, "is not a CID")
 	if n := countLines(d.log.String(), nobodyHasIt); n > 5 {
 		t.Errorf("the daemon logged %d lines about the root:\n%s", n, d.log)
 	}

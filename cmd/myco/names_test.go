@@ -85,7 +85,7 @@ func TestNameErrorsAreOneLine(t *testing.T) {
 		{"bad name", []string{"resolve", "Bad_Name"}, "name"},
 		{"short name", []string{"publish", "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", "--name", "ab"}, "name"},
 		{"unpublished cid", []string{"verify", "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"}, "never published"},
-		{"malformed cid", []string{"verify", "nope"}, "malformed CID"},
+		{"malformed cid", []string{"verify", "nope"}, "is not a CID"},
 		{"publish without funds", []string{"publish", "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", "--fee", "5"}, "balance"},
 	}
 	for _, c := range cases {

@@ -1,0 +1,6 @@
+package main
+
+import "os/exec"
+
+// openBrowser opens url in the desktop's default browser.
+func openBrowser(url string) error { return exec.Command("open", url).Start() }

@@ -1,0 +1,8 @@
+package main
+
+import "os/exec"
+
+// openBrowser opens url in the desktop's default browser.
+func openBrowser(url string) error {
+	return exec.Command("rundll32", "url.dll,FileProtocolHandler", url).Start()
+}

@@ -23,13 +23,41 @@
 // The dag-pb decoder is strict as the DAG-PB spec asks; both decoders check
 // the block size limit (MaxBlockSize) before anything else and are fuzzed.
 //
-// Directories are UnixFS basic directories: dag-pb links sorted by name,
-// Data {Type: Directory}, as `ipfs add -r` makes them (dotfiles skipped
-// unless Params.Hidden; symlinks as UnixFS symlink nodes). IPFS turns a
-// directory into a HAMT shard once its estimate passes 256 KiB; below that
-// both agree. A directory whose node would exceed MaxDirBlockSize (256 KiB)
-// is refused with ErrTooLarge instead of being encoded differently: HAMT
-// sharding is not implemented.
+// Directories are as `ipfs add -r` makes them with the unixfs-v1-2025
+// profile (dotfiles skipped unless Params.Hidden; symlinks as UnixFS
+// symlink nodes). A basic directory is one dag-pb node, links sorted by
+// name, Data {Type: Directory}. A directory whose basic node would pass
+// MaxDirBlockSize (256 KiB) as an encoded block (the profile's
+// "block-bytes" estimate, which is exact; a node of exactly 256 KiB stays
+// basic) is a HAMT instead: shard nodes of fanout 256, each level taking
+// the next 8 bits of murmur3-x64-64 of the entry name (most significant
+// first); a slot with one entry links to it as "%02X"+name, a slot with
+// several to a sub-shard as "%02X"; Data {Type: HAMTShard, Data: the slot
+// bitfield, hashType 0x22, fanout 256}. An import only adds entries, so
+// the shape depends on the set of names alone. The tests check flat
+// directories of 1,000 to 20,000 files, a nested big folder, names in
+// many scripts and directories one byte either side of the threshold
+// against boxo's own HAMT.
+//
+// Reading (export, layout, paths, listing) accepts basic directories and
+// HAMTs of any power-of-two fanout in [8, 1024] and checks each shard
+// (hamt.go readShard): the bitfield agrees with the links, slots rise,
+// and every entry sits in the slot its name's hash leads to, so a lying
+// shard cannot hide, duplicate or misplace a name. ResolvePath follows a
+// path through both kinds (a HAMT by hash, reading only the shards on
+// the way); DirEntries lists one.
+//
+// # Whole DAGs
+//
+// WalkDAG visits every block under a root once, depth first, a node
+// before its children in link order: the order of a CAR file (package
+// car writes and reads the format). ImportBlocks keeps roots from a
+// stream of blocks (a CAR's): each block is verified before it is stored,
+// in the index under a temporary owner; then each root must be whole and
+// pass the layout rules, and gets its own owner marking every block of
+// its DAG (so Remove of one root never frees another's blocks); the
+// temporary owner is released last, dropping blocks no root reaches. Any
+// failure releases everything, so a bad CAR keeps nothing.
 //
 // # Verification
 //
@@ -172,6 +200,19 @@
 // macOS has no O_DIRECT: its equivalent, F_NOCACHE on the descriptor, is
 // used the same way, with no early writeback. Windows uses the plain write
 // and Finish's fsync; DirectIO says which in one line, logged at start.
+//
+// # Many small files
+//
+// ImportDir walks a tree in the calling goroutine and hands its regular
+// files to up to GOMAXPROCS (at most 8) workers, so reading, hashing and
+// indexing overlap with the walk; a directory's node is written once,
+// when its entries are known. A file of at most one chunk is read whole
+// into a buffer of its size and hashed at once (no pipeline); AddPath
+// gives each worker its own index batch (same owner, flushed at 1 MiB and
+// at the end), and owner and file ids are reserved 1,024 at a time, so
+// the index is written in large batches. Through a daemon, 50,000 files
+// of 2 KiB share at about the speed of sha256sum over them
+// (testnet/bench.sh).
 //
 // # Memory
 //

@@ -37,6 +37,11 @@ var (
 	// ErrBadName: a directory entry name that cannot be written safely
 	// (empty, ".", "..", or containing a slash or NUL).
 	ErrBadName = errors.New("unsafe directory entry name")
+	// ErrNotDir: a path looks a name up in something that is not a
+	// directory.
+	ErrNotDir = errors.New("not a directory")
+	// ErrNoEntry: a directory has no entry of the name a path asks for.
+	ErrNoEntry = errors.New("no such entry")
 )
 
 // BlockError is a failure concerning one block. Its message names the CID.

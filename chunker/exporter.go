@@ -141,24 +141,16 @@ func writeTree(ctx context.Context, g Getter, c cid.Cid, dst string, depth int) 
 	}
 	if nd.pb != nil {
 		switch nd.fs.Type {
-		case TypeDirectory:
+		case TypeDirectory, TypeHAMTShard:
 			if err := os.Mkdir(dst, 0o755); err != nil {
 				return err
 			}
-			links := append([]PBLink(nil), nd.pb.Links...)
-			for _, l := range links {
-				if err := CheckName(l.Name); err != nil {
-					return blockErr("export", c, err)
-				}
-				if err := writeTree(ctx, g, l.Hash, filepath.Join(dst, l.Name), depth+1); err != nil {
-					return err
-				}
-			}
-			return nil
+			_, err := walkDir(c, nd, getterLoader(ctx, g), func(l PBLink) error {
+				return writeTree(ctx, g, l.Hash, filepath.Join(dst, l.Name), depth+1)
+			})
+			return err
 		case TypeSymlink:
 			return os.Symlink(string(nd.fs.Data), dst)
-		case TypeHAMTShard:
-			return blockErr("export", c, fmt.Errorf("%w: HAMT-sharded directories are not supported", ErrMalformed))
 		}
 	}
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)

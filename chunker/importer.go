@@ -1,13 +1,17 @@
 package chunker
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/ipfs/go-cid"
 )
@@ -28,12 +32,15 @@ const (
 	MaxMaxLinks  = 8192    // keeps every internal node well under MaxBlockSize
 
 	// MaxDirBlockSize is the largest basic directory node this package
-	// writes. IPFS switches a directory to a HAMT shard when its estimated
-	// size passes 256 KiB; every directory smaller than that as a block is
-	// a basic directory in IPFS too, so the CIDs agree. Larger directories
-	// are refused (see ErrTooLarge) rather than encoded differently.
+	// writes. A directory whose plain node would be larger as an encoded
+	// block is written as a HAMT (see writeDir), as IPFS's unixfs-v1-2025
+	// profile does.
 	MaxDirBlockSize = 256 << 10
 )
+
+// smallFileProbe is how much ImportFile reads before it starts its
+// pipeline: a file that ends within it is one leaf, hashed at once.
+const smallFileProbe = 64 << 10
 
 // Params are the import settings. The zero value is not valid; use
 // DefaultParams or LegacyParams and adjust.
@@ -87,7 +94,23 @@ func ImportFile(ctx context.Context, r io.Reader, p Params, sink Sink) (Entry, e
 	if err := p.Validate(); err != nil {
 		return Entry{}, err
 	}
-	src := startChunks(ctx, r, p.ChunkSize)
+	// Most files of a big tree are small: one read into a small buffer
+	// finds them whole, and they are hashed here without the pipeline's
+	// goroutines and chunk buffers.
+	probe := make([]byte, min(p.ChunkSize, smallFileProbe))
+	n, err := io.ReadFull(r, probe)
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		data := probe[:n]
+		c := sumCID(CodecRaw, data)
+		if err := sink.Leaf(c, data, 0); err != nil {
+			return Entry{}, fmt.Errorf("import file: %w", err)
+		}
+		return Entry{Cid: c, Size: uint64(n), Tsize: uint64(n), Blocks: 1}, nil
+	case err != nil:
+		return Entry{}, fmt.Errorf("import file: read: %w", err)
+	}
+	src := startChunks(ctx, io.MultiReader(bytes.NewReader(probe), r), p.ChunkSize)
 	defer src.stop()
 	b := &builder{p: p, sink: sink, src: src}
 	e, err := b.build()
@@ -222,68 +245,167 @@ func (b *builder) fileNode(kids []child) (child, error) {
 
 // FileImporter imports one regular file found while walking a directory
 // (the store records where its leaves live) and returns its entry.
+// ImportDir calls it from several goroutines at once.
 type FileImporter func(ctx context.Context, path string) (Entry, error)
 
-// ImportDir imports the directory at path recursively as UnixFS basic
-// directories, as `ipfs add -r` does below the HAMT threshold: one dag-pb
-// node per directory with Data {Type: Directory} and one link per entry,
-// sorted by name, Tsize the entry's cumulative size. Regular files go
+// ImportDir imports the directory at path recursively as `ipfs add -r`
+// does with the unixfs-v1-2025 profile: a basic directory is one dag-pb
+// node with Data {Type: Directory} and one link per entry, sorted by name,
+// Tsize the entry's cumulative size; a directory whose basic node would
+// pass MaxDirBlockSize is a HAMT instead (writeDir). Regular files go
 // through importFile; symlinks become UnixFS symlink nodes; names starting
-// with "." are skipped unless p.Hidden; other file types are an error. A
-// directory whose node would exceed MaxDirBlockSize is an ErrTooLarge error.
+// with "." are skipped unless p.Hidden; other file types are an error.
+//
+// Files are imported on a few goroutines (importFile must allow it) while
+// the walk goes on; each directory's node is written once, when its last
+// entry is known, from the calling goroutine, which alone uses sink.
 func ImportDir(ctx context.Context, path string, p Params, importFile FileImporter, sink Sink) (Entry, error) {
 	if err := p.Validate(); err != nil {
 		return Entry{}, err
 	}
-	return importDir(ctx, path, p, importFile, sink)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	d := &dirImport{ctx: ctx, cancel: cancel, p: p, importFile: importFile, sink: sink, jobs: make(chan fileJob, 64)}
+	workers := min(max(runtime.GOMAXPROCS(0), 1), maxImportWorkers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(d.work)
+	}
+	e, err := d.dir(path)
+	close(d.jobs)
+	wg.Wait()
+	if err == nil {
+		err = d.firstErr()
+	}
+	return e, err
 }
 
-func importDir(ctx context.Context, dir string, p Params, importFile FileImporter, sink Sink) (Entry, error) {
-	if err := ctx.Err(); err != nil {
+// maxImportWorkers bounds the goroutines importing files at once: small
+// files are bound by system calls and hashing, both of which a few cores
+// share well.
+const maxImportWorkers = 8
+
+// dirImport is one ImportDir: the walk, in the caller's goroutine, and
+// the file workers.
+type dirImport struct {
+	ctx        context.Context
+	cancel     context.CancelFunc
+	p          Params
+	importFile FileImporter
+	sink       Sink
+	jobs       chan fileJob
+
+	mu  sync.Mutex
+	err error // the first failure
+}
+
+// fileJob is one file for a worker; it fills *out and calls done.
+type fileJob struct {
+	path string
+	out  *Entry
+	done *sync.WaitGroup
+}
+
+func (d *dirImport) work() {
+	for j := range d.jobs {
+		if d.ctx.Err() == nil {
+			e, err := d.importFile(d.ctx, j.path)
+			if err != nil {
+				d.fail(err)
+			}
+			*j.out = e
+		}
+		j.done.Done()
+	}
+}
+
+func (d *dirImport) fail(err error) {
+	d.mu.Lock()
+	if d.err == nil {
+		d.err = err
+	}
+	d.mu.Unlock()
+	d.cancel()
+}
+
+func (d *dirImport) firstErr() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err
+}
+
+// dir imports one directory: its files go to the workers, its
+// subdirectories are walked here meanwhile, and its node is written when
+// all are done.
+func (d *dirImport) dir(dir string) (Entry, error) {
+	if err := d.ctx.Err(); err != nil {
+		if ferr := d.firstErr(); ferr != nil {
+			return Entry{}, ferr
+		}
 		return Entry{}, err
 	}
 	ents, err := os.ReadDir(dir) // sorted by name, bytewise, as dag-pb links are
 	if err != nil {
 		return Entry{}, fmt.Errorf("import directory: %w", err)
 	}
-	var links []PBLink
-	total := Entry{Blocks: 1}
+	kept := ents[:0]
 	for _, de := range ents {
-		name := de.Name()
-		if !p.Hidden && strings.HasPrefix(name, ".") {
-			continue
+		if d.p.Hidden || !strings.HasPrefix(de.Name(), ".") {
+			kept = append(kept, de)
 		}
-		full := filepath.Join(dir, name)
-		var e Entry
+	}
+	results := make([]Entry, len(kept))
+	var pending sync.WaitGroup
+	for i, de := range kept {
+		full := filepath.Join(dir, de.Name())
 		switch t := de.Type(); {
-		case t.IsDir():
-			e, err = importDir(ctx, full, p, importFile, sink)
 		case t.IsRegular():
-			e, err = importFile(ctx, full)
+			pending.Add(1)
+			select {
+			case d.jobs <- fileJob{path: full, out: &results[i], done: &pending}:
+			case <-d.ctx.Done():
+				pending.Done()
+				return d.abort(&pending, d.ctx.Err())
+			}
+		case t.IsDir():
+			results[i], err = d.dir(full)
 		case t&fs.ModeSymlink != 0:
-			e, err = importSymlink(full, sink)
+			results[i], err = importSymlink(full, d.sink)
 		default:
 			err = fmt.Errorf("import %s: unsupported file type %s", full, t)
 		}
 		if err != nil {
-			return Entry{}, err
+			return d.abort(&pending, err)
 		}
-		links = append(links, PBLink{Hash: e.Cid, Name: name, Tsize: e.Tsize})
-		total.Size += e.Size
-		total.Tsize += e.Tsize
-		total.Blocks += e.Blocks
 	}
-	data := AppendPBNode(nil, &PBNode{Links: links, Data: dirData()})
-	if len(data) > MaxDirBlockSize {
-		return Entry{}, fmt.Errorf("import directory %s: %w: %d entries make a %d-byte node; IPFS would shard it (HAMT), which this importer does not do",
-			dir, ErrTooLarge, len(links), len(data))
-	}
-	total.Cid = sumCID(CodecDagPB, data)
-	total.Tsize += uint64(len(data))
-	if err := sink.Node(total.Cid, data); err != nil {
+	pending.Wait()
+	if err := d.firstErr(); err != nil {
 		return Entry{}, err
 	}
+	links := make([]PBLink, len(kept))
+	var total Entry
+	for i, de := range kept {
+		e := results[i]
+		links[i] = PBLink{Hash: e.Cid, Name: de.Name(), Tsize: e.Tsize}
+		total.Size += e.Size
+		total.Blocks += e.Blocks
+	}
+	c, tsize, blocks, err := writeDir(links, d.sink)
+	if err != nil {
+		return Entry{}, fmt.Errorf("import directory %s: %w", dir, err)
+	}
+	total.Cid = c
+	total.Tsize = tsize
+	total.Blocks += blocks
 	return total, nil
+}
+
+// abort records err, stops the import and waits for this directory's
+// files still with the workers (they write into its results).
+func (d *dirImport) abort(pending *sync.WaitGroup, err error) (Entry, error) {
+	d.fail(err)
+	pending.Wait()
+	return Entry{}, d.firstErr()
 }
 
 func dirData() []byte { return AppendFSData(nil, &FSData{Type: TypeDirectory}) }

@@ -92,32 +92,36 @@ func (w *layoutWalker) entry(c cid.Cid, p string, sizeHint int64, depth int) (in
 		return -1, err
 	}
 	switch nd.fs.Type {
-	case TypeDirectory:
+	case TypeDirectory, TypeHAMTShard:
 		if depth > maxDepth {
 			return 0, blockErr("layout", c, fmt.Errorf("%w: DAG deeper than %d", ErrMalformed, maxDepth))
 		}
 		w.l.Files = append(w.l.Files, FileEntry{Path: p, Cid: c, Dir: true})
 		var total int64
-		for _, ln := range nd.pb.Links {
-			if err := CheckName(ln.Name); err != nil {
-				return 0, blockErr("layout", c, err)
-			}
+		complete, err := walkDir(c, nd, w.node, func(ln PBLink) error {
 			hint := int64(-1)
 			if ln.Hash.Type() == CodecRaw {
 				hint = int64(ln.Tsize)
 				if hint > MaxBlockSize {
-					return 0, blockErr("layout", c, fmt.Errorf("%w: raw entry %q of %d bytes", ErrMalformed, ln.Name, hint))
+					return blockErr("layout", c, fmt.Errorf("%w: raw entry %q of %d bytes", ErrMalformed, ln.Name, hint))
 				}
 			}
 			n, err := w.entry(ln.Hash, path.Join(p, ln.Name), hint, depth+1)
 			if err != nil {
-				return 0, err
+				return err
 			}
 			if n < 0 || total < 0 {
 				total = -1
 			} else {
 				total += n
 			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		if !complete {
+			total = -1
 		}
 		return total, nil
 	case TypeSymlink:

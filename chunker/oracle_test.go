@@ -3,6 +3,7 @@ package chunker
 import (
 	"bytes"
 	"context"
+	"sync"
 	"testing"
 
 	bxchunker "github.com/ipfs/boxo/chunker"
@@ -33,6 +34,12 @@ func boxoParams(ds ipld.DAGService, p Params) helpers.DagBuilderParams {
 func boxoImport(t testing.TB, data []byte, p Params) (ipld.Node, ipld.DAGService) {
 	t.Helper()
 	ds := mdtest.Mock()
+	return boxoImportInto(t, ds, data, p), ds
+}
+
+// boxoImportInto is boxoImport into an existing DAG service.
+func boxoImportInto(t testing.TB, ds ipld.DAGService, data []byte, p Params) ipld.Node {
+	t.Helper()
 	bp := boxoParams(ds, p)
 	db, err := bp.New(bxchunker.NewSizeSplitter(bytes.NewReader(data), int64(p.ChunkSize)))
 	if err != nil {
@@ -42,14 +49,18 @@ func boxoImport(t testing.TB, data []byte, p Params) (ipld.Node, ipld.DAGService
 	if err != nil {
 		t.Fatal(err)
 	}
-	return nd, ds
+	return nd
 }
 
-// boxoDir builds a basic directory with boxo from named children.
+// boxoDir builds a directory with boxo from named children, as `ipfs add
+// -r` does with the unixfs-v1-2025 profile: a dynamic directory that
+// becomes a HAMT when its block would pass 256 KiB.
 func boxoDir(t testing.TB, ds ipld.DAGService, kids map[string]ipld.Node) ipld.Node {
 	t.Helper()
 	ctx := context.Background()
-	d, err := uio.NewBasicDirectory(ds, uio.WithCidBuilder(cid.V1Builder{Codec: cid.DagProtobuf, MhType: mh.SHA2_256}))
+	d, err := uio.NewDirectory(ds,
+		uio.WithCidBuilder(cid.V1Builder{Codec: cid.DagProtobuf, MhType: mh.SHA2_256}),
+		uio.WithSizeEstimationMode(uio.SizeEstimationBlock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,8 +79,10 @@ func boxoDir(t testing.TB, ds ipld.DAGService, kids map[string]ipld.Node) ipld.N
 	return nd
 }
 
-// memSink keeps every block in memory, for tests.
+// memSink keeps every block in memory, for tests. It may be written from
+// several goroutines (ImportDir's file workers).
 type memSink struct {
+	mu     sync.Mutex
 	blocks map[cid.Cid][]byte
 	leaves []cid.Cid
 	nodes  int
@@ -78,18 +91,24 @@ type memSink struct {
 func newMemSink() *memSink { return &memSink{blocks: map[cid.Cid][]byte{}} }
 
 func (m *memSink) Leaf(c cid.Cid, data []byte, off int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.blocks[c] = bytes.Clone(data)
 	m.leaves = append(m.leaves, c)
 	return nil
 }
 
 func (m *memSink) Node(c cid.Cid, data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.blocks[c] = bytes.Clone(data)
 	m.nodes++
 	return nil
 }
 
 func (m *memSink) Get(_ context.Context, c cid.Cid) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	b, ok := m.blocks[c]
 	if !ok {
 		return nil, blockErr("get", c, ErrNotFound)

@@ -31,8 +31,9 @@ type Store struct {
 	// another owner is adding is never deleted under it.
 	gc sync.Mutex
 
-	idMu   sync.Mutex
-	nextID uint64
+	idMu    sync.Mutex
+	nextID  uint64 // the last id handed out
+	idLimit uint64 // the counter as written: ids up to it are reserved
 
 	// fetchMu guards fetches only; no file I/O or hashing is done while
 	// holding it.
@@ -150,6 +151,7 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	s := &Store{db: db, log: log, fetches: map[cid.Cid]*Fetch{}}
 	if v, err := db.Get([]byte{pCounter}, nil); err == nil && len(v) == 8 {
 		s.nextID = binary.BigEndian.Uint64(v)
+		s.idLimit = s.nextID
 	} else if err != nil && !errors.Is(err, leveldb.ErrNotFound) {
 		db.Close()
 		return nil, fmt.Errorf("open content store: %w", err)
@@ -197,13 +199,22 @@ func (s *Store) newOwner(kind byte) (uint64, error) {
 	return id, nil
 }
 
+// idBlock is how many ids newID reserves with one write of the counter:
+// the counter records the end of the reserved block, so ids handed out
+// before a crash are never handed out again (some are skipped instead).
+const idBlock = 1024
+
 func (s *Store) newID() (uint64, error) {
 	s.idMu.Lock()
 	defer s.idMu.Unlock()
-	s.nextID++
-	if err := s.db.Put([]byte{pCounter}, binary.BigEndian.AppendUint64(nil, s.nextID), nil); err != nil {
-		return 0, err
+	if s.nextID >= s.idLimit {
+		limit := s.nextID + idBlock
+		if err := s.db.Put([]byte{pCounter}, binary.BigEndian.AppendUint64(nil, limit), nil); err != nil {
+			return 0, err
+		}
+		s.idLimit = limit
 	}
+	s.nextID++
 	return s.nextID, nil
 }
 
@@ -257,17 +268,21 @@ func (s *Store) releaseLocked(owner uint64, also [][]byte, freed *GCResult) erro
 		}
 		b.Delete(bytes.Clone(it.Key()))
 		b.Delete(nodeOwnerKey(c, owner))
-		if err := flush(); err != nil {
-			it.Release()
-			return err
-		}
-		if !s.hasPrefix(cidKey(pNodeOwner, c)) {
+		// gc is held: no other owner's marker comes or goes meanwhile, so
+		// the batch need not be written before this check.
+		if !s.hasOtherOwner(c, owner) {
 			if freed != nil {
 				if v, err := s.db.Get(plainCidKey(pNode, c), nil); err == nil {
 					freed.add(c, len(v))
 				}
 			}
 			b.Delete(plainCidKey(pNode, c))
+		}
+		if b.Len() > 1000 {
+			if err := flush(); err != nil {
+				it.Release()
+				return err
+			}
 		}
 	}
 	it.Release()
@@ -310,6 +325,19 @@ func (s *Store) releaseLocked(owner uint64, also [][]byte, freed *GCResult) erro
 		b.Delete(k)
 	}
 	return s.db.Write(b, nil)
+}
+
+// hasOtherOwner reports whether an owner other than owner uses block c.
+func (s *Store) hasOtherOwner(c cid.Cid, owner uint64) bool {
+	mine := nodeOwnerKey(c, owner)
+	it := s.db.NewIterator(util.BytesPrefix(cidKey(pNodeOwner, c)), nil)
+	defer it.Release()
+	for it.Next() {
+		if !bytes.Equal(it.Key(), mine) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Store) hasPrefix(p []byte) bool {
@@ -433,9 +461,21 @@ func (s *Store) AddPath(ctx context.Context, path string, p Params) (RootInfo, e
 	switch {
 	case fi.IsDir():
 		kind = kindDir
+		// Each file worker writes through a batch of its own (same owner).
+		batches := make(chan *ownedBatch, maxImportWorkers)
+		for range maxImportWorkers {
+			batches <- &ownedBatch{s: s, owner: owner}
+		}
 		e, err = ImportDir(ctx, abs, p, func(ctx context.Context, path string) (Entry, error) {
-			return s.importRef(ctx, w, path, p)
+			wb := <-batches
+			defer func() { batches <- wb }()
+			return s.importRef(ctx, wb, path, p)
 		}, inlineSink{w})
+		for range maxImportWorkers {
+			if wb := <-batches; err == nil {
+				err = wb.flush(false)
+			}
+		}
 	case fi.Mode().IsRegular():
 		e, err = s.importRef(ctx, w, abs, p)
 	case fi.Mode()&fs.ModeSymlink != 0:
@@ -499,7 +539,13 @@ func (s *Store) importRef(ctx context.Context, w *ownedBatch, path string, p Par
 	rec := fileRecord{Owner: w.owner, Complete: true, Size: before.Size(), MTime: before.ModTime().UnixNano(), Path: path}
 	w.b.Put(idKey(pFile, fid), rec.encode())
 	w.b.Put(ownerFileKey(w.owner, fid), nil)
-	e, err := ImportFile(ctx, f, p, &refSink{w: w, file: fid})
+	var e Entry
+	if n := before.Size(); n <= int64(p.ChunkSize) {
+		// One leaf: read whole into a buffer of its size, hashed here.
+		e, err = importSmall(f, n, &refSink{w: w, file: fid})
+	} else {
+		e, err = ImportFile(ctx, f, p, &refSink{w: w, file: fid})
+	}
 	if err != nil {
 		return Entry{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -511,6 +557,20 @@ func (s *Store) importRef(ctx context.Context, w *ownedBatch, path string, p Par
 		return Entry{}, fmt.Errorf("%s: file changed while it was being imported", path)
 	}
 	return e, nil
+}
+
+// importSmall imports a file of n bytes (at most one chunk) as its one
+// raw leaf. A file that is not n bytes long by now is an error.
+func importSmall(r io.Reader, n int64, sink Sink) (Entry, error) {
+	data := make([]byte, n)
+	if _, err := io.ReadFull(r, data); err != nil {
+		return Entry{}, fmt.Errorf("read: %w", err)
+	}
+	c := sumCID(CodecRaw, data)
+	if err := sink.Leaf(c, data, 0); err != nil {
+		return Entry{}, err
+	}
+	return Entry{Cid: c, Size: uint64(n), Tsize: uint64(n), Blocks: 1}, nil
 }
 
 // commitRoot flushes w and makes e.Cid a kept root owned by w.owner and

@@ -16,14 +16,16 @@ const (
 )
 
 // FSData is the UnixFS Data message carried in a dag-pb node's Data field.
-// Fields this package does not use (hashType, fanout, mode, mtime) are kept
-// only as far as needed to reject or ignore them.
+// Fields this package does not use (mode, mtime) are skipped when decoding
+// and never written.
 type FSData struct {
 	Type        uint64
-	Data        []byte // inline file bytes or symlink target; nil if absent
+	Data        []byte // inline file bytes, symlink target, or a HAMT shard's bitfield; nil if absent
 	FileSize    uint64
 	HasFileSize bool
 	BlockSizes  []uint64
+	HashType    uint64 // HAMT shards: the multicodec of the hash of names (murmur3-x64-64, 0x22); 0 if absent
+	Fanout      uint64 // HAMT shards: slots per shard node; 0 if absent
 }
 
 // UnixFS protobuf tags: Type(1, varint), Data(2, bytes), filesize(3,
@@ -35,10 +37,13 @@ const (
 	tagFSFileSize   = 3<<3 | 0
 	tagFSBlockSizes = 4<<3 | 0
 	tagFSBlockPack  = 4<<3 | 2
+	tagFSHashType   = 5<<3 | 0
+	tagFSFanout     = 6<<3 | 0
 )
 
 // AppendFSData appends the encoding of d in the field order protobuf (and so
-// boxo) writes: Type, Data, filesize, each blocksize unpacked.
+// boxo) writes: Type, Data, filesize, each blocksize unpacked, hashType
+// and fanout when not zero.
 func AppendFSData(dst []byte, d *FSData) []byte {
 	dst = append(dst, tagFSType)
 	dst = binary.AppendUvarint(dst, d.Type)
@@ -55,12 +60,20 @@ func AppendFSData(dst []byte, d *FSData) []byte {
 		dst = append(dst, tagFSBlockSizes)
 		dst = binary.AppendUvarint(dst, s)
 	}
+	if d.HashType != 0 {
+		dst = append(dst, tagFSHashType)
+		dst = binary.AppendUvarint(dst, d.HashType)
+	}
+	if d.Fanout != 0 {
+		dst = append(dst, tagFSFanout)
+		dst = binary.AppendUvarint(dst, d.Fanout)
+	}
 	return dst
 }
 
 // DecodeFSData decodes a UnixFS Data message. Type is required. blocksizes
-// may be packed or not. Known optional fields it does not use (hashType,
-// fanout, mode, mtime) and unknown fields are skipped by wire type. The
+// may be packed or not. Known optional fields it does not use (mode, mtime)
+// and unknown fields are skipped by wire type. The
 // result's Data aliases b.
 func DecodeFSData(b []byte) (*FSData, error) {
 	if len(b) > MaxBlockSize {
@@ -90,6 +103,10 @@ func DecodeFSData(b []byte) (*FSData, error) {
 				d.FileSize, d.HasFileSize = v, true
 			case tagFSBlockSizes:
 				d.BlockSizes = append(d.BlockSizes, v)
+			case tagFSHashType:
+				d.HashType = v
+			case tagFSFanout:
+				d.Fanout = v
 			}
 		case 2:
 			l, k := binary.Uvarint(p)

@@ -123,6 +123,7 @@ func listenAPI(n *Node, addr, token string, ctl *daemonControl) (*APIServer, err
 	s.handle(mux, "POST /api/v0/connect", s.connect)
 	s.registerDHT(mux)
 	s.registerContent(mux)
+	s.registerCAR(mux)
 	s.registerLedger(mux)
 	s.registerNames(mux)
 	s.registerSwarm(mux)

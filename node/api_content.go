@@ -1,7 +1,9 @@
 package node
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 )
@@ -44,27 +46,33 @@ type CIDRequest struct {
 // before the first byte get a JSON error and a status; later ones end the
 // body early and are reported in the X-Myco-Error trailer.
 func (s *APIServer) cat(w http.ResponseWriter, r *http.Request) {
-	const path = "/api/v0/cat"
+	s.stream(w, r, "/api/v0/cat", "cat", "application/octet-stream", s.node.Cat)
+}
+
+// stream answers a GET ?cid=C[&timeout=D] whose answer produce streams to
+// w, as cat does.
+func (s *APIServer) stream(w http.ResponseWriter, r *http.Request, path, what, contentType string,
+	produce func(ctx context.Context, root string, timeout time.Duration, w io.Writer) (int64, error)) {
 	c := r.URL.Query().Get("cid")
 	var timeout time.Duration
 	if v := r.URL.Query().Get("timeout"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			s.fail(w, path, badRequest(fmt.Errorf("cat: timeout %q: want a positive duration", v)))
+			s.fail(w, path, badRequest(fmt.Errorf("%s: timeout %q: want a positive duration", what, v)))
 			return
 		}
 		timeout = d
 	}
 	w.Header().Set("Trailer", catErrorTrailer)
-	lw := &lazyWriter{w: w}
-	n, err := s.node.Cat(r.Context(), c, timeout, lw)
+	lw := &lazyWriter{w: w, contentType: contentType}
+	n, err := produce(r.Context(), c, timeout, lw)
 	if err != nil {
 		if !lw.started {
 			w.Header().Del("Trailer")
 			s.fail(w, path, err)
 			return
 		}
-		s.log.Warn("cat failed mid-stream", "cid", c, "bytes", n, "err", err)
+		s.log.Warn(what+" failed mid-stream", "cid", c, "bytes", n, "err", err)
 		w.Header().Set(catErrorTrailer, err.Error())
 		return
 	}
@@ -77,13 +85,14 @@ func (s *APIServer) cat(w http.ResponseWriter, r *http.Request) {
 // lazyWriter sends the 200 status and headers with the first byte, so a
 // handler can still answer an error until then.
 type lazyWriter struct {
-	w       http.ResponseWriter
-	started bool
+	w           http.ResponseWriter
+	contentType string
+	started     bool
 }
 
 func (l *lazyWriter) start() {
 	l.started = true
-	l.w.Header().Set("Content-Type", "application/octet-stream")
+	l.w.Header().Set("Content-Type", l.contentType)
 	l.w.WriteHeader(http.StatusOK)
 }
 

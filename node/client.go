@@ -95,21 +95,26 @@ func (c *Client) Stream(ctx context.Context, method, path string, body any) (io.
 }
 
 func (c *Client) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, fmt.Errorf("encode request: %w", err)
-		}
-		rd = bytes.NewReader(b)
+	if body == nil {
+		return c.sendRaw(ctx, method, path, nil, "")
 	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	return c.sendRaw(ctx, method, path, bytes.NewReader(b), "application/json")
+}
+
+// sendRaw sends a request whose body (nil for none) is streamed as it is,
+// with its content type.
+func (c *Client) sendRaw(ctx context.Context, method, path string, rd io.Reader, contentType string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -254,18 +259,24 @@ func (c *Client) Cancel(ctx context.Context, root string, keepPartial bool) (Can
 // timeout bounds the wait for a peer that has it (0: the daemon's default). An error the daemon met after it
 // started sending (a block failing verification) is returned too.
 func (c *Client) Cat(ctx context.Context, root string, timeout time.Duration, w io.Writer) (int64, error) {
+	return c.streamGet(ctx, "/api/v0/cat", "cat", root, timeout, w)
+}
+
+// streamGet copies the answer of a GET ?cid=root[&timeout=D] to w; an
+// error the daemon met after it began answering comes in a trailer.
+func (c *Client) streamGet(ctx context.Context, path, what, root string, timeout time.Duration, w io.Writer) (int64, error) {
 	q := url.Values{"cid": {root}}
 	if timeout > 0 {
 		q.Set("timeout", timeout.String())
 	}
-	resp, err := c.send(ctx, http.MethodGet, "/api/v0/cat?"+q.Encode(), nil)
+	resp, err := c.send(ctx, http.MethodGet, path+"?"+q.Encode(), nil)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
 	n, err := io.Copy(w, resp.Body)
 	if err != nil {
-		return n, fmt.Errorf("cat %s: %w", root, err)
+		return n, fmt.Errorf("%s %s: %w", what, root, err)
 	}
 	if msg := resp.Trailer.Get(catErrorTrailer); msg != "" {
 		return n, &APIError{Status: http.StatusConflict, Message: msg}

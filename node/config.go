@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -35,6 +36,13 @@ type Config struct {
 	Listen []string `json:"listen"`
 	// API is the host:port of the HTTP API.
 	API string `json:"api"`
+	// Gateway is the trustless gateway's listen address (host:port); ""
+	// turns it off. Absent: DefaultGatewayAddr on main, a free port on
+	// 127.0.0.1 on dev (see GatewayAddr).
+	Gateway *string `json:"gateway,omitempty"`
+	// GatewayFetch lets the gateway fetch from the swarm what the node
+	// does not keep, before serving it.
+	GatewayFetch bool `json:"gateway_fetch,omitempty"`
 	// Bootstrap lists multiaddrs (with /p2p/ID) dialled at start.
 	Bootstrap []string `json:"bootstrap"`
 	// LogLevel is one of debug, info, warn, error.
@@ -166,6 +174,23 @@ func DefaultConfig(network string) Config {
 	return c
 }
 
+// DefaultGatewayAddr is where main's trustless gateway listens unless the
+// config says otherwise: localhost only.
+const DefaultGatewayAddr = "127.0.0.1:8040"
+
+// GatewayAddr is the gateway's listen address: the config's, else the
+// network's default ("127.0.0.1:0", a free port, on dev, so several dev
+// nodes run side by side). "" means off.
+func (c Config) GatewayAddr() string {
+	if c.Gateway != nil {
+		return *c.Gateway
+	}
+	if c.Network == "main" {
+		return DefaultGatewayAddr
+	}
+	return "127.0.0.1:0"
+}
+
 // maxConfigSize bounds config.json; a larger file is certainly not ours.
 const maxConfigSize = 1 << 20
 
@@ -233,6 +258,11 @@ func (c Config) Validate() error {
 	if c.API != "" {
 		if _, err := ParseAPIAddr(c.API); err != nil {
 			return err
+		}
+	}
+	if a := c.GatewayAddr(); a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("gateway address %q: %w", a, err)
 		}
 	}
 	if _, err := parseLimit(c.Limits.MaxUpload); err != nil {

@@ -7,7 +7,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -142,25 +145,67 @@ func parseRoot(s string) (cid.Cid, error) {
 	return c, nil
 }
 
-// Cat streams the file at root (a CID or a name) to w, fetching it from
-// the swarm first when it is not here (timeout bounds the wait for a peer
-// that has it; 0 is the swarm's default).
+// Cat streams the file at root (a CID or a name, optionally followed by
+// /path/inside, through basic and HAMT-sharded directories) to w,
+// fetching the root from the swarm first when it is not here (timeout
+// bounds the wait for a peer that has it; 0 is the swarm's default).
 func (n *Node) Cat(ctx context.Context, root string, timeout time.Duration, w io.Writer) (int64, error) {
-	c, err := n.resolveRoot(root)
+	rootPart, sub := splitContentPath(root)
+	c, err := n.resolveRoot(rootPart)
 	if err != nil {
 		return 0, err
 	}
-	if info, err := n.store.Root(c); err == nil && info.Dir {
+	if info, err := n.store.Root(c); err == nil && info.Dir && sub == "" {
 		return 0, dirError(c)
 	}
 	if err := n.fetchFor(ctx, c, timeout); err != nil {
 		return 0, err
 	}
-	if info, err := n.store.Root(c); err == nil && info.Dir {
+	if sub != "" {
+		if c, err = n.resolvePath(ctx, c, sub); err != nil {
+			return 0, err
+		}
+		if isDir(ctx, n.store, c) {
+			return 0, badRequest(fmt.Errorf("cat: %s is a directory; list its entries with 'myco ls %s'", root, root))
+		}
+	} else if info, err := n.store.Root(c); err == nil && info.Dir {
 		return 0, dirError(c)
 	}
 	written, err := n.store.Cat(ctx, c, w)
 	return written, contentError(err)
+}
+
+// splitContentPath splits "root/some/path" into the root (a CID or a
+// name) and the path inside it ("" for none).
+func splitContentPath(s string) (root, sub string) {
+	s = strings.TrimPrefix(s, "/ipfs/")
+	root, sub, _ = strings.Cut(s, "/")
+	return root, strings.Trim(sub, "/")
+}
+
+// resolvePath follows sub from root through the store's directories.
+func (n *Node) resolvePath(ctx context.Context, root cid.Cid, sub string) (cid.Cid, error) {
+	c, err := chunker.ResolvePath(ctx, n.store, root, sub)
+	switch {
+	case errors.Is(err, chunker.ErrNoEntry):
+		return cid.Undef, &httpError{http.StatusNotFound, err}
+	case errors.Is(err, chunker.ErrNotDir):
+		return cid.Undef, badRequest(err)
+	}
+	return c, contentError(err)
+}
+
+// isDir reports whether c is a directory (basic or HAMT) held in g.
+func isDir(ctx context.Context, g chunker.Getter, c cid.Cid) bool {
+	if c.Type() != chunker.CodecDagPB {
+		return false
+	}
+	b, err := g.Get(ctx, c)
+	if err != nil {
+		return false
+	}
+	_, fs, err := decodeUnixFS(b)
+	return err == nil && (fs.Type == chunker.TypeDirectory || fs.Type == chunker.TypeHAMTShard)
 }
 
 func dirError(c cid.Cid) error {
@@ -212,16 +257,27 @@ type EntryJSON struct {
 	Dir  bool   `json:"dir,omitempty"`
 }
 
-// ListDir lists the entries of a directory root that is here (a file
-// root lists as itself).
+// ListDir lists the entries of a directory root that is here, basic or
+// HAMT-sharded, sorted by name (a file root lists as itself). root may
+// be followed by /path/inside.
 func (n *Node) ListDir(ctx context.Context, root string) ([]EntryJSON, error) {
-	c, err := n.resolveRoot(root)
+	rootPart, sub := splitContentPath(root)
+	c, err := n.resolveRoot(rootPart)
 	if err != nil {
 		return nil, err
 	}
 	name := c.String()
 	if info, err := n.store.Root(c); err == nil && info.Name != "" {
 		name = info.Name
+	}
+	if sub != "" {
+		if c, err = n.resolvePath(ctx, c, sub); err != nil {
+			if errors.Is(err, chunker.ErrNotFound) {
+				return nil, &httpError{http.StatusNotFound, fmt.Errorf("ls: %s is not here (fetch it first)", rootPart)}
+			}
+			return nil, err
+		}
+		name = path.Base(sub)
 	}
 	b, err := n.store.Get(ctx, c)
 	if errors.Is(err, chunker.ErrNotFound) {
@@ -232,24 +288,29 @@ func (n *Node) ListDir(ctx context.Context, root string) ([]EntryJSON, error) {
 	if c.Type() == chunker.CodecRaw {
 		return []EntryJSON{{Name: name, CID: c.String(), Size: uint64(len(b))}}, nil
 	}
-	pb, fs, err := decodeUnixFS(b)
+	_, fs, err := decodeUnixFS(b)
 	if err != nil {
 		return nil, contentError(fmt.Errorf("ls %s: %w", c, err))
 	}
 	switch fs.Type {
 	case chunker.TypeFile, chunker.TypeRaw:
 		return []EntryJSON{{Name: name, CID: c.String(), Size: fs.FileSize}}, nil
-	case chunker.TypeDirectory:
+	case chunker.TypeDirectory, chunker.TypeHAMTShard:
 	default:
-		return nil, badRequest(fmt.Errorf("ls: %s is neither a file nor a plain directory (UnixFS type %d)", c, fs.Type))
+		return nil, badRequest(fmt.Errorf("ls: %s is neither a file nor a directory (UnixFS type %d)", c, fs.Type))
 	}
-	out := make([]EntryJSON, 0, len(pb.Links))
-	for _, l := range pb.Links {
+	links, err := chunker.DirEntries(ctx, n.store, c)
+	if err != nil {
+		return nil, contentError(fmt.Errorf("ls %s: %w", c, err))
+	}
+	slices.SortFunc(links, func(a, b chunker.PBLink) int { return strings.Compare(a.Name, b.Name) })
+	out := make([]EntryJSON, 0, len(links))
+	for _, l := range links {
 		e := EntryJSON{Name: l.Name, CID: l.Hash.String(), Size: l.Tsize}
 		if l.Hash.Type() == chunker.CodecDagPB {
 			if cb, err := n.store.Get(ctx, l.Hash); err == nil {
 				if _, cfs, err := decodeUnixFS(cb); err == nil {
-					e.Dir = cfs.Type == chunker.TypeDirectory
+					e.Dir = cfs.Type == chunker.TypeDirectory || cfs.Type == chunker.TypeHAMTShard
 					if !e.Dir {
 						e.Size = cfs.FileSize
 					}

@@ -121,12 +121,23 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 	// The token is written before the address: a client that finds the
 	// api file always finds the matching token.
 	if err := writeFileAtomic(repo.File(TokenFile), []byte(token+"\n"), 0o600); err != nil {
-		return errors.Join(err, shutdown(api, n))
+		return errors.Join(err, shutdown(api, nil, n))
 	}
 	if err := writeFileAtomic(repo.File(APIFile), []byte(api.Addr()+"\n"), 0o600); err != nil {
-		return errors.Join(err, shutdown(api, n))
+		return errors.Join(err, shutdown(api, nil, n))
 	}
 	defer os.Remove(repo.File(APIFile))
+	var gw *Gateway
+	if addr := repo.Config.GatewayAddr(); addr != "" {
+		if gw, err = ListenGateway(n, addr, repo.Config.GatewayFetch); err != nil {
+			return errors.Join(err, shutdown(api, nil, n))
+		}
+		if err := writeFileAtomic(repo.File(GatewayFile), []byte(gw.Addr()+"\n"), 0o600); err != nil {
+			return errors.Join(err, shutdown(api, gw, n))
+		}
+		defer os.Remove(repo.File(GatewayFile))
+		log.Info("gateway listening", "addr", gw.Addr(), "fetch", repo.Config.GatewayFetch)
+	}
 
 	id := n.ID()
 	fmt.Fprintf(opts.Stdout, "daemon ready: peer %s, network %s, api %s, addrs %s\n",
@@ -144,11 +155,16 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 		api.done <- err
 		log.Error("api server stopped", "err", err)
 	}
-	return shutdown(api, n)
+	return shutdown(api, gw, n)
 }
 
-func shutdown(api *APIServer, n *Node) error {
+// shutdown stops the API, the gateway (if any) and the node.
+func shutdown(api *APIServer, gw *Gateway, n *Node) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	return errors.Join(api.Shutdown(ctx), n.Close())
+	var gwErr error
+	if gw != nil {
+		gwErr = gw.Shutdown(ctx)
+	}
+	return errors.Join(api.Shutdown(ctx), gwErr, n.Close())
 }

@@ -110,4 +110,26 @@
 //     (api_daemon.go) and change nothing on disk.
 //   - Errors that reach users are in words: a malformed CID is said once
 //     (cidtext.go), a refused transfer with what to do.
+//   - CAR files (car.go, api_car.go): GET /api/v0/export streams a CARv1
+//     of a root (fetched from the swarm first if it is not here, like cat)
+//     with every block read and verified as it goes out; POST
+//     /api/v0/import takes the CAR as the raw request body (up to 1 TiB)
+//     and answers once every block is verified and the roots are kept. A
+//     CAR is kept in the store's index (a copy, unlike a share by
+//     reference); a root already kept is left as it is. Something wrong
+//     with the CAR is a 400 and nothing of it is kept.
+//   - cat, ls, export and fetch take CID[/PATH] (also /ipfs/CID/PATH): the
+//     path is followed through basic and HAMT-sharded folders; cat, export
+//     and fetch fetch the whole root first when it is not here (the swarm
+//     trades whole roots), and fetch then writes only what PATH names.
+//   - The trustless gateway (gateway.go) has its own listener and no token:
+//     config gateway (absent: 127.0.0.1:8040 on main, 127.0.0.1:0, a free
+//     port, on dev so many dev nodes share a machine; "" is off); the
+//     daemon writes the address to <repo>/gateway. It is read-only (GET,
+//     HEAD) and serves what the node keeps; with gateway_fetch it first
+//     fetches a missing root, whole, through the swarm (and keeps it). A
+//     CAR's root is the CID of the request; it holds the blocks that prove
+//     the path, then dag-scope's blocks. An error after a CAR's first byte
+//     aborts the connection (the client's CAR ends short). Directory
+//     listings are one HTML template with a strict Content-Security-Policy.
 package node

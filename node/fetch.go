@@ -128,7 +128,8 @@ func existsError(path string) error {
 // partial data removed. When ctx ends because the daemon is stopping, the
 // fetch is left to the swarm, which pauses it; it resumes at next start.
 func (n *Node) Fetch(ctx context.Context, req FetchRequest, emit func(FetchEvent) error) error {
-	root, err := n.resolveRoot(req.Root)
+	rootPart, sub := splitContentPath(req.Root)
+	root, err := n.resolveRoot(rootPart)
 	if err != nil {
 		return err
 	}
@@ -147,6 +148,9 @@ func (n *Node) Fetch(ctx context.Context, req FetchRequest, emit func(FetchEvent
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, timeout, errFetchTimeout)
 		defer cancel()
+	}
+	if sub != "" { // a file or folder inside the root: fetchpath.go
+		return n.fetchPath(ctx, req, rootPart, sub, timeout, emit)
 	}
 	start := time.Now()
 	if info, err := n.store.Root(root); err == nil {

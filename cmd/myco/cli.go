@@ -65,7 +65,7 @@ type usageError struct{ msg string }
 func (u usageError) Error() string { return u.msg }
 
 func commands() []*command {
-	return []*command{
+	return append([]*command{
 		cmdInit(), cmdDaemon(), cmdID(), cmdPeers(), cmdConnect(), cmdVersion(),
 		cmdDHTFindProvs(), cmdDHTPeers(), cmdDHTStat(),
 		cmdShare(), cmdCat(), cmdLs(), cmdRm(), cmdCancel(),
@@ -79,7 +79,7 @@ func commands() []*command {
 		cmdCompletion(), cmdConfigShow(), cmdConfigGet(), cmdConfigSet(), cmdConfigEdit(),
 		cmdShutdown(), cmdLogLevel(), cmdLogTail(), cmdGC(), cmdStatsBW(),
 		cmdServiceInstall(), cmdServiceUninstall(), cmdServiceStart(), cmdServiceStop(), cmdServiceStatus(),
-	}
+	}, carCommands()...) // CAR files: cmd_car.go
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

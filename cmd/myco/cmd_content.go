@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
 
-	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/node"
 )
 
@@ -55,28 +54,17 @@ func cmdCat() *command {
 	var timeout *time.Duration
 	return &command{
 		name:    "cat",
-		args:    "CID|NAME",
-		summary: "write a file's content to stdout (fetching it first if it is not here)",
+		args:    "CID|NAME[/PATH]",
+		summary: "write a file's content to stdout (fetching it first if it is not here); a PATH names a file inside a folder",
 		minArgs: 1, maxArgs: 1,
 		flags: func(fs *flag.FlagSet) {
 			timeout = fs.Duration("timeout", time.Minute, "when not here: fail when no peer has it for this long")
 		},
 		run: func(e *env, args []string) error {
-			if ledger.CheckName(args[0]) != nil {
-				if _, err := parseCID(args[0]); err != nil {
-					return err
-				}
-			}
-			c, err := e.client()
-			if err != nil {
+			return streamRoot(e, args[0], e.stdout, func(c *node.Client, w io.Writer) error {
+				_, err := c.Cat(e.ctx, args[0], *timeout, w)
 				return err
-			}
-			w := bufio.NewWriterSize(e.stdout, 1<<20)
-			_, err = c.Cat(e.ctx, args[0], *timeout, w)
-			if ferr := w.Flush(); err == nil {
-				err = ferr
-			}
-			return err
+			})
 		},
 	}
 }
@@ -84,8 +72,8 @@ func cmdCat() *command {
 func cmdLs() *command {
 	return &command{
 		name:    "ls",
-		args:    "[CID]",
-		summary: "list every root with its name, size and state (seeding, downloading 42%, failed: reason, broken: reason); with a CID, a directory's entries",
+		args:    "[CID[/PATH]]",
+		summary: "list every root with its name, size and state (seeding, downloading 42%, failed: reason, broken: reason); with a CID, a directory's entries (a PATH names a folder inside it)",
 		maxArgs: 1,
 		run: func(e *env, args []string) error {
 			if len(args) == 1 {

@@ -30,7 +30,7 @@ func cmdFetch() *command {
 	var progress, force *bool
 	return &command{
 		name:    "fetch",
-		args:    "CID|NAME",
+		args:    "CID|NAME[/PATH]",
 		summary: "download a root from the swarm, verify it, write it, then keep seeding it",
 		minArgs: 1, maxArgs: 1,
 		flags: func(fs *flag.FlagSet) {

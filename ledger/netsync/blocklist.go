@@ -1,6 +1,8 @@
 package netsync
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +21,14 @@ type Blocklist struct {
 	defBan  time.Duration
 	mu      sync.Mutex
 	expires map[peer.ID]time.Time
+	reasons map[peer.ID]string
+}
+
+// Ban is one banned peer.
+type Ban struct {
+	Peer   peer.ID
+	Until  time.Time
+	Reason string
 }
 
 // NewBlocklist returns an empty blocklist on the clock now; bans added
@@ -27,16 +37,50 @@ func NewBlocklist(now func() time.Time, defaultBan time.Duration) *Blocklist {
 	if now == nil {
 		now = time.Now
 	}
-	return &Blocklist{now: now, defBan: defaultBan, expires: make(map[peer.ID]time.Time)}
+	return &Blocklist{now: now, defBan: defaultBan, expires: make(map[peer.ID]time.Time), reasons: make(map[peer.ID]string)}
 }
 
 // Ban blocks p for d from now (extending an earlier ban, never shortening it).
-func (b *Blocklist) Ban(p peer.ID, d time.Duration) {
+func (b *Blocklist) Ban(p peer.ID, d time.Duration) { b.BanFor(p, d, "") }
+
+// BanFor is Ban with the reason shown by List.
+func (b *Blocklist) BanFor(p peer.ID, d time.Duration, reason string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	until := b.now().Add(d)
 	if until.After(b.expires[p]) {
 		b.expires[p] = until
+		if reason != "" || b.reasons[p] == "" {
+			b.reasons[p] = reason
+		}
+	}
+}
+
+// List returns the peers banned now, soonest expiry first.
+func (b *Blocklist) List() []Ban {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.expireLocked()
+	out := make([]Ban, 0, len(b.expires))
+	for p, until := range b.expires {
+		out = append(out, Ban{Peer: p, Until: until, Reason: b.reasons[p]})
+	}
+	slices.SortFunc(out, func(x, y Ban) int {
+		if c := x.Until.Compare(y.Until); c != 0 {
+			return c
+		}
+		return strings.Compare(string(x.Peer), string(y.Peer))
+	})
+	return out
+}
+
+func (b *Blocklist) expireLocked() {
+	now := b.now()
+	for p, until := range b.expires {
+		if !now.Before(until) {
+			delete(b.expires, p)
+			delete(b.reasons, p)
+		}
 	}
 }
 
@@ -50,6 +94,7 @@ func (b *Blocklist) Banned(p peer.ID) bool {
 	}
 	if !b.now().Before(until) {
 		delete(b.expires, p)
+		delete(b.reasons, p)
 		return false
 	}
 	return true
@@ -59,12 +104,7 @@ func (b *Blocklist) Banned(p peer.ID) bool {
 func (b *Blocklist) Len() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := b.now()
-	for p, until := range b.expires {
-		if !now.Before(until) {
-			delete(b.expires, p)
-		}
-	}
+	b.expireLocked()
 	return len(b.expires)
 }
 

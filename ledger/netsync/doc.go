@@ -28,6 +28,27 @@
 //     banned for BanDuration: disconnected, refused by the Blocklist (a
 //     connection gater and pubsub blacklist on the injected clock) and
 //     ignored by the protocol handler.
+//   - Budgets. Every peer has token buckets for the chain protocol (Budget:
+//     requests per second, headers per second, response bytes per second,
+//     each with a burst), on the injected clock. A request is charged
+//     before any work is done, its response before it is sent. Within the
+//     budget a peer is answered at once; a little over it (its tokens are
+//     back within MaxDelay) the answer waits; further over it the request
+//     is refused (reset, and refunded) and scores OverBudgetScore, so a
+//     flood is banned after about ten refusals. A response is bounded by
+//     the protocol (2000 headers, or one block past 4 MiB), so what one
+//     request of at least 39 bytes can make us send is a fixed multiple of
+//     it, and the buckets bound the rate of those. The defaults let an
+//     honest peer sync a long chain from genesis one request at a time
+//     (20,000 headers at once, then 1000 a second) without ever waiting
+//     more than 2 s.
+//   - Bans. A peer is banned once (under the service's lock) and the ban
+//     is one Warn line with the peer, the reason and the duration; what is
+//     still queued from a banned peer is dropped without scoring or
+//     logging. Its connections are closed and the Blocklist, the host's
+//     connection gater, refuses new ones once the peer's identity is known
+//     (the handshake) until the ban ends. Blocklist.List and
+//     Service.Misbehaviour expose bans and scores to the API and metrics.
 //   - Sync. One request per stream, a uint32 length-prefixed frame each
 //     way, sizes checked before allocating, deadlines on every stream,
 //     Reset on every error. A round sends our block locator, receives up to

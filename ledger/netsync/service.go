@@ -68,6 +68,8 @@ type Config struct {
 	MaxRoundHeaders int
 	// RequestTimeout bounds one request of the chain protocol [30 s].
 	RequestTimeout time.Duration
+	// Budget bounds what one peer may ask of the chain protocol.
+	Budget Budget
 	// OnBan, if set, is called when a peer is banned, with the reason.
 	OnBan func(p peer.ID, reason string)
 	// OnTx, if set, is called when a transaction from a peer entered the
@@ -121,6 +123,7 @@ func (c *Config) defaults() {
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 30 * time.Second
 	}
+	c.Budget.defaults()
 }
 
 // Misbehaviour scores.
@@ -151,6 +154,12 @@ type Stats struct {
 	InvalidMessages uint64
 	// BlocksServed counts block bodies this node sent to syncing peers.
 	BlocksServed uint64
+	// RequestsDelayed counts chain requests answered late because their
+	// peer was over its budget, RequestsRefused those refused for it;
+	// Bans counts the bans since start.
+	RequestsDelayed uint64
+	RequestsRefused uint64
+	Bans            uint64
 	// Orphans and FutureBlocks wait outside the chain; Banned peers are
 	// blocked now.
 	Orphans      int
@@ -200,6 +209,10 @@ type Service struct {
 	txsRecv    atomic.Uint64
 	invalid    atomic.Uint64
 	served     atomic.Uint64
+	delayed    atomic.Uint64
+	refused    atomic.Uint64
+	bans       atomic.Uint64
+	budget     *budgets
 	peerScores atomic.Pointer[map[peer.ID]float64]
 }
 
@@ -235,6 +248,7 @@ func New(h host.Host, chain *ledger.Chain, cfg Config) (*Service, error) {
 		orphans:         newOrphanPool(cfg.MaxOrphans, cfg.OrphanTTL),
 		future:          newFuturePool(cfg.MaxFutureBlocks, cfg.FutureHorizon),
 		scores:          make(map[peer.ID]float64),
+		budget:          newBudgets(cfg.Budget),
 		connCh:          make(chan peer.ID, 256),
 		syncReq:         make(chan peer.ID, 64),
 		announce:        make(chan announcement, 256),
@@ -375,6 +389,9 @@ func (s *Service) Stats() Stats {
 		SyncRounds:      s.syncRounds.Load(),
 		InvalidMessages: s.invalid.Load(),
 		BlocksServed:    s.served.Load(),
+		RequestsDelayed: s.delayed.Load(),
+		RequestsRefused: s.refused.Load(),
+		Bans:            s.bans.Load(),
 		Banned:          s.bl.Len(),
 	}
 	if st.Syncing {
@@ -448,11 +465,23 @@ func (s *Service) misbehave(p peer.ID, points float64, reason string) {
 		return
 	}
 	s.invalid.Add(1)
+	// Messages still queued from a banned peer change nothing and log
+	// nothing: the ban is already in place.
+	if s.bl.Banned(p) {
+		return
+	}
 	s.mu.Lock()
 	s.scores[p] += points
 	ban := s.scores[p] >= s.cfg.BanThreshold
 	if ban {
 		delete(s.scores, p)
+		// Banned under s.mu, so two messages crossing the threshold at
+		// once make one ban.
+		if s.bl.Banned(p) {
+			ban = false
+		} else {
+			s.bl.BanFor(p, s.cfg.BanDuration, reason)
+		}
 	}
 	ps := s.ps
 	s.mu.Unlock()
@@ -460,7 +489,7 @@ func (s *Service) misbehave(p peer.ID, points float64, reason string) {
 	if !ban {
 		return
 	}
-	s.bl.Ban(p, s.cfg.BanDuration)
+	s.bans.Add(1)
 	s.log.Warn("peer banned", "peer", p, "for", s.cfg.BanDuration, "reason", reason)
 	if ps != nil {
 		ps.BlacklistPeer(p)
@@ -472,6 +501,22 @@ func (s *Service) misbehave(p peer.ID, points float64, reason string) {
 		s.cfg.OnBan(p, reason)
 	}
 }
+
+// Misbehaviour returns every peer's current misbehaviour score (peers
+// without one are absent); a peer is banned when its score reaches
+// Config.BanThreshold.
+func (s *Service) Misbehaviour() map[peer.ID]float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[peer.ID]float64, len(s.scores))
+	for p, v := range s.scores {
+		out[p] = v
+	}
+	return out
+}
+
+// BanThreshold returns the score at which a peer is banned.
+func (s *Service) BanThreshold() float64 { return s.cfg.BanThreshold }
 
 // misbehaviour returns p's current score (pubsub's application-specific
 // score is its negative).
@@ -505,6 +550,7 @@ func (s *Service) tick() {
 	now := s.now()
 	s.mu.Lock()
 	s.orphans.expire(now)
+	s.budget.sweep(now)
 	due := s.future.due(now.Add(s.p.MaxFutureDrift).UnixMilli())
 	for p, v := range s.scores {
 		if v *= 0.99; v < 1 {

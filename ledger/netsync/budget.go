@@ -1,0 +1,164 @@
+package netsync
+
+import (
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Budget is what one peer may ask of the chain protocol. Each limit is a
+// token bucket on the service's clock: Rate per second refilled, up to
+// Burst banked. Zero fields take the defaults in brackets, sized so that
+// an honest peer syncing a long chain from genesis, one request at a time,
+// never runs dry for longer than MaxDelay.
+type Budget struct {
+	// Requests a peer may send [100/s, burst 500].
+	RequestsPerSecond float64
+	RequestBurst      float64
+	// Headers we send a peer [1000/s (60,000 a minute), burst 20,000: one
+	// sync round of MaxRoundHeaders].
+	HeadersPerSecond float64
+	HeaderBurst      float64
+	// Response bytes we send a peer [8 MiB/s, burst 64 MiB].
+	BytesPerSecond float64
+	ByteBurst      float64
+	// MaxDelay is how long a request over budget may wait for its tokens
+	// before it is refused [5 s]. A refused request is reset and scores
+	// OverBudgetScore misbehaviour points [10], so a peer that keeps
+	// flooding is banned after BanThreshold/OverBudgetScore refusals.
+	MaxDelay        time.Duration
+	OverBudgetScore float64
+}
+
+func (b *Budget) defaults() {
+	def := func(v *float64, d float64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&b.RequestsPerSecond, 100)
+	def(&b.RequestBurst, 500)
+	def(&b.HeadersPerSecond, 1000)
+	def(&b.HeaderBurst, 20000)
+	def(&b.BytesPerSecond, 8<<20)
+	def(&b.ByteBurst, 64<<20)
+	def(&b.OverBudgetScore, 10)
+	if b.MaxDelay <= 0 {
+		b.MaxDelay = 5 * time.Second
+	}
+}
+
+// bucket is a token bucket: level tokens at time at. The level may go
+// below zero: that debt is how long the next taker waits.
+type bucket struct {
+	level float64
+	at    time.Time
+}
+
+// take removes n tokens at now (refilling at rate, up to burst first) and
+// returns how long the bucket needs to be back at zero; 0 means the tokens
+// were there.
+func (b *bucket) take(now time.Time, n, rate, burst float64) time.Duration {
+	if b.at.IsZero() {
+		b.level = burst
+	} else if dt := now.Sub(b.at).Seconds(); dt > 0 {
+		b.level = min(burst, b.level+dt*rate)
+	}
+	b.at = now
+	b.level -= n
+	if b.level >= 0 {
+		return 0
+	}
+	return time.Duration(-b.level / rate * float64(time.Second))
+}
+
+// give puts n tokens back (a refused request costs nothing but points).
+func (b *bucket) give(n float64) { b.level += n }
+
+// peerBudget is one peer's buckets.
+type peerBudget struct {
+	requests, headers, bytes bucket
+	last                     time.Time
+}
+
+// budgets holds every peer's buckets. A peer's entry is forgotten once its
+// buckets would be full again (see sweep), so the map holds only peers
+// that asked recently.
+type budgets struct {
+	cfg   Budget
+	mu    sync.Mutex
+	peers map[peer.ID]*peerBudget
+}
+
+func newBudgets(cfg Budget) *budgets {
+	cfg.defaults()
+	return &budgets{cfg: cfg, peers: make(map[peer.ID]*peerBudget)}
+}
+
+// verdict is what to do with a request.
+type verdict int
+
+const (
+	serveNow verdict = iota
+	serveLater
+	refuse
+)
+
+func (b *budgets) get(p peer.ID, now time.Time) *peerBudget {
+	pb := b.peers[p]
+	if pb == nil {
+		pb = &peerBudget{}
+		b.peers[p] = pb
+	}
+	pb.last = now
+	return pb
+}
+
+// request charges one request to p before any work is done.
+func (b *budgets) request(p peer.ID, now time.Time) (verdict, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	pb := b.get(p, now)
+	wait := pb.requests.take(now, 1, b.cfg.RequestsPerSecond, b.cfg.RequestBurst)
+	return b.judge(wait, func() { pb.requests.give(1) })
+}
+
+// response charges a response of headers headers and size bytes to p.
+func (b *budgets) response(p peer.ID, now time.Time, headers, size int) (verdict, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	pb := b.get(p, now)
+	w1 := pb.headers.take(now, float64(headers), b.cfg.HeadersPerSecond, b.cfg.HeaderBurst)
+	w2 := pb.bytes.take(now, float64(size), b.cfg.BytesPerSecond, b.cfg.ByteBurst)
+	return b.judge(max(w1, w2), func() {
+		pb.headers.give(float64(headers))
+		pb.bytes.give(float64(size))
+	})
+}
+
+func (b *budgets) judge(wait time.Duration, refund func()) (verdict, time.Duration) {
+	switch {
+	case wait == 0:
+		return serveNow, 0
+	case wait <= b.cfg.MaxDelay:
+		return serveLater, wait
+	default:
+		refund()
+		return refuse, wait
+	}
+}
+
+// sweep forgets peers idle long enough for every bucket to be full again.
+func (b *budgets) sweep(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	idle := time.Duration(max(b.cfg.RequestBurst/b.cfg.RequestsPerSecond,
+		b.cfg.HeaderBurst/b.cfg.HeadersPerSecond,
+		b.cfg.ByteBurst/b.cfg.BytesPerSecond) * float64(time.Second))
+	for p, pb := range b.peers {
+		if now.Sub(pb.last) > idle+b.cfg.MaxDelay {
+			delete(b.peers, p)
+		}
+	}
+}

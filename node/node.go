@@ -164,6 +164,8 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open chain: %w", err), store.Close(), h.Close())
 	}
+	// Callbacks that run before New returns find the node here once built.
+	var self atomic.Pointer[Node]
 	// The dev network answers DHT queries unless dht.mode says otherwise:
 	// on loopback AutoNAT never finds a node public, and a network of
 	// clients finds nothing.
@@ -180,6 +182,17 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		ForceServer:    dhtMode == DHTModeServer,
 		ForceClient:    dhtMode == DHTModeClient,
 		Logger:         log.With("subsystem", "dht"),
+
+		MaxProviderRecords:        cfg.Protect.DHTMaxProviderRecords,
+		MaxProviderRecordsPerPeer: cfg.Protect.DHTMaxProviderRecordsPerPeer,
+		WritesPerSecond:           cfg.Protect.DHTWritesPerSecond,
+		WriteBurst:                cfg.Protect.DHTWriteBurst,
+		// A refused DHT write counts towards the one ban netsync keeps.
+		OnWriteRefused: func(p peer.ID) {
+			if n := self.Load(); n != nil {
+				n.netsync.Penalize(p, overBudgetScore, "over its DHT write budget")
+			}
+		},
 	})
 	if err != nil {
 		return nil, errors.Join(err, chain.Close(), store.Close(), h.Close())
@@ -194,7 +207,6 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	}
 	// The swarm calls OnBroken before New returns the node only if a peer
 	// asks for a broken root that early; the node takes over once built.
-	var self atomic.Pointer[Node]
 	sw, err := swarm.New(h, store, swarm.Config{
 		Logger: log.With("subsystem", "swarm"),
 		FindProviders: func(ctx context.Context, c cid.Cid, limit int) (<-chan peer.AddrInfo, error) {
@@ -230,6 +242,8 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		BanThreshold: cfg.Protect.BanThreshold,
 		BanDuration:  banDuration,
 		Budget:       cfg.Protect.chainBudget(),
+		// A peer's share of the mempool.
+		MaxPeerMempoolTxs: cfg.Protect.MempoolMaxPerPeer,
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("start ledger sync: %w", err), sw.Close(), d.Close(), chain.Close(), store.Close(), h.Close())

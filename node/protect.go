@@ -35,7 +35,24 @@ type ProtectConfig struct {
 	ChainBytesPerSecond    string  `json:"chain_bytes_per_second,omitempty"`
 	ChainByteBurst         string  `json:"chain_byte_burst,omitempty"`
 	ChainMaxDelay          string  `json:"chain_max_delay,omitempty"`
+
+	// DHT: provider records stored for others, in total and per providing
+	// peer [50000, 2000] (past a cap the least recently written record
+	// goes); writes (ADD_PROVIDER, PUT_VALUE) a peer may make a second
+	// and their burst [100, 1000].
+	DHTMaxProviderRecords        int     `json:"dht_max_provider_records,omitempty"`
+	DHTMaxProviderRecordsPerPeer int     `json:"dht_max_provider_records_per_peer,omitempty"`
+	DHTWritesPerSecond           float64 `json:"dht_writes_per_second,omitempty"`
+	DHTWriteBurst                float64 `json:"dht_write_burst,omitempty"`
+
+	// MempoolMaxPerPeer bounds the pending transactions first relayed by
+	// one peer [1000]; past it the peer's transactions are ignored.
+	MempoolMaxPerPeer int `json:"mempool_max_per_peer,omitempty"`
 }
+
+// overBudgetScore is what a request refused for being over budget adds to
+// its peer's misbehaviour score (netsync's default for the chain protocol).
+const overBudgetScore = 10
 
 // validate checks every field and says which one is wrong.
 func (p ProtectConfig) validate() error {
@@ -48,11 +65,16 @@ func (p ProtectConfig) validate() error {
 		}
 	}
 	for name, v := range map[string]float64{
-		"ban_threshold":             p.BanThreshold,
-		"chain_requests_per_second": p.ChainRequestsPerSecond,
-		"chain_request_burst":       p.ChainRequestBurst,
-		"chain_headers_per_minute":  p.ChainHeadersPerMinute,
-		"chain_header_burst":        p.ChainHeaderBurst,
+		"ban_threshold":                     p.BanThreshold,
+		"chain_requests_per_second":         p.ChainRequestsPerSecond,
+		"chain_request_burst":               p.ChainRequestBurst,
+		"chain_headers_per_minute":          p.ChainHeadersPerMinute,
+		"chain_header_burst":                p.ChainHeaderBurst,
+		"dht_writes_per_second":             p.DHTWritesPerSecond,
+		"dht_write_burst":                   p.DHTWriteBurst,
+		"dht_max_provider_records":          float64(p.DHTMaxProviderRecords),
+		"dht_max_provider_records_per_peer": float64(p.DHTMaxProviderRecordsPerPeer),
+		"mempool_max_per_peer":              float64(p.MempoolMaxPerPeer),
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s %v: must not be negative", name, v)
@@ -116,6 +138,8 @@ func (n *Node) Bans() []PeerInfo {
 type protectCollector struct {
 	n                                     *Node
 	banned, bans, delayed, refused, score *prometheus.Desc
+	provRecords, provEvicted, dhtRefused  *prometheus.Desc
+	dhtDisk                               *prometheus.Desc
 }
 
 func newProtectCollector(n *Node) *protectCollector {
@@ -127,11 +151,15 @@ func newProtectCollector(n *Node) *protectCollector {
 		refused: prometheus.NewDesc("myco_chain_requests_refused_total", "Chain sync requests refused because their peer was over its budget.", nil, nil),
 		score: prometheus.NewDesc("myco_peer_misbehaviour_score",
 			"Misbehaviour score of each peer that has one (banned at the threshold).", []string{"peer"}, nil),
+		provRecords: prometheus.NewDesc("myco_dht_provider_records", "Provider records this node stores for others.", nil, nil),
+		provEvicted: prometheus.NewDesc("myco_dht_provider_records_evicted_total", "Provider records evicted to keep the store within its caps.", nil, nil),
+		dhtRefused:  prometheus.NewDesc("myco_dht_writes_refused_total", "DHT writes refused because their peer was over its budget.", nil, nil),
+		dhtDisk:     prometheus.NewDesc("myco_dht_disk_bytes", "Size of the DHT's datastore on disk.", nil, nil),
 	}
 }
 
 func (c *protectCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.banned, c.bans, c.delayed, c.refused, c.score} {
+	for _, d := range []*prometheus.Desc{c.banned, c.bans, c.delayed, c.refused, c.score, c.provRecords, c.provEvicted, c.dhtRefused, c.dhtDisk} {
 		ch <- d
 	}
 }
@@ -142,6 +170,11 @@ func (c *protectCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.bans, prometheus.CounterValue, float64(st.Bans))
 	ch <- prometheus.MustNewConstMetric(c.delayed, prometheus.CounterValue, float64(st.RequestsDelayed))
 	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(st.RequestsRefused))
+	ps := c.n.dht.ProviderStore()
+	ch <- prometheus.MustNewConstMetric(c.provRecords, prometheus.GaugeValue, float64(ps.Records))
+	ch <- prometheus.MustNewConstMetric(c.provEvicted, prometheus.CounterValue, float64(ps.Evicted))
+	ch <- prometheus.MustNewConstMetric(c.dhtRefused, prometheus.CounterValue, float64(c.n.dht.WritesRefused()))
+	ch <- prometheus.MustNewConstMetric(c.dhtDisk, prometheus.GaugeValue, float64(c.n.dht.DiskBytes()))
 	for p, v := range c.n.netsync.Misbehaviour() {
 		ch <- prometheus.MustNewConstMetric(c.score, prometheus.GaugeValue, v, p.String())
 	}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/myco-p2p/myco/internal/tokenbucket"
 )
 
 // Budget is what one peer may ask of the chain protocol. Each limit is a
@@ -49,36 +51,9 @@ func (b *Budget) defaults() {
 	}
 }
 
-// bucket is a token bucket: level tokens at time at. The level may go
-// below zero: that debt is how long the next taker waits.
-type bucket struct {
-	level float64
-	at    time.Time
-}
-
-// take removes n tokens at now (refilling at rate, up to burst first) and
-// returns how long the bucket needs to be back at zero; 0 means the tokens
-// were there.
-func (b *bucket) take(now time.Time, n, rate, burst float64) time.Duration {
-	if b.at.IsZero() {
-		b.level = burst
-	} else if dt := now.Sub(b.at).Seconds(); dt > 0 {
-		b.level = min(burst, b.level+dt*rate)
-	}
-	b.at = now
-	b.level -= n
-	if b.level >= 0 {
-		return 0
-	}
-	return time.Duration(-b.level / rate * float64(time.Second))
-}
-
-// give puts n tokens back (a refused request costs nothing but points).
-func (b *bucket) give(n float64) { b.level += n }
-
 // peerBudget is one peer's buckets.
 type peerBudget struct {
-	requests, headers, bytes bucket
+	requests, headers, bytes tokenbucket.Bucket
 	last                     time.Time
 }
 
@@ -96,13 +71,12 @@ func newBudgets(cfg Budget) *budgets {
 	return &budgets{cfg: cfg, peers: make(map[peer.ID]*peerBudget)}
 }
 
-// verdict is what to do with a request.
-type verdict int
+type verdict = tokenbucket.Verdict
 
 const (
-	serveNow verdict = iota
-	serveLater
-	refuse
+	serveNow   = tokenbucket.Serve
+	serveLater = tokenbucket.Delay
+	refuse     = tokenbucket.Refuse
 )
 
 func (b *budgets) get(p peer.ID, now time.Time) *peerBudget {
@@ -120,8 +94,8 @@ func (b *budgets) request(p peer.ID, now time.Time) (verdict, time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	pb := b.get(p, now)
-	wait := pb.requests.take(now, 1, b.cfg.RequestsPerSecond, b.cfg.RequestBurst)
-	return b.judge(wait, func() { pb.requests.give(1) })
+	wait := pb.requests.Take(now, 1, b.cfg.RequestsPerSecond, b.cfg.RequestBurst)
+	return b.judge(wait, func() { pb.requests.Give(1) })
 }
 
 // response charges a response of headers headers and size bytes to p.
@@ -129,24 +103,20 @@ func (b *budgets) response(p peer.ID, now time.Time, headers, size int) (verdict
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	pb := b.get(p, now)
-	w1 := pb.headers.take(now, float64(headers), b.cfg.HeadersPerSecond, b.cfg.HeaderBurst)
-	w2 := pb.bytes.take(now, float64(size), b.cfg.BytesPerSecond, b.cfg.ByteBurst)
+	w1 := pb.headers.Take(now, float64(headers), b.cfg.HeadersPerSecond, b.cfg.HeaderBurst)
+	w2 := pb.bytes.Take(now, float64(size), b.cfg.BytesPerSecond, b.cfg.ByteBurst)
 	return b.judge(max(w1, w2), func() {
-		pb.headers.give(float64(headers))
-		pb.bytes.give(float64(size))
+		pb.headers.Give(float64(headers))
+		pb.bytes.Give(float64(size))
 	})
 }
 
 func (b *budgets) judge(wait time.Duration, refund func()) (verdict, time.Duration) {
-	switch {
-	case wait == 0:
-		return serveNow, 0
-	case wait <= b.cfg.MaxDelay:
-		return serveLater, wait
-	default:
+	v := tokenbucket.Judge(wait, b.cfg.MaxDelay)
+	if v == refuse {
 		refund()
-		return refuse, wait
 	}
+	return v, wait
 }
 
 // sweep forgets peers idle long enough for every bucket to be full again.

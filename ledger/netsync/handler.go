@@ -162,9 +162,15 @@ func (s *Service) request(ctx context.Context, p peer.ID, req *message) (*messag
 	if err != nil {
 		return nil, fmt.Errorf("open %s stream to %s: %w", ChainProtocol, p, err)
 	}
+	// A transport without deadlines still ends at the context's.
+	stop := context.AfterFunc(ctx, func() { str.Reset() })
+	defer stop()
 	resp, err := s.exchange(ctx, str, req)
 	if err != nil {
 		str.Reset()
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%w)", err, cerr)
+		}
 		return nil, fmt.Errorf("%s request to %s: %w", req.Type, p, err)
 	}
 	str.Close()

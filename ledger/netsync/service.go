@@ -68,6 +68,13 @@ type Config struct {
 	MaxRoundHeaders int
 	// RequestTimeout bounds one request of the chain protocol [30 s].
 	RequestTimeout time.Duration
+	// MaxPeerMempoolTxs bounds the mempool transactions first relayed by
+	// one peer [1000]; past it the peer's transactions are ignored until
+	// some of its leave the mempool. MaxNonceAhead is how far past its
+	// sender's next nonce a relayed transaction may be before it counts
+	// against its relay [64].
+	MaxPeerMempoolTxs int
+	MaxNonceAhead     int
 	// Budget bounds what one peer may ask of the chain protocol.
 	Budget Budget
 	// OnBan, if set, is called when a peer is banned, with the reason.
@@ -124,6 +131,12 @@ func (c *Config) defaults() {
 		c.RequestTimeout = 30 * time.Second
 	}
 	c.Budget.defaults()
+	if c.MaxPeerMempoolTxs <= 0 {
+		c.MaxPeerMempoolTxs = 1000
+	}
+	if c.MaxNonceAhead <= 0 {
+		c.MaxNonceAhead = 64
+	}
 }
 
 // Misbehaviour scores.
@@ -132,6 +145,9 @@ const (
 	scoreInvalidTx    = 20
 	scoreBadResponse  = 50
 	scoreUnconnected  = 10
+	scoreUnfundedTx   = 2
+	scoreWithheld     = 50
+	scoreStalled      = 25
 )
 
 // Stats describe the service for `myco chain status` and the tests.
@@ -213,6 +229,7 @@ type Service struct {
 	refused    atomic.Uint64
 	bans       atomic.Uint64
 	budget     *budgets
+	shares     *txShares
 	peerScores atomic.Pointer[map[peer.ID]float64]
 }
 
@@ -249,6 +266,7 @@ func New(h host.Host, chain *ledger.Chain, cfg Config) (*Service, error) {
 		future:          newFuturePool(cfg.MaxFutureBlocks, cfg.FutureHorizon),
 		scores:          make(map[peer.ID]float64),
 		budget:          newBudgets(cfg.Budget),
+		shares:          newTxShares(cfg.MaxPeerMempoolTxs),
 		connCh:          make(chan peer.ID, 256),
 		syncReq:         make(chan peer.ID, 64),
 		announce:        make(chan announcement, 256),
@@ -457,6 +475,13 @@ func (s *Service) connected(p peer.ID) bool {
 	return s.h.Network().Connectedness(p) == network.Connected
 }
 
+// Penalize adds points to p's misbehaviour score for something another
+// protocol saw (the node routes the DHT's and the swarm's refusals here),
+// so every protocol feeds one score and one ban.
+func (s *Service) Penalize(p peer.ID, points float64, reason string) {
+	s.misbehave(p, points, reason)
+}
+
 // misbehave adds points to p's misbehaviour score and bans p once it
 // reaches the threshold: the peer is disconnected, refused by the
 // connection gater and ignored by pubsub until the ban expires.
@@ -550,7 +575,6 @@ func (s *Service) tick() {
 	now := s.now()
 	s.mu.Lock()
 	s.orphans.expire(now)
-	s.budget.sweep(now)
 	due := s.future.due(now.Add(s.p.MaxFutureDrift).UnixMilli())
 	for p, v := range s.scores {
 		if v *= 0.99; v < 1 {
@@ -560,6 +584,8 @@ func (s *Service) tick() {
 		}
 	}
 	s.mu.Unlock()
+	s.budget.sweep(now)
+	s.shares.prune(s.chain.HasTx, s.connected)
 	for _, b := range due {
 		if v := s.acceptBlock(b.blk, b.from); v == pubsub.ValidationAccept {
 			s.queueAnnounce(s.blocks, b.blk.Encode())

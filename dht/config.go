@@ -34,6 +34,9 @@ const (
 	DefaultMaxProviderRecordsPerPeer = 2_000
 	DefaultWritesPerSecond           = 100
 	DefaultWriteBurst                = 1_000
+	// DefaultWriteMaxDelay: a peer with more than 20 writes waiting (at
+	// 100 a second) is refused. An honest peer has one or two in flight.
+	DefaultWriteMaxDelay = 200 * time.Millisecond
 )
 
 // Config says how a DHT runs. The zero value of every field except Host
@@ -107,7 +110,7 @@ type Config struct {
 
 	// WritesPerSecond and WriteBurst are each peer's budget of DHT writes
 	// (ADD_PROVIDER, PUT_VALUE) [100, 1000]. A write over it waits up to
-	// WriteMaxDelay [1 s] for its token, then is refused: nothing is
+	// WriteMaxDelay [200 ms] for its token, then is refused: nothing is
 	// stored, the stream is reset and OnWriteRefused is called.
 	WritesPerSecond float64
 	WriteBurst      float64
@@ -165,7 +168,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.WriteBurst = DefaultWriteBurst
 	}
 	if c.WriteMaxDelay <= 0 {
-		c.WriteMaxDelay = time.Second
+		c.WriteMaxDelay = DefaultWriteMaxDelay
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -52,7 +52,7 @@
 //     (ADD_PROVIDER, PUT_VALUE; Config.WritesPerSecond 100, WriteBurst
 //     1,000), applied by the library's request hook before the message is
 //     handled: a write a little over budget waits (up to WriteMaxDelay,
-//     1 s) on the sender's own stream, one further over is refused (the
+//     200 ms) on the sender's own stream, one further over is refused (the
 //     message is emptied so nothing is stored, the stream reset) and
 //     reported to Config.OnWriteRefused, which the node turns into
 //     misbehaviour points and, repeated, a ban.

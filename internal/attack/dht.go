@@ -49,10 +49,11 @@ func FloodProviders(ctx context.Context, h host.Host, target peer.ID, n, streams
 		res ProviderFlood
 		wg  sync.WaitGroup
 	)
-	share := n / max(streams, 1)
+	each := n / max(streams, 1)
 	for i := range streams {
+		share := each
 		if i == streams-1 {
-			share = n - share*(streams-1)
+			share = n - each*(streams-1)
 		}
 		wg.Go(func() {
 			r := floodProviders(ctx, h, target, share, prov)

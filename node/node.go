@@ -164,8 +164,8 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open chain: %w", err), store.Close(), h.Close())
 	}
-	// Callbacks that run before New returns find the node here once built.
-	var self atomic.Pointer[Node]
+	// The DHT reports refused writes to netsync, which is built after it.
+	var chainSvc atomic.Pointer[netsync.Service]
 	// The dev network answers DHT queries unless dht.mode says otherwise:
 	// on loopback AutoNAT never finds a node public, and a network of
 	// clients finds nothing.
@@ -189,8 +189,8 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		WriteBurst:                cfg.Protect.DHTWriteBurst,
 		// A refused DHT write counts towards the one ban netsync keeps.
 		OnWriteRefused: func(p peer.ID) {
-			if n := self.Load(); n != nil {
-				n.netsync.Penalize(p, overBudgetScore, "over its DHT write budget")
+			if ns := chainSvc.Load(); ns != nil {
+				ns.Penalize(p, overBudgetScore, "over its DHT write budget")
 			}
 		},
 	})
@@ -207,6 +207,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	}
 	// The swarm calls OnBroken before New returns the node only if a peer
 	// asks for a broken root that early; the node takes over once built.
+	var self atomic.Pointer[Node]
 	sw, err := swarm.New(h, store, swarm.Config{
 		Logger: log.With("subsystem", "swarm"),
 		FindProviders: func(ctx context.Context, c cid.Cid, limit int) (<-chan peer.AddrInfo, error) {
@@ -248,6 +249,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("start ledger sync: %w", err), sw.Close(), d.Close(), chain.Close(), store.Close(), h.Close())
 	}
+	chainSvc.Store(ns)
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
 		repo:      repo,

@@ -29,6 +29,14 @@ const (
 	DefaultReprovideConcurrency = 4
 	DefaultMaxDirectAsks        = 32
 	DefaultBootstrapTimeout     = 15 * time.Second
+
+	DefaultMaxProviderRecords        = 50_000
+	DefaultMaxProviderRecordsPerPeer = 2_000
+	DefaultWritesPerSecond           = 100
+	DefaultWriteBurst                = 1_000
+	// DefaultWriteMaxDelay: a peer with more than 20 writes waiting (at
+	// 100 a second) is refused. An honest peer has one or two in flight.
+	DefaultWriteMaxDelay = 200 * time.Millisecond
 )
 
 // Config says how a DHT runs. The zero value of every field except Host
@@ -93,7 +101,24 @@ type Config struct {
 	// BootstrapTimeout bounds each dial made by Bootstrap.
 	BootstrapTimeout time.Duration
 
-	// Now is the clock used to stamp reprovides; nil means time.Now.
+	// MaxProviderRecords bounds the provider records this node stores for
+	// others, MaxProviderRecordsPerPeer those of one providing peer
+	// [50,000 and 2,000]. Past a peer's cap its least recently written
+	// record makes room; past the total, anyone's.
+	MaxProviderRecords        int
+	MaxProviderRecordsPerPeer int
+
+	// WritesPerSecond and WriteBurst are each peer's budget of DHT writes
+	// (ADD_PROVIDER, PUT_VALUE) [100, 1000]. A write over it waits up to
+	// WriteMaxDelay [200 ms] for its token, then is refused: nothing is
+	// stored, the stream is reset and OnWriteRefused is called.
+	WritesPerSecond float64
+	WriteBurst      float64
+	WriteMaxDelay   time.Duration
+	OnWriteRefused  func(peer.ID)
+
+	// Now is the clock used to stamp reprovides and to refill the write
+	// budgets; nil means time.Now.
 	Now func() time.Time
 
 	// Logger receives the subsystem's logs; nil discards them.
@@ -129,6 +154,21 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.MaxProviderRecords <= 0 {
+		c.MaxProviderRecords = DefaultMaxProviderRecords
+	}
+	if c.MaxProviderRecordsPerPeer <= 0 {
+		c.MaxProviderRecordsPerPeer = DefaultMaxProviderRecordsPerPeer
+	}
+	if c.WritesPerSecond <= 0 {
+		c.WritesPerSecond = DefaultWritesPerSecond
+	}
+	if c.WriteBurst <= 0 {
+		c.WriteBurst = DefaultWriteBurst
+	}
+	if c.WriteMaxDelay <= 0 {
+		c.WriteMaxDelay = DefaultWriteMaxDelay
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -27,6 +29,8 @@ type DHT struct {
 	kad   *kaddht.IpfsDHT
 	msgr  *pb.ProtocolMessenger
 	store *leveldb.Datastore
+	provs *boundedProviders
+	wb    *writeBudget
 	set   *provideSet
 	log   *slog.Logger
 
@@ -57,6 +61,12 @@ func New(h host.Host, cfg Config) (*DHT, error) {
 		return nil, fmt.Errorf("start dht: open datastore %q: %w", cfg.DataDir, err)
 	}
 
+	provs, err := newBoundedProviders(context.Background(), store, cfg.MaxProviderRecordsPerPeer, cfg.MaxProviderRecords)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("start dht: %w", err), store.Close())
+	}
+	wb := newWriteBudget(cfg)
+
 	mode := kaddht.ModeAuto
 	switch {
 	case cfg.ForceServer:
@@ -68,6 +78,8 @@ func New(h host.Host, cfg Config) (*DHT, error) {
 		kaddht.ProtocolPrefix(ProtocolPrefix),
 		kaddht.Mode(mode),
 		kaddht.Datastore(store),
+		kaddht.ProviderDatastore(provs),
+		kaddht.OnRequestHook(wb.hook),
 		kaddht.RoutingTableRefreshPeriod(cfg.RefreshInterval),
 		kaddht.ProviderManagerOpts(
 			records.ProvideValidity(cfg.ProvideValidity),
@@ -93,6 +105,8 @@ func New(h host.Host, cfg Config) (*DHT, error) {
 		kad:     kad,
 		msgr:    msgr,
 		store:   store,
+		provs:   provs,
+		wb:      wb,
 		set:     newProvideSet(store),
 		log:     cfg.Logger,
 		ctx:     ctx,
@@ -258,6 +272,30 @@ func (d *DHT) Refresh(ctx context.Context) error {
 	}
 }
 
+// ProviderStore reports the provider records stored for others, without
+// entering the DHT (metrics read it at any time).
+func (d *DHT) ProviderStore() ProviderStoreStats { return d.provs.stats() }
+
+// WritesRefused counts DHT writes refused for being over their peer's budget.
+func (d *DHT) WritesRefused() uint64 { return d.wb.refused.Load() }
+
+// DiskBytes is the size of the files in Config.DataDir (0 in memory).
+func (d *DHT) DiskBytes() int64 {
+	if d.cfg.DataDir == "" {
+		return 0
+	}
+	var n int64
+	filepath.WalkDir(d.cfg.DataDir, func(_ string, e fs.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			if info, err := e.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
 // Peers lists the routing table.
 func (d *DHT) Peers() []peer.ID {
 	return d.kad.RoutingTable().ListPeers()
@@ -265,7 +303,15 @@ func (d *DHT) Peers() []peer.ID {
 
 // Stats is a snapshot of the node's DHT state.
 type Stats struct {
-	Mode             string    `json:"mode"`
+	Mode string `json:"mode"`
+	// ProviderStore is what this node stores for others; WritesDelayed
+	// and WritesRefused count DHT writes over a peer's budget.
+	ProviderStore ProviderStoreStats `json:"provider_store"`
+	WritesDelayed uint64             `json:"writes_delayed"`
+	WritesRefused uint64             `json:"writes_refused"`
+	// DiskBytes is the size of the DHT's leveldb (provider records, value
+	// records, the provide set); 0 for an in-memory one.
+	DiskBytes        int64     `json:"disk_bytes"`
 	RoutingTableSize int       `json:"routing_table_size"`
 	Roots            int       `json:"roots"`            // roots in the provide set
 	ProvidesPending  int       `json:"provides_pending"` // roots not yet announced since they were added or the reprovide began
@@ -289,6 +335,10 @@ func (d *DHT) Stats(ctx context.Context) (Stats, error) {
 		Roots:            len(roots),
 		ProvidesPending:  len(d.pending),
 		LastReprovide:    d.lastReprovide,
+		ProviderStore:    d.provs.stats(),
+		WritesDelayed:    d.wb.delayed.Load(),
+		WritesRefused:    d.wb.refused.Load(),
+		DiskBytes:        d.DiskBytes(),
 	}
 	if d.lastErr != nil {
 		s.LastError = d.lastErr.Error()

@@ -35,6 +35,27 @@
 //     buffers record writes and flushes them in batches and on Close, so
 //     records survive a clean restart; they are stamped with the wall clock
 //     and dropped after Config.ProvideValidity (48 h by default).
+//   - Bounded storage for others. The library's provider manager writes
+//     through boundedProviders, a layer over the leveldb that indexes the
+//     provider records (/providers/<key>/<peer>) and caps them per
+//     providing peer (Config.MaxProviderRecordsPerPeer, 2,000) and in total
+//     (Config.MaxProviderRecords, 50,000; about 15 MB of index at the
+//     cap). Past a peer's cap its least recently written record goes; past
+//     the total, anyone's (LRU). Evictions are deleted in the same batch
+//     as the write; the library's expiry (ProvideValidity, swept hourly)
+//     deletes through the same layer, so the index matches the disk. The
+//     library stores a record only when its provider is the peer that sent
+//     it (ADD_PROVIDER naming anyone else is dropped); records are not
+//     signed, so that is the whole check. The library cannot take a
+//     custom provider store, which is why the bound sits in the datastore.
+//   - Write budgets. Every peer has a token bucket of DHT writes
+//     (ADD_PROVIDER, PUT_VALUE; Config.WritesPerSecond 100, WriteBurst
+//     1,000), applied by the library's request hook before the message is
+//     handled: a write a little over budget waits (up to WriteMaxDelay,
+//     200 ms) on the sender's own stream, one further over is refused (the
+//     message is emptied so nothing is stored, the stream reset) and
+//     reported to Config.OnWriteRefused, which the node turns into
+//     misbehaviour points and, repeated, a ban.
 //   - Roots only. Provide announces a file's root CID, never its chunks:
 //     per-block providing is what makes IPFS's reproviding slow, and the
 //     swarm learns which chunks a peer holds from the peers of the root.

@@ -252,7 +252,8 @@ func decodeBody(r *http.Request, v any) error {
 func (s *APIServer) id(*http.Request) (any, error) { return s.node.ID(), nil }
 
 func (s *APIServer) peers(*http.Request) (any, error) {
-	p := s.node.Peers()
+	// Connected peers, then banned ones (marked "banned").
+	p := append(s.node.Peers(), s.node.Bans()...)
 	if p == nil {
 		p = []PeerInfo{}
 	}

@@ -63,6 +63,8 @@ type Config struct {
 	// NoAnnounce lists addresses never told to peers: a multiaddr matches
 	// itself, /ip4/A/ipcidr/N or /ip6/A/ipcidr/N every address in the range.
 	NoAnnounce []string `json:"no_announce,omitempty"`
+	// Protect bounds what one peer may ask of this node (see ProtectConfig).
+	Protect ProtectConfig `json:"protect,omitzero"`
 }
 
 // DHT modes of DHTConfig.Mode.
@@ -311,6 +313,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := newAddrFilter(c.NoAnnounce); err != nil {
 		return fmt.Errorf("no_announce: %w", err)
+	}
+	if err := c.Protect.validate(); err != nil {
+		return fmt.Errorf("protect: %w", err)
 	}
 	return nil
 }

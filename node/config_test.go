@@ -70,6 +70,9 @@ func TestConfigValidateNamesTheBadField(t *testing.T) {
 		{"relay circuit duration", func(c *Config) { c.Relay.CircuitDuration = "-1s" }, "circuit_duration"},
 		{"announce", func(c *Config) { c.Announce = []string{"nonsense"} }, "announce"},
 		{"no_announce", func(c *Config) { c.NoAnnounce = []string{"/ip4/10.0.0.0/ipcidr/40"} }, "no_announce"},
+		{"ban duration", func(c *Config) { c.Protect.BanDuration = "forever" }, "ban_duration"},
+		{"chain requests", func(c *Config) { c.Protect.ChainRequestsPerSecond = -1 }, "chain_requests_per_second"},
+		{"chain bytes", func(c *Config) { c.Protect.ChainBytesPerSecond = "lots" }, "chain_bytes_per_second"},
 	}
 	for _, tc := range cases {
 		c := DefaultConfig("dev")

@@ -128,7 +128,8 @@ func New(repo *Repo, opts Options) (*Node, error) {
 
 	// Peers that send the ledger invalid data are banned: netsync decides,
 	// and the host's gater refuses their connections meanwhile.
-	blocklist := netsync.NewBlocklist(time.Now, time.Hour)
+	banDuration := cfg.Protect.banDuration()
+	blocklist := netsync.NewBlocklist(time.Now, banDuration)
 	h := opts.Host
 	var relaySvc *relayService
 	if h == nil {
@@ -175,6 +176,8 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open chain: %w", err), store.Close(), h.Close())
 	}
+	// The DHT reports refused writes to netsync, which is built after it.
+	var chainSvc atomic.Pointer[netsync.Service]
 	// The dev network answers DHT queries unless dht.mode says otherwise:
 	// on loopback AutoNAT never finds a node public, and a network of
 	// clients finds nothing.
@@ -191,6 +194,17 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		ForceServer:    dhtMode == DHTModeServer,
 		ForceClient:    dhtMode == DHTModeClient,
 		Logger:         log.With("subsystem", "dht"),
+
+		MaxProviderRecords:        cfg.Protect.DHTMaxProviderRecords,
+		MaxProviderRecordsPerPeer: cfg.Protect.DHTMaxProviderRecordsPerPeer,
+		WritesPerSecond:           cfg.Protect.DHTWritesPerSecond,
+		WriteBurst:                cfg.Protect.DHTWriteBurst,
+		// A refused DHT write counts towards the one ban netsync keeps.
+		OnWriteRefused: func(p peer.ID) {
+			if ns := chainSvc.Load(); ns != nil {
+				ns.Penalize(p, overBudgetScore, "over its DHT write budget")
+			}
+		},
 	})
 	if err != nil {
 		return nil, errors.Join(err, chain.Close(), store.Close(), h.Close())
@@ -240,13 +254,17 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		Logger:    log.With("subsystem", "netsync"),
 		Now:       time.Now,
 		Blocklist: blocklist,
-		OnBan: func(p peer.ID, reason string) {
-			log.Warn("peer banned", "peer", p, "reason", reason)
-		},
+		// netsync logs each ban once, with the peer, reason and duration.
+		BanThreshold: cfg.Protect.BanThreshold,
+		BanDuration:  banDuration,
+		Budget:       cfg.Protect.chainBudget(),
+		// A peer's share of the mempool.
+		MaxPeerMempoolTxs: cfg.Protect.MempoolMaxPerPeer,
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("start ledger sync: %w", err), sw.Close(), d.Close(), chain.Close(), store.Close(), h.Close())
 	}
+	chainSvc.Store(ns)
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
 		repo:      repo,
@@ -481,6 +499,15 @@ type PeerInfo struct {
 	Transport string `json:"transport"`
 	// Conns lists every connection to the peer, Addr's first.
 	Conns []ConnInfo `json:"conns"`
+	// Score is the peer's misbehaviour score (banned at the threshold,
+	// 100 by default; it decays by 1% a second).
+	Score float64 `json:"score"`
+	// Banned marks a peer that is not connected but banned: it has no
+	// address or connections, and BanUntil and BanReason say why and
+	// until when (RFC 3339).
+	Banned    bool   `json:"banned,omitempty"`
+	BanUntil  string `json:"ban_until,omitempty"`
+	BanReason string `json:"ban_reason,omitempty"`
 }
 
 // ConnInfo describes one connection to a peer.
@@ -496,6 +523,7 @@ type ConnInfo struct {
 // first connection.
 func (n *Node) Peers() []PeerInfo {
 	var out []PeerInfo
+	scores := n.netsync.Misbehaviour()
 	for _, p := range n.host.Network().Peers() {
 		conns := n.host.Network().ConnsToPeer(p)
 		if len(conns) == 0 {
@@ -521,6 +549,7 @@ func (n *Node) Peers() []PeerInfo {
 			Relayed:   c.Relayed,
 			Transport: c.Transport,
 			Conns:     infos,
+			Score:     scores[p],
 		}
 		if l := n.host.Peerstore().LatencyEWMA(p); l > 0 {
 			pi.Latency = l.Round(time.Microsecond).String()
@@ -627,6 +656,7 @@ func (n *Node) registerMetrics() {
 	gauge("myco_mempool_transactions", "Transactions waiting in the mempool.", func() float64 { return float64(n.chain.MempoolStats().Txs) })
 	gauge("myco_miner_hashrate", "Miner hash rate in hashes per second.", func() float64 { return n.miner.Status().HashRate })
 	n.reg.MustRegister(newSwarmCollector(n))
+	n.reg.MustRegister(newProtectCollector(n))
 }
 
 // swarmCollector exports the swarm's byte counters, read at scrape time:

@@ -299,3 +299,19 @@ for r in "${rows[@]}"; do
 	IFS='|' read -r what fig ref ratio target <<<"$r"
 	printf '%-100s | %-20s | %-20s | %-6s | %s\n' "$what" "$fig" "$ref" "$ratio" "$target"
 done
+
+# === attacks (issue 19) ========================================================
+# Each attack of cmd/myco/attack_test.go runs from a libp2p host of its own
+# (internal/attack) against a real dev daemon on 127.0.0.1; the tests log one
+# measured row each (victim CPU-seconds and RSS from /proc, bytes it sent, the
+# growth of its dht directory, the ratio of its bytes out to the attacker's
+# bytes in, and the time to the ban). This section prints them as a table.
+echo "== attack harness (cmd/myco TestAttack*)" >&2
+attack_out=$(cd "$ROOT_DIR" && go test -count=1 -run 'TestAttack' -v ./cmd/myco 2>&1 || true)
+printf '\n%-90s | %-32s | %-9s | %-12s | %-11s | %-7s | %-6s | %s\n' \
+	"attack" "attacker sent" "victim CPU" "victim B out" "victim disk" "RSS" "ratio" "time to ban"
+printf '%s\n' "$(printf -- '-%.0s' {1..200})"
+{ grep -o 'attack-row|.*' <<<"$attack_out" || true; } | while IFS='|' read -r _ what sent cpu out disk rss ratio ban; do
+	printf '%-90s | %-32s | %-9s | %-12s | %-11s | %-7s | %-6s | %s\n' "$what" "$sent" "$cpu" "$out" "$disk" "$rss" "$ratio" "$ban"
+done
+grep -E '^(--- FAIL|FAIL|ok)' <<<"$attack_out" >&2 || true

@@ -76,6 +76,9 @@ func cmdDHTStat() *command {
 				}
 				fmt.Fprintf(e.stdout, "mode: %s\nrouting table: %d peers\nroots provided: %d\nprovides pending: %d\nlast reprovide: %s\n",
 					st.Mode, st.RoutingTableSize, st.Roots, st.ProvidesPending, last)
+				ps := st.ProviderStore
+				fmt.Fprintf(e.stdout, "provider records stored: %d of %d (%d peers, at most %d each; %d evicted)\ndht on disk: %d bytes\n",
+					ps.Records, ps.MaxRecords, ps.Peers, ps.MaxPerPeer, ps.Evicted, st.DiskBytes)
 				if st.LastError != "" {
 					fmt.Fprintf(e.stdout, "last error: %s\n", st.LastError)
 				}

@@ -103,6 +103,10 @@ func cmdPeers() *command {
 		run: func(e *env, _ []string) error {
 			return show(e, func(c *node.Client) ([]node.PeerInfo, error) { return c.Peers(e.ctx) }, func(peers []node.PeerInfo) {
 				for _, p := range peers {
+					if p.Banned {
+						fmt.Fprintf(e.stdout, "%s banned until %s: %s\n", p.ID, p.BanUntil, p.BanReason)
+						continue
+					}
 					how := "direct"
 					if p.Relayed {
 						how = "relayed"

@@ -1,6 +1,8 @@
 package netsync
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -8,6 +10,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/myco-p2p/myco/internal/tokenbucket"
 )
 
 // Blocklist holds peers banned until a time on an injected clock. It is a
@@ -19,6 +24,33 @@ type Blocklist struct {
 	defBan  time.Duration
 	mu      sync.Mutex
 	expires map[peer.ID]time.Time
+	reasons map[peer.ID]string
+	// ips holds the addresses banned peers connected from, until their
+	// ban ends, and a bucket of accepts for each (see InterceptAccept).
+	ips       map[string]*ipBan
+	throttled uint64
+}
+
+// ipBan throttles inbound connections from an address a banned peer used.
+type ipBan struct {
+	until  time.Time
+	accept tokenbucket.Bucket
+}
+
+// While an address is marked, it may open acceptRate new connections a
+// second (burst acceptBurst) before the handshake; more are dropped
+// before any cryptography. Peers that share the address (a NAT, a
+// loopback testnet) still connect, only not in a flood.
+const (
+	acceptRate  = 2
+	acceptBurst = 5
+)
+
+// Ban is one banned peer.
+type Ban struct {
+	Peer   peer.ID
+	Until  time.Time
+	Reason string
 }
 
 // NewBlocklist returns an empty blocklist on the clock now; bans added
@@ -27,16 +59,80 @@ func NewBlocklist(now func() time.Time, defaultBan time.Duration) *Blocklist {
 	if now == nil {
 		now = time.Now
 	}
-	return &Blocklist{now: now, defBan: defaultBan, expires: make(map[peer.ID]time.Time)}
+	return &Blocklist{now: now, defBan: defaultBan, expires: make(map[peer.ID]time.Time), reasons: make(map[peer.ID]string), ips: make(map[string]*ipBan)}
 }
 
 // Ban blocks p for d from now (extending an earlier ban, never shortening it).
-func (b *Blocklist) Ban(p peer.ID, d time.Duration) {
+func (b *Blocklist) Ban(p peer.ID, d time.Duration) { b.BanFor(p, d, "") }
+
+// BanFor is Ban with the reason shown by List.
+func (b *Blocklist) BanFor(p peer.ID, d time.Duration, reason string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	until := b.now().Add(d)
 	if until.After(b.expires[p]) {
 		b.expires[p] = until
+		if reason != "" || b.reasons[p] == "" {
+			b.reasons[p] = reason
+		}
+	}
+}
+
+// MarkAddrs remembers the addresses banned peer p connected from, so
+// InterceptAccept throttles new connections from them while p's ban lasts.
+func (b *Blocklist) MarkAddrs(p peer.ID, addrs []ma.Multiaddr) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	until, ok := b.expires[p]
+	if !ok {
+		return
+	}
+	for _, a := range addrs {
+		ip, err := manet.ToIP(a)
+		if err != nil {
+			continue
+		}
+		e := b.ips[ip.String()]
+		if e == nil {
+			e = &ipBan{}
+			b.ips[ip.String()] = e
+		}
+		if until.After(e.until) {
+			e.until = until
+		}
+	}
+}
+
+// List returns the peers banned now, soonest expiry first.
+func (b *Blocklist) List() []Ban {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.expireLocked()
+	out := make([]Ban, 0, len(b.expires))
+	for p, until := range b.expires {
+		out = append(out, Ban{Peer: p, Until: until, Reason: b.reasons[p]})
+	}
+	slices.SortFunc(out, func(x, y Ban) int {
+		if c := x.Until.Compare(y.Until); c != 0 {
+			return c
+		}
+		return strings.Compare(string(x.Peer), string(y.Peer))
+	})
+	return out
+}
+
+func (b *Blocklist) expireLocked() {
+	now := b.now()
+	for ip, e := range b.ips {
+		if !now.Before(e.until) {
+			delete(b.ips, ip)
+		}
+	}
+	for p, until := range b.expires {
+		if !now.Before(until) {
+			delete(b.expires, p)
+			delete(b.reasons, p)
+		}
 	}
 }
 
@@ -50,6 +146,7 @@ func (b *Blocklist) Banned(p peer.ID) bool {
 	}
 	if !b.now().Before(until) {
 		delete(b.expires, p)
+		delete(b.reasons, p)
 		return false
 	}
 	return true
@@ -59,12 +156,7 @@ func (b *Blocklist) Banned(p peer.ID) bool {
 func (b *Blocklist) Len() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := b.now()
-	for p, until := range b.expires {
-		if !now.Before(until) {
-			delete(b.expires, p)
-		}
-	}
+	b.expireLocked()
 	return len(b.expires)
 }
 
@@ -84,9 +176,42 @@ func (b *Blocklist) InterceptPeerDial(p peer.ID) bool { return !b.Banned(p) }
 // InterceptAddrDial implements connmgr.ConnectionGater.
 func (b *Blocklist) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return !b.Banned(p) }
 
-// InterceptAccept implements connmgr.ConnectionGater: the peer is not
-// known before the handshake, so every inbound connection gets that far.
-func (b *Blocklist) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+// InterceptAccept implements connmgr.ConnectionGater. The peer is not
+// known before the handshake, so an inbound connection gets that far,
+// except from an address a banned peer used: from there only a few a
+// second do, so a banned peer reconnecting in a loop costs us no more
+// than a few handshakes a second.
+func (b *Blocklist) InterceptAccept(c network.ConnMultiaddrs) bool {
+	ip, err := manet.ToIP(c.RemoteMultiaddr())
+	if err != nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.ips[ip.String()]
+	if e == nil {
+		return true
+	}
+	now := b.now()
+	if !now.Before(e.until) {
+		delete(b.ips, ip.String())
+		return true
+	}
+	if e.accept.Take(now, 1, acceptRate, acceptBurst) > 0 {
+		e.accept.Give(1)
+		b.throttled++
+		return false
+	}
+	return true
+}
+
+// Throttled counts the inbound connections dropped before the handshake
+// because they came from a banned peer's address too often.
+func (b *Blocklist) Throttled() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.throttled
+}
 
 // InterceptSecured implements connmgr.ConnectionGater: a banned peer's
 // connection is refused once its identity is known.

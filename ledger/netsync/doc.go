@@ -18,16 +18,51 @@
 //     signatures, kept as an orphan, not forwarded (its difficulty cannot be
 //     checked yet) and makes us sync with the sender. A transaction that
 //     merely does not fit our state (already mined, nonce conflict, full
-//     pool) is ignored, not rejected: the sender may be honest.
+//     pool) is ignored, not rejected: the sender may be honest. One that our
+//     state says can never be valid (its sender cannot pay, or its nonce
+//     is more than MaxNonceAhead past the sender's next) is ignored too,
+//     but scores its relay 2 points: honest relays check transactions
+//     against their own state before forwarding them, so a stream of
+//     these is a flood (banned after 50). A peer's share of the mempool
+//     (transactions it relayed first) is capped at MaxPeerMempoolTxs;
+//     past it, what it relays is ignored before any work is done.
 //   - Penalties. A rejected message lowers the sender's GossipSub score
 //     (invalid deliveries weigh -20 each, squared; below -80 a peer is
 //     graylisted and ignored). The service also keeps its own misbehaviour
 //     score per peer, fed by gossip and by the sync protocol (invalid block
 //     50, invalid transaction 20, bad response 50) and decaying on ticks;
-//     it is pubsub's application-specific score too. At 100 the peer is
+//     it is pubsub's application-specific score too, at half weight, so
+//     pubsub's graylist (-80) never silences a peer before the ban (100)
+//     disconnects it. At 100 the peer is
 //     banned for BanDuration: disconnected, refused by the Blocklist (a
 //     connection gater and pubsub blacklist on the injected clock) and
 //     ignored by the protocol handler.
+//   - Budgets. Every peer has token buckets for the chain protocol (Budget:
+//     requests per second, headers per second, response bytes per second,
+//     each with a burst), on the injected clock. A request is charged
+//     before any work is done, its response before it is sent. Within the
+//     budget a peer is answered at once; a little over it (its tokens are
+//     back within MaxDelay) the answer waits; further over it the request
+//     is refused (reset, and refunded) and scores OverBudgetScore, so a
+//     flood is banned after about ten refusals. A response is bounded by
+//     the protocol (2000 headers, or one block past 4 MiB), so what one
+//     request of at least 39 bytes can make us send is a fixed multiple of
+//     it, and the buckets bound the rate of those. The defaults let an
+//     honest peer sync a long chain from genesis one request at a time
+//     (20,000 headers at once, then 1000 a second) without ever waiting
+//     more than 2 s.
+//   - Bans. A peer is banned once (under the service's lock) and the ban
+//     is one Warn line with the peer, the reason and the duration; what is
+//     still queued from a banned peer is dropped without scoring or
+//     logging. Its connections are closed and the Blocklist, the host's
+//     connection gater, refuses new ones once the peer's identity is known
+//     (the handshake) until the ban ends. The addresses the peer was
+//     connected from are marked too: until the ban ends, at most 2 new
+//     connections a second (burst 5) from them get to the handshake, so a
+//     banned peer reconnecting in a loop costs us a few handshakes a
+//     second, not one per attempt; other peers behind the same address
+//     (a NAT, a loopback testnet) still connect, only not in a flood. Blocklist.List and
+//     Service.Misbehaviour expose bans and scores to the API and metrics.
 //   - Sync. One request per stream, a uint32 length-prefixed frame each
 //     way, sizes checked before allocating, deadlines on every stream,
 //     Reset on every error. A round sends our block locator, receives up to
@@ -43,8 +78,12 @@
 //     its header's hash, and connected strictly in order; batches are
 //     handed out lowest first within a window ahead of the next one to
 //     connect, and a helper that lacks a batch or fails drops out and its
-//     batch goes to another peer. The sync source itself must serve every
-//     batch. A node syncs on Start, on every new connection, whenever a
+//     batch goes to another peer. When the source of the headers fails
+//     its batch it is scored too: it announced the chain, so withholding
+//     a body costs it 50 points, a request it lets time out
+//     (RequestTimeout) 25, a body that does not match its header 50; its
+//     batch goes to the other peers, so one liar costs at most one
+//     timeout. The round fails only when no peer is left to fetch from. A node syncs on Start, on every new connection, whenever a
 //     gossiped block's parent is unknown, and on Sync.
 //   - Waiting blocks. Orphans are kept here, not in the ledger's pool, so
 //     they are bounded in count (MaxOrphans) and age (OrphanTTL, on the

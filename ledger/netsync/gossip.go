@@ -29,7 +29,7 @@ const (
 // a peer's favour; mesh delivery rates are not scored, because blocks are
 // rare and a quiet peer is not at fault. The application-specific score is
 // the negative of the service's own misbehaviour count, which also covers
-// the sync protocol. IP colocation is not scored: a loopback testnet puts
+// the sync protocol, at half weight. IP colocation is not scored: a loopback testnet puts
 // every node on one address.
 func (s *Service) scoreParams() (*pubsub.PeerScoreParams, *pubsub.PeerScoreThresholds) {
 	topic := func(weight float64) *pubsub.TopicScoreParams {
@@ -50,9 +50,14 @@ func (s *Service) scoreParams() (*pubsub.PeerScoreParams, *pubsub.PeerScoreThres
 			s.blocksTopicName: topic(1),
 			s.txsTopicName:    topic(0.5),
 		},
-		TopicScoreCap:             20,
-		AppSpecificScore:          func(p peer.ID) float64 { return -s.misbehaviour(p) },
-		AppSpecificWeight:         1,
+		TopicScoreCap:    20,
+		AppSpecificScore: func(p peer.ID) float64 { return -s.misbehaviour(p) },
+		// Half weight: a peer reaches the graylist (-80) only past a
+		// misbehaviour of 160, so pubsub never silences a peer before the
+		// service's ban (100) disconnects it. A peer scored in small steps
+		// (unfunded transactions) would otherwise be graylisted at 80 and
+		// stay connected, costing us its RPCs.
+		AppSpecificWeight:         0.5,
 		BehaviourPenaltyWeight:    -1,
 		BehaviourPenaltyThreshold: 6,
 		BehaviourPenaltyDecay:     pubsub.ScoreParameterDecay(10 * time.Minute),
@@ -323,6 +328,11 @@ func (s *Service) validateTxMsg(_ context.Context, from peer.ID, msg *pubsub.Mes
 	if local && s.chain.HasTx(tx.ID()) {
 		return pubsub.ValidationAccept
 	}
+	// A peer's share of the mempool is bounded: past it, what the peer
+	// relays is ignored before any work is done for it.
+	if !local && !s.shares.room(from, s.chain.HasTx) {
+		return pubsub.ValidationIgnore
+	}
 	// Counted under recvMu like a block (see store): the mempool shows the
 	// transaction before AddTx returns.
 	s.recvMu.RLock()
@@ -335,6 +345,7 @@ func (s *Service) validateTxMsg(_ context.Context, from peer.ID, msg *pubsub.Mes
 	switch {
 	case err == nil:
 		if !local {
+			s.shares.add(from, tx.ID())
 			if s.cfg.OnTx != nil {
 				s.cfg.OnTx(tx, from)
 			}
@@ -343,9 +354,26 @@ func (s *Service) validateTxMsg(_ context.Context, from peer.ID, msg *pubsub.Mes
 	case errors.As(err, &re) && statelessTxCodes[re.Code]:
 		s.misbehave(from, scoreInvalidTx, "invalid transaction: "+err.Error())
 		return pubsub.ValidationReject
+	case errors.As(err, &re) && re.Code == ledger.ErrInsufficientBalance:
+		// Our state says it can never be valid: the sender is unfunded.
+		// An honest relay checked it against its own state, so the two
+		// states differ (we may be behind): a few points, not a
+		// rejection, and the flood that costs us a core is banned.
+		s.misbehave(from, scoreUnfundedTx, "relayed a transaction its sender cannot pay for")
+		return pubsub.ValidationIgnore
+	case errors.As(err, &re) && re.Code == ledger.ErrNonceGap && s.nonceFarAhead(tx):
+		s.misbehave(from, scoreUnfundedTx, "relayed a transaction with a nonce far ahead")
+		return pubsub.ValidationIgnore
 	default:
 		return pubsub.ValidationIgnore
 	}
+}
+
+// nonceFarAhead says whether tx's nonce is more than MaxNonceAhead past
+// its sender's next one (pending transactions included).
+func (s *Service) nonceFarAhead(tx *ledger.Tx) bool {
+	next, err := s.chain.NextNonce(tx.SenderAddress())
+	return err == nil && tx.Nonce > next+uint64(s.cfg.MaxNonceAhead)
 }
 
 // minLevel passes on only records at or above min.

@@ -46,6 +46,12 @@ func (s *Service) serve(str network.Stream, from peer.ID) error {
 	if err := str.SetDeadline(time.Now().Add(s.cfg.RequestTimeout)); err != nil {
 		return err
 	}
+	// The request is charged before any work is done for it.
+	if err := s.charge(ctx, from, func(now time.Time) (verdict, time.Duration) {
+		return s.budget.request(from, now)
+	}); err != nil {
+		return err
+	}
 	n, err := readFrameLen(str, maxRequestSize)
 	if err != nil {
 		if errors.Is(err, errMalformed) {
@@ -71,12 +77,43 @@ func (s *Service) serve(str network.Stream, from peer.ID) error {
 		return err
 	}
 	body := resp.encode()
+	if err := s.charge(ctx, from, func(now time.Time) (verdict, time.Duration) {
+		return s.budget.response(from, now, len(resp.Headers), len(body))
+	}); err != nil {
+		return err
+	}
 	if err := str.Scope().ReserveMemory(len(body), network.ReservationPriorityMedium); err != nil {
 		return fmt.Errorf("reserve response memory: %w", err)
 	}
 	defer str.Scope().ReleaseMemory(len(body))
 	if err := writeFrame(str, resp); err != nil {
 		return fmt.Errorf("write response: %w", err)
+	}
+	return nil
+}
+
+var errOverBudget = errors.New("peer is over its chain request budget")
+
+// charge applies the peer's budget to one request or response: within it,
+// nothing happens; a little over it, the answer waits until the peer's
+// tokens are back (the wait is on the wall clock, like the stream's
+// deadline); further over it, the request is refused and scored.
+func (s *Service) charge(ctx context.Context, from peer.ID, take func(time.Time) (verdict, time.Duration)) error {
+	v, wait := take(s.now())
+	switch v {
+	case serveLater:
+		s.delayed.Add(1)
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	case refuse:
+		s.refused.Add(1)
+		s.misbehave(from, s.cfg.Budget.OverBudgetScore, errOverBudget.Error())
+		return fmt.Errorf("%w (tokens back in %s)", errOverBudget, wait.Round(time.Millisecond))
 	}
 	return nil
 }
@@ -125,9 +162,15 @@ func (s *Service) request(ctx context.Context, p peer.ID, req *message) (*messag
 	if err != nil {
 		return nil, fmt.Errorf("open %s stream to %s: %w", ChainProtocol, p, err)
 	}
+	// A transport without deadlines still ends at the context's.
+	stop := context.AfterFunc(ctx, func() { str.Reset() })
+	defer stop()
 	resp, err := s.exchange(ctx, str, req)
 	if err != nil {
 		str.Reset()
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%w)", err, cerr)
+		}
 		return nil, fmt.Errorf("%s request to %s: %w", req.Type, p, err)
 	}
 	str.Close()

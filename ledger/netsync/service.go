@@ -13,6 +13,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/myco-p2p/myco/ledger"
 )
 
@@ -68,6 +70,15 @@ type Config struct {
 	MaxRoundHeaders int
 	// RequestTimeout bounds one request of the chain protocol [30 s].
 	RequestTimeout time.Duration
+	// MaxPeerMempoolTxs bounds the mempool transactions first relayed by
+	// one peer [1000]; past it the peer's transactions are ignored until
+	// some of its leave the mempool. MaxNonceAhead is how far past its
+	// sender's next nonce a relayed transaction may be before it counts
+	// against its relay [64].
+	MaxPeerMempoolTxs int
+	MaxNonceAhead     int
+	// Budget bounds what one peer may ask of the chain protocol.
+	Budget Budget
 	// OnBan, if set, is called when a peer is banned, with the reason.
 	OnBan func(p peer.ID, reason string)
 	// OnTx, if set, is called when a transaction from a peer entered the
@@ -121,6 +132,13 @@ func (c *Config) defaults() {
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 30 * time.Second
 	}
+	c.Budget.defaults()
+	if c.MaxPeerMempoolTxs <= 0 {
+		c.MaxPeerMempoolTxs = 1000
+	}
+	if c.MaxNonceAhead <= 0 {
+		c.MaxNonceAhead = 64
+	}
 }
 
 // Misbehaviour scores.
@@ -129,6 +147,9 @@ const (
 	scoreInvalidTx    = 20
 	scoreBadResponse  = 50
 	scoreUnconnected  = 10
+	scoreUnfundedTx   = 2
+	scoreWithheld     = 50
+	scoreStalled      = 25
 )
 
 // Stats describe the service for `myco chain status` and the tests.
@@ -151,6 +172,12 @@ type Stats struct {
 	InvalidMessages uint64
 	// BlocksServed counts block bodies this node sent to syncing peers.
 	BlocksServed uint64
+	// RequestsDelayed counts chain requests answered late because their
+	// peer was over its budget, RequestsRefused those refused for it;
+	// Bans counts the bans since start.
+	RequestsDelayed uint64
+	RequestsRefused uint64
+	Bans            uint64
 	// Orphans and FutureBlocks wait outside the chain; Banned peers are
 	// blocked now.
 	Orphans      int
@@ -200,6 +227,11 @@ type Service struct {
 	txsRecv    atomic.Uint64
 	invalid    atomic.Uint64
 	served     atomic.Uint64
+	delayed    atomic.Uint64
+	refused    atomic.Uint64
+	bans       atomic.Uint64
+	budget     *budgets
+	shares     *txShares
 	peerScores atomic.Pointer[map[peer.ID]float64]
 }
 
@@ -235,6 +267,8 @@ func New(h host.Host, chain *ledger.Chain, cfg Config) (*Service, error) {
 		orphans:         newOrphanPool(cfg.MaxOrphans, cfg.OrphanTTL),
 		future:          newFuturePool(cfg.MaxFutureBlocks, cfg.FutureHorizon),
 		scores:          make(map[peer.ID]float64),
+		budget:          newBudgets(cfg.Budget),
+		shares:          newTxShares(cfg.MaxPeerMempoolTxs),
 		connCh:          make(chan peer.ID, 256),
 		syncReq:         make(chan peer.ID, 64),
 		announce:        make(chan announcement, 256),
@@ -375,6 +409,9 @@ func (s *Service) Stats() Stats {
 		SyncRounds:      s.syncRounds.Load(),
 		InvalidMessages: s.invalid.Load(),
 		BlocksServed:    s.served.Load(),
+		RequestsDelayed: s.delayed.Load(),
+		RequestsRefused: s.refused.Load(),
+		Bans:            s.bans.Load(),
 		Banned:          s.bl.Len(),
 	}
 	if st.Syncing {
@@ -440,6 +477,13 @@ func (s *Service) connected(p peer.ID) bool {
 	return s.h.Network().Connectedness(p) == network.Connected
 }
 
+// Penalize adds points to p's misbehaviour score for something another
+// protocol saw (the node routes the DHT's and the swarm's refusals here),
+// so every protocol feeds one score and one ban.
+func (s *Service) Penalize(p peer.ID, points float64, reason string) {
+	s.misbehave(p, points, reason)
+}
+
 // misbehave adds points to p's misbehaviour score and bans p once it
 // reaches the threshold: the peer is disconnected, refused by the
 // connection gater and ignored by pubsub until the ban expires.
@@ -448,11 +492,23 @@ func (s *Service) misbehave(p peer.ID, points float64, reason string) {
 		return
 	}
 	s.invalid.Add(1)
+	// Messages still queued from a banned peer change nothing and log
+	// nothing: the ban is already in place.
+	if s.bl.Banned(p) {
+		return
+	}
 	s.mu.Lock()
 	s.scores[p] += points
 	ban := s.scores[p] >= s.cfg.BanThreshold
 	if ban {
 		delete(s.scores, p)
+		// Banned under s.mu, so two messages crossing the threshold at
+		// once make one ban.
+		if s.bl.Banned(p) {
+			ban = false
+		} else {
+			s.bl.BanFor(p, s.cfg.BanDuration, reason)
+		}
 	}
 	ps := s.ps
 	s.mu.Unlock()
@@ -460,8 +516,13 @@ func (s *Service) misbehave(p peer.ID, points float64, reason string) {
 	if !ban {
 		return
 	}
-	s.bl.Ban(p, s.cfg.BanDuration)
+	s.bans.Add(1)
 	s.log.Warn("peer banned", "peer", p, "for", s.cfg.BanDuration, "reason", reason)
+	var addrs []ma.Multiaddr
+	for _, c := range s.h.Network().ConnsToPeer(p) {
+		addrs = append(addrs, c.RemoteMultiaddr())
+	}
+	s.bl.MarkAddrs(p, addrs)
 	if ps != nil {
 		ps.BlacklistPeer(p)
 	}
@@ -472,6 +533,22 @@ func (s *Service) misbehave(p peer.ID, points float64, reason string) {
 		s.cfg.OnBan(p, reason)
 	}
 }
+
+// Misbehaviour returns every peer's current misbehaviour score (peers
+// without one are absent); a peer is banned when its score reaches
+// Config.BanThreshold.
+func (s *Service) Misbehaviour() map[peer.ID]float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[peer.ID]float64, len(s.scores))
+	for p, v := range s.scores {
+		out[p] = v
+	}
+	return out
+}
+
+// BanThreshold returns the score at which a peer is banned.
+func (s *Service) BanThreshold() float64 { return s.cfg.BanThreshold }
 
 // misbehaviour returns p's current score (pubsub's application-specific
 // score is its negative).
@@ -514,6 +591,8 @@ func (s *Service) tick() {
 		}
 	}
 	s.mu.Unlock()
+	s.budget.sweep(now)
+	s.shares.prune(s.chain.HasTx, s.connected)
 	for _, b := range due {
 		if v := s.acceptBlock(b.blk, b.from); v == pubsub.ValidationAccept {
 			s.queueAnnounce(s.blocks, b.blk.Encode())

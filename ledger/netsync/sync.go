@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -145,9 +146,10 @@ type batchResult struct {
 
 // fetchBodies downloads the blocks of hdrs that the chain lacks, in
 // batches spread over src and up to MaxFetchPeers-1 other peers, and
-// connects them in order as they arrive. src, which sent the headers, must
-// serve every batch; a helper that lacks a batch or fails drops out and its
-// batch goes to another peer.
+// connects them in order as they arrive. A peer that lacks a batch or
+// fails drops out and its batch goes to another peer; when the source of
+// the headers is the one that fails, it is also scored (blameSource). The
+// round fails only when no peer is left to fetch from.
 func (s *Service) fetchBodies(ctx context.Context, src peer.ID, hdrs []ledger.Header) error {
 	var need []ledger.Header
 	for i := range hdrs {
@@ -180,25 +182,34 @@ func (s *Service) fetchBodies(ctx context.Context, src peer.ID, hdrs []ledger.He
 	stopSched := context.AfterFunc(ctx, sched.stop)
 	defer stopSched()
 	results := make(chan batchResult, len(batches))
-	srcErr := make(chan error, 1)
+	exits := make(chan fetcherExit, len(peers))
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	for _, p := range peers {
 		wg.Go(func() {
 			err := s.fetcher(ctx, p, batches, sched, results)
-			if p == src && err != nil {
-				srcErr <- err
-			}
+			exits <- fetcherExit{p, err}
 		})
 	}
 
 	pending := make(map[int]batchResult)
+	live := len(peers)
+	var srcFailure error
 	for next := 0; next < len(batches); {
+		// Once every fetcher is gone, what they fetched is all in results.
+		if live == 0 && len(results) == 0 {
+			return fmt.Errorf("fetch bodies: no peer served batch %d of %d (the source %s: %v)", next+1, len(batches), src, srcFailure)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case err := <-srcErr:
-			return fmt.Errorf("fetch bodies from %s: %w", src, err)
+		case e := <-exits:
+			live--
+			if e.err != nil && e.p == src {
+				srcFailure = e.err
+				s.blameSource(src, e.err)
+			}
+			continue
 		case r := <-results:
 			pending[r.idx] = r
 		}
@@ -214,6 +225,34 @@ func (s *Service) fetchBodies(ctx context.Context, src peer.ID, hdrs []ledger.He
 		}
 	}
 	return nil
+}
+
+// fetcherExit is one fetcher's end: nil when no batch was left.
+type fetcherExit struct {
+	p   peer.ID
+	err error
+}
+
+// blameSource scores the peer whose headers started the round when it
+// fails to serve their bodies: it announced the chain, so a body it
+// withholds or a request it lets time out is its fault (bodies that do not
+// match were scored where they were checked). Its batch goes to the other
+// peers; helpers that lack a batch are not blamed, they announced nothing.
+func (s *Service) blameSource(src peer.ID, err error) {
+	switch {
+	case errors.Is(err, errNotAvailable):
+		s.misbehave(src, scoreWithheld, "withheld the bodies of headers it announced")
+	case isTimeout(err):
+		s.misbehave(src, scoreStalled, "stalled serving the bodies of headers it announced")
+	}
+}
+
+// isTimeout says whether err is a deadline that passed (the request's
+// context or the stream's I/O deadline).
+func isTimeout(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout())
 }
 
 // connectSynced hands one downloaded block to the chain. Its hash matched

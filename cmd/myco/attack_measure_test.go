@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// usage is what the victim's process has spent so far, read from /proc
+// (Linux; elsewhere the figures stay zero and the row says n/a).
+type usage struct {
+	cpu  time.Duration // user + system
+	rss  int64         // resident bytes now
+	disk int64         // bytes under the repo's dht directory
+	ok   bool
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat times.
+const clockTicks = 100
+
+func measure(v *victim) usage {
+	var u usage
+	pid := v.d.cmd.Process.Pid
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return u
+	}
+	// The command name may hold spaces: fields count from after its ")".
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	if len(f) < 13 {
+		return u
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	u.cpu = time.Duration(ut+st) * time.Second / clockTicks
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			u.rss = kb << 10
+		}
+	}
+	filepath.WalkDir(filepath.Join(v.repo, "dht"), func(_ string, e os.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			if info, err := e.Info(); err == nil {
+				u.disk += info.Size()
+			}
+		}
+		return nil
+	})
+	u.ok = true
+	return u
+}
+
+// report logs one row of the attack table that testnet/bench.sh prints:
+// the attack, what the attacker sent, what the victim spent between
+// before and after (CPU, bytes out, disk growth, RSS), the ratio of the
+// victim's bytes out to the attacker's bytes in, and the time to the ban.
+// It asserts nothing: the figures are measurements.
+func report(t *testing.T, name, sent string, attackerBytes, victimBytes int64, before, after usage, ban time.Duration) {
+	t.Helper()
+	if !before.ok || !after.ok {
+		t.Logf("attack-row|%s|%s|n/a|n/a|n/a|n/a|n/a|%s", name, sent, banText(ban))
+		return
+	}
+	ratio := "-"
+	if attackerBytes > 0 && victimBytes > 0 {
+		ratio = fmt.Sprintf("%.2f", float64(victimBytes)/float64(attackerBytes))
+	}
+	t.Logf("attack-row|%s|%s|%.2f s|%d B|%+d B|%d MB|%s|%s", name, sent,
+		(after.cpu - before.cpu).Seconds(), victimBytes, after.disk-before.disk, after.rss>>20, ratio, banText(ban))
+}
+
+func banText(d time.Duration) string {
+	if d == 0 {
+		return "not banned"
+	}
+	return d.Round(time.Millisecond).String()
+}

@@ -1,0 +1,184 @@
+package node
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/myco-p2p/myco/ledger/netsync"
+)
+
+// ProtectConfig bounds what one peer may ask of this node: the "protect"
+// section of config.json. Every field is optional; zero takes the default
+// in brackets, sized so that a home machine and an honest peer never reach
+// it. A peer over a budget is answered more slowly, then refused, and
+// every refusal adds to its misbehaviour score; at BanThreshold it is
+// banned for BanDuration.
+type ProtectConfig struct {
+	// BanDuration is how long a ban lasts (Go duration) [1h].
+	BanDuration string `json:"ban_duration,omitempty"`
+	// BanThreshold is the misbehaviour score that bans a peer [100]. An
+	// invalid block scores 50, an invalid transaction 20, a request refused
+	// for being over budget 10; scores decay by 1% a second.
+	BanThreshold float64 `json:"ban_threshold,omitempty"`
+
+	// Chain sync (/myco/chain/1.0.0), per peer: requests a second and
+	// their burst [100, 500]; headers sent a minute and their burst
+	// [60000, 20000]; response bytes a second and their burst (sizes with
+	// k/M/G) [8M, 64M]; how long an answer over budget may be held back
+	// before the request is refused (Go duration) [5s].
+	ChainRequestsPerSecond float64 `json:"chain_requests_per_second,omitempty"`
+	ChainRequestBurst      float64 `json:"chain_request_burst,omitempty"`
+	ChainHeadersPerMinute  float64 `json:"chain_headers_per_minute,omitempty"`
+	ChainHeaderBurst       float64 `json:"chain_header_burst,omitempty"`
+	ChainBytesPerSecond    string  `json:"chain_bytes_per_second,omitempty"`
+	ChainByteBurst         string  `json:"chain_byte_burst,omitempty"`
+	ChainMaxDelay          string  `json:"chain_max_delay,omitempty"`
+
+	// DHT: provider records stored for others, in total and per providing
+	// peer [50000, 2000] (past a cap the least recently written record
+	// goes); writes (ADD_PROVIDER, PUT_VALUE) a peer may make a second
+	// and their burst [100, 1000].
+	DHTMaxProviderRecords        int     `json:"dht_max_provider_records,omitempty"`
+	DHTMaxProviderRecordsPerPeer int     `json:"dht_max_provider_records_per_peer,omitempty"`
+	DHTWritesPerSecond           float64 `json:"dht_writes_per_second,omitempty"`
+	DHTWriteBurst                float64 `json:"dht_write_burst,omitempty"`
+
+	// MempoolMaxPerPeer bounds the pending transactions first relayed by
+	// one peer [1000]; past it the peer's transactions are ignored.
+	MempoolMaxPerPeer int `json:"mempool_max_per_peer,omitempty"`
+}
+
+// overBudgetScore is what a request refused for being over budget adds to
+// its peer's misbehaviour score (netsync's default for the chain protocol).
+const overBudgetScore = 10
+
+// validate checks every field and says which one is wrong.
+func (p ProtectConfig) validate() error {
+	for name, d := range map[string]string{"ban_duration": p.BanDuration, "chain_max_delay": p.ChainMaxDelay} {
+		if d == "" {
+			continue
+		}
+		if v, err := time.ParseDuration(d); err != nil || v <= 0 {
+			return fmt.Errorf("%s %q: want a positive duration such as 1h", name, d)
+		}
+	}
+	for name, v := range map[string]float64{
+		"ban_threshold":                     p.BanThreshold,
+		"chain_requests_per_second":         p.ChainRequestsPerSecond,
+		"chain_request_burst":               p.ChainRequestBurst,
+		"chain_headers_per_minute":          p.ChainHeadersPerMinute,
+		"chain_header_burst":                p.ChainHeaderBurst,
+		"dht_writes_per_second":             p.DHTWritesPerSecond,
+		"dht_write_burst":                   p.DHTWriteBurst,
+		"dht_max_provider_records":          float64(p.DHTMaxProviderRecords),
+		"dht_max_provider_records_per_peer": float64(p.DHTMaxProviderRecordsPerPeer),
+		"mempool_max_per_peer":              float64(p.MempoolMaxPerPeer),
+	} {
+		if v < 0 {
+			return fmt.Errorf("%s %v: must not be negative", name, v)
+		}
+	}
+	for name, s := range map[string]string{"chain_bytes_per_second": p.ChainBytesPerSecond, "chain_byte_burst": p.ChainByteBurst} {
+		if _, err := ParseSize(s); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// banDuration is BanDuration or its default (validate has checked it).
+func (p ProtectConfig) banDuration() time.Duration {
+	if d, err := time.ParseDuration(p.BanDuration); err == nil && d > 0 {
+		return d
+	}
+	return time.Hour
+}
+
+// chainBudget is the chain protocol's per-peer budget; zero fields are
+// netsync's defaults.
+func (p ProtectConfig) chainBudget() netsync.Budget {
+	b := netsync.Budget{
+		RequestsPerSecond: p.ChainRequestsPerSecond,
+		RequestBurst:      p.ChainRequestBurst,
+		HeadersPerSecond:  p.ChainHeadersPerMinute / 60,
+		HeaderBurst:       p.ChainHeaderBurst,
+	}
+	if n, err := ParseSize(p.ChainBytesPerSecond); err == nil {
+		b.BytesPerSecond = float64(n)
+	}
+	if n, err := ParseSize(p.ChainByteBurst); err == nil {
+		b.ByteBurst = float64(n)
+	}
+	if d, err := time.ParseDuration(p.ChainMaxDelay); err == nil {
+		b.MaxDelay = d
+	}
+	return b
+}
+
+// Bans lists the banned peers, soonest expiry first, as PeerInfo entries
+// marked Banned.
+func (n *Node) Bans() []PeerInfo {
+	var out []PeerInfo
+	for _, b := range n.netsync.Blocklist().List() {
+		out = append(out, PeerInfo{
+			ID:        b.Peer.String(),
+			Banned:    true,
+			BanUntil:  b.Until.UTC().Format(time.RFC3339),
+			BanReason: b.Reason,
+			Conns:     []ConnInfo{},
+		})
+	}
+	return out
+}
+
+// protectCollector exports bans, misbehaviour scores and what the
+// budgets did, read at scrape time.
+type protectCollector struct {
+	n                                     *Node
+	banned, bans, delayed, refused, score *prometheus.Desc
+	provRecords, provEvicted, dhtRefused  *prometheus.Desc
+	dhtDisk, throttled                    *prometheus.Desc
+}
+
+func newProtectCollector(n *Node) *protectCollector {
+	return &protectCollector{
+		n:       n,
+		banned:  prometheus.NewDesc("myco_banned_peers", "Peers banned now.", nil, nil),
+		bans:    prometheus.NewDesc("myco_bans_total", "Peers banned since the daemon started.", nil, nil),
+		delayed: prometheus.NewDesc("myco_chain_requests_delayed_total", "Chain sync requests answered late because their peer was over its budget.", nil, nil),
+		refused: prometheus.NewDesc("myco_chain_requests_refused_total", "Chain sync requests refused because their peer was over its budget.", nil, nil),
+		score: prometheus.NewDesc("myco_peer_misbehaviour_score",
+			"Misbehaviour score of each peer that has one (banned at the threshold).", []string{"peer"}, nil),
+		provRecords: prometheus.NewDesc("myco_dht_provider_records", "Provider records this node stores for others.", nil, nil),
+		provEvicted: prometheus.NewDesc("myco_dht_provider_records_evicted_total", "Provider records evicted to keep the store within its caps.", nil, nil),
+		dhtRefused:  prometheus.NewDesc("myco_dht_writes_refused_total", "DHT writes refused because their peer was over its budget.", nil, nil),
+		dhtDisk:     prometheus.NewDesc("myco_dht_disk_bytes", "Size of the DHT's datastore on disk.", nil, nil),
+		throttled: prometheus.NewDesc("myco_conns_throttled_total",
+			"Inbound connections dropped before the handshake: too many from an address a banned peer used.", nil, nil),
+	}
+}
+
+func (c *protectCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.banned, c.bans, c.delayed, c.refused, c.score, c.provRecords, c.provEvicted, c.dhtRefused, c.dhtDisk, c.throttled} {
+		ch <- d
+	}
+}
+
+func (c *protectCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.n.netsync.Stats()
+	ch <- prometheus.MustNewConstMetric(c.banned, prometheus.GaugeValue, float64(st.Banned))
+	ch <- prometheus.MustNewConstMetric(c.bans, prometheus.CounterValue, float64(st.Bans))
+	ch <- prometheus.MustNewConstMetric(c.delayed, prometheus.CounterValue, float64(st.RequestsDelayed))
+	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(st.RequestsRefused))
+	ch <- prometheus.MustNewConstMetric(c.throttled, prometheus.CounterValue, float64(c.n.netsync.Blocklist().Throttled()))
+	ps := c.n.dht.ProviderStore()
+	ch <- prometheus.MustNewConstMetric(c.provRecords, prometheus.GaugeValue, float64(ps.Records))
+	ch <- prometheus.MustNewConstMetric(c.provEvicted, prometheus.CounterValue, float64(ps.Evicted))
+	ch <- prometheus.MustNewConstMetric(c.dhtRefused, prometheus.CounterValue, float64(c.n.dht.WritesRefused()))
+	ch <- prometheus.MustNewConstMetric(c.dhtDisk, prometheus.GaugeValue, float64(c.n.dht.DiskBytes()))
+	for p, v := range c.n.netsync.Misbehaviour() {
+		ch <- prometheus.MustNewConstMetric(c.score, prometheus.GaugeValue, v, p.String())
+	}
+}

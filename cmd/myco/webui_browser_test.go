@@ -459,6 +459,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	if ids := peerIDs(t, seeder); len(ids) != 0 {
 		t.Errorf("the seeder is still connected to %v after the ban", ids)
 	}
+	if r := myco(t, seeder, "peers", "--json"); !strings.Contains(r.stdout, `"banned": true`) || !strings.Contains(r.stdout, leecherID.ID) {
+		t.Errorf("the seeder's peers --json does not list the banned leecher: %s", r.stdout)
+	}
 
 	a.noProblems()
 	l.noProblems()

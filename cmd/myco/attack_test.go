@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -92,16 +91,8 @@ type peerEntry struct {
 
 func peersJSON(t *testing.T, repo string) map[string]peerEntry {
 	t.Helper()
-	r := myco(t, repo, "peers", "--json")
-	if r.code != 0 {
-		t.Fatalf("peers: exit %d: %s", r.code, r.stderr)
-	}
-	var list []peerEntry
-	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
-		t.Fatalf("peers --json: %v: %q", err, r.stdout)
-	}
 	out := make(map[string]peerEntry)
-	for _, p := range list {
+	for _, p := range mycoJSON[[]peerEntry](t, repo, "peers", "--json") {
 		out[p.ID] = p
 	}
 	return out
@@ -189,15 +180,7 @@ type dhtStat struct {
 
 func getDHTStat(t *testing.T, repo string) dhtStat {
 	t.Helper()
-	r := myco(t, repo, "dht", "stat", "--json")
-	if r.code != 0 {
-		t.Fatalf("dht stat: exit %d: %s", r.code, r.stderr)
-	}
-	var st dhtStat
-	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
-		t.Fatalf("dht stat --json: %v: %q", err, r.stdout)
-	}
-	return st
+	return mycoJSON[dhtStat](t, repo, "dht", "stat", "--json")
 }
 
 // A million ADD_PROVIDER messages from one peer, with the write budget

@@ -54,6 +54,22 @@ func myco(t *testing.T, repo string, args ...string) result {
 	return runCmd(t, exec.CommandContext(ctx, mycoBin, append([]string{"--repo", repo}, args...)...))
 }
 
+// mycoJSON runs a myco command that prints JSON (args include --json)
+// against repo, fails the test unless it exits 0 with JSON that decodes
+// into a T, and returns it.
+func mycoJSON[T any](t *testing.T, repo string, args ...string) T {
+	t.Helper()
+	var v T
+	r := myco(t, repo, args...)
+	if r.code != 0 {
+		t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), r.code, r.stderr)
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+		t.Fatalf("%s: %v: %q", strings.Join(args, " "), err, r.stdout)
+	}
+	return v
+}
+
 // runCmd runs a CLI command and returns what it printed and its exit
 // code; failing to start it fails the test.
 func runCmd(t *testing.T, cmd *exec.Cmd) result {
@@ -165,33 +181,14 @@ type idJSON struct {
 
 func getID(t *testing.T, repo string) idJSON {
 	t.Helper()
-	r := myco(t, repo, "id", "--json")
-	if r.code != 0 {
-		t.Fatalf("id: exit %d: %s", r.code, r.stderr)
-	}
-	var id idJSON
-	if err := json.Unmarshal([]byte(r.stdout), &id); err != nil {
-		t.Fatalf("id --json: %v: %q", err, r.stdout)
-	}
-	return id
+	return mycoJSON[idJSON](t, repo, "id", "--json")
 }
 
 // peerIDs lists the peers the daemon of repo is connected to.
 func peerIDs(t *testing.T, repo string) []string {
 	t.Helper()
-	r := myco(t, repo, "peers", "--json")
-	if r.code != 0 {
-		t.Fatalf("peers: exit %d: %s", r.code, r.stderr)
-	}
-	var peers []struct {
-		ID     string `json:"id"`
-		Addr   string `json:"addr"`
-		Banned bool   `json:"banned"`
-	}
-	if err := json.Unmarshal([]byte(r.stdout), &peers); err != nil {
-		t.Fatalf("peers --json: %v: %q", err, r.stdout)
-	}
 	var ids []string
+	peers := mycoJSON[[]peerEntry](t, repo, "peers", "--json")
 	for _, p := range peers {
 		if p.Banned {
 			// Listed after the connected peers, without an address.

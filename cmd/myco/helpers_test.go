@@ -218,16 +218,8 @@ type rootEntry struct {
 
 func lsJSON(t *testing.T, repo string) map[string]rootEntry {
 	t.Helper()
-	r := myco(t, repo, "ls", "--json")
-	if r.code != 0 {
-		t.Fatalf("ls: exit %d: %s", r.code, r.stderr)
-	}
-	var roots []rootEntry
-	if err := json.Unmarshal([]byte(r.stdout), &roots); err != nil {
-		t.Fatalf("ls --json: %v: %q", err, r.stdout)
-	}
 	out := map[string]rootEntry{}
-	for _, e := range roots {
+	for _, e := range mycoJSON[[]rootEntry](t, repo, "ls", "--json") {
 		out[e.CID] = e
 	}
 	return out

@@ -9,20 +9,13 @@ import (
 
 func chainStatus(t *testing.T, repo string) (height uint64, tip string) {
 	t.Helper()
-	r := myco(t, repo, "chain", "status", "--json")
-	if r.code != 0 {
-		t.Fatalf("chain status: exit %d: %s", r.code, r.stderr)
-	}
-	var st struct {
+	st := mycoJSON[struct {
 		Height  uint64 `json:"height"`
 		Tip     string `json:"tip"`
 		Work    string `json:"work"`
 		Bits    string `json:"bits"`
 		Network string `json:"network"`
-	}
-	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
-		t.Fatalf("chain status --json: %v: %q", err, r.stdout)
-	}
+	}](t, repo, "chain", "status", "--json")
 	if st.Network != "dev" || len(st.Tip) != 64 || st.Bits == "" {
 		t.Fatalf("chain status = %+v", st)
 	}
@@ -40,15 +33,7 @@ type balance struct {
 
 func getBalance(t *testing.T, repo string, addr ...string) balance {
 	t.Helper()
-	r := myco(t, repo, append([]string{"wallet", "balance", "--json"}, addr...)...)
-	if r.code != 0 {
-		t.Fatalf("wallet balance: exit %d: %s", r.code, r.stderr)
-	}
-	var b balance
-	if err := json.Unmarshal([]byte(r.stdout), &b); err != nil {
-		t.Fatalf("wallet balance --json: %v: %q", err, r.stdout)
-	}
-	return b
+	return mycoJSON[balance](t, repo, append([]string{"wallet", "balance", "--json"}, addr...)...)
 }
 
 func waitHeight(t *testing.T, repo string, h uint64) {

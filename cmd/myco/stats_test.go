@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/rand"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,14 +31,7 @@ func waitBW(t *testing.T, repo string, ok func(bwJSON, int64, int64) bool) bwJSO
 	defer tick.Stop()
 	var bw bwJSON
 	for deadline := time.Now().Add(20 * time.Second); ; <-tick.C {
-		r := myco(t, repo, "stats", "bw", "--json")
-		if r.code != 0 {
-			t.Fatalf("stats bw: exit %d: %s", r.code, r.stderr)
-		}
-		bw = bwJSON{}
-		if err := json.Unmarshal([]byte(r.stdout), &bw); err != nil {
-			t.Fatalf("stats bw --json: %v: %q", err, r.stdout)
-		}
+		bw = mycoJSON[bwJSON](t, repo, "stats", "bw", "--json")
 		var in, out int64
 		for _, p := range bw.Protocols {
 			if strings.HasPrefix(p.Protocol, "/myco/swarm") {

@@ -16,22 +16,26 @@ import (
 	"github.com/myco-p2p/myco/internal/treecmp"
 )
 
-// carJS installs (once per version of testdata/carjs, cached under the
-// user's cache directory) the independent CAR and UnixFS implementation
-// the interop test checks myco against: js-ipfs's @ipld/car,
-// ipfs-unixfs-importer and ipfs-unixfs-exporter, from the npm registry.
-// It returns the directory holding interop.mjs and its node_modules.
-func carJS(t *testing.T) string {
+// carJS installs the independent CAR and UnixFS implementation the interop
+// test checks myco against: js-ipfs's @ipld/car, ipfs-unixfs-importer and
+// ipfs-unixfs-exporter (testdata/carjs, script interop.mjs).
+func carJS(t *testing.T) string { return jsPackages(t, "carjs", "interop.mjs") }
+
+// jsPackages installs, once per version of testdata/NAME (cached under the
+// user's cache directory), the npm packages of testdata/NAME/package.json
+// beside its script, and returns the directory holding both. No package's
+// install script runs: none is needed, and some would download from GitHub.
+func jsPackages(t *testing.T, name, script string) string {
 	t.Helper()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("the CAR interop test needs %s (Node.js 20 or later) on PATH: %v", tool, err)
+			t.Fatalf("the JavaScript interop tests need %s (Node.js 20 or later) on PATH: %v", tool, err)
 		}
 	}
-	src := filepath.Join("testdata", "carjs")
+	src := filepath.Join("testdata", name)
 	h := sha256.New()
 	files := map[string][]byte{}
-	for _, name := range []string{"package.json", "interop.mjs"} {
+	for _, name := range []string{"package.json", script} {
 		b, err := os.ReadFile(filepath.Join(src, name))
 		if err != nil {
 			t.Fatal(err)
@@ -43,7 +47,7 @@ func carJS(t *testing.T) string {
 	if err != nil {
 		cache = os.TempDir()
 	}
-	dir := filepath.Join(cache, "myco-test", "carjs-"+hex.EncodeToString(h.Sum(nil))[:16])
+	dir := filepath.Join(cache, "myco-test", name+"-"+hex.EncodeToString(h.Sum(nil))[:16])
 	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err == nil {
 		return dir
 	}
@@ -60,10 +64,10 @@ func carJS(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("npm", "install", "--no-audit", "--no-fund", "--loglevel=error")
+	cmd := exec.Command("npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error")
 	cmd.Dir = tmp
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm install of the CAR interop packages: %v\n%s", err, out)
+		t.Fatalf("npm install of testdata/%s: %v\n%s", name, err, out)
 	}
 	// Another test process may have won the race: either copy will do.
 	if err := os.Rename(tmp, dir); err != nil {
@@ -77,14 +81,20 @@ func carJS(t *testing.T) string {
 // runJS runs interop.mjs and returns its stdout, trimmed.
 func runJS(t *testing.T, js string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("node", append([]string{filepath.Join(js, "interop.mjs")}, args...)...)
+	return strings.TrimSpace(string(runNode(t, js, "interop.mjs", args...)))
+}
+
+// runNode runs script in dir with node and returns its stdout.
+func runNode(t *testing.T, dir, script string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command("node", append([]string{filepath.Join(dir, script)}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("node interop.mjs %v: %v\n%s", args, err, stderr.String())
+		t.Fatalf("node %s %v: %v\n%s", script, args, err, stderr.String())
 	}
-	return strings.TrimSpace(string(out))
+	return out
 }
 
 // carV2 wraps a CARv1 in a CARv2 (no index), as go-car writes one.

@@ -155,6 +155,17 @@ func TestGateway(t *testing.T) {
 	// An independent verifying client (js-ipfs's CAR reader and UnixFS
 	// exporter, see car_test.go) checks every block of the gateway's CAR
 	// and unpacks the original files.
+	// An independent verifying client, @helia/verified-fetch, with this
+	// gateway as its only source, gets the bytes of a file and of a file
+	// inside the sharded folder, each block checked against its CID.
+	vf := jsPackages(t, "verifiedfetch", "fetch.mjs")
+	if got := runNode(t, vf, "fetch.mjs", gw, root.String(), "/big.bin"); !bytes.Equal(got, big) {
+		t.Errorf("verified-fetch of big.bin: %d bytes, not the %d shared", len(got), len(big))
+	}
+	if got := runNode(t, vf, "fetch.mjs", gw, root.String(), "/photos/IMG_4242.jpg"); string(got) != "photo 4242\n" {
+		t.Errorf("verified-fetch of photos/IMG_4242.jpg through the HAMT: %q", got)
+	}
+
 	js := carJS(t)
 	carFile := filepath.Join(dir, "gw.car")
 	os.WriteFile(carFile, all, 0o644)

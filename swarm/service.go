@@ -752,7 +752,7 @@ const directWait = 10 * time.Second
 // openStream opens a session stream to p over a direct connection. If p is
 // reached only through a relay that carries data (Config.RelayedData) and
 // no direct connection came within directWait, it opens the stream over
-// the relay.
+// the relay; otherwise it goes on waiting for a direct one until ctx ends.
 func (s *Service) openStream(ctx context.Context, p peer.ID) (network.Stream, error) {
 	if s.cfg.RelayedData == nil {
 		return s.h.NewStream(ctx, p, protocol.ID(ProtocolID))
@@ -760,8 +760,11 @@ func (s *Service) openStream(ctx context.Context, p peer.ID) (network.Stream, er
 	direct, cancel := context.WithTimeout(ctx, directWait)
 	st, err := s.h.NewStream(direct, p, protocol.ID(ProtocolID))
 	cancel()
-	if err == nil || ctx.Err() != nil || !s.cfg.RelayedData(p) {
+	if err == nil || ctx.Err() != nil {
 		return st, err
+	}
+	if !s.cfg.RelayedData(p) {
+		return s.h.NewStream(ctx, p, protocol.ID(ProtocolID))
 	}
 	s.log.Debug("no direct connection; the relay carries the session", "peer", p, "err", err)
 	return s.h.NewStream(network.WithAllowLimitedConn(ctx, "myco swarm over a relay that carries data"), p, protocol.ID(ProtocolID))

@@ -23,17 +23,15 @@ import (
 // gatewayOf waits for a daemon's gateway file and returns its base URL.
 func gatewayOf(t *testing.T, repo string) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var addr string
+	if !poll(10*time.Second, 20*time.Millisecond, func() bool {
 		b, err := os.ReadFile(filepath.Join(repo, "gateway"))
-		if err == nil && len(bytes.TrimSpace(b)) > 0 {
-			return "http://" + strings.TrimSpace(string(b))
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no gateway file in %s", repo)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a real daemon's file, with a deadline
+		addr = strings.TrimSpace(string(b))
+		return err == nil && addr != ""
+	}) {
+		t.Fatalf("no gateway file in %s", repo)
 	}
+	return "http://" + addr
 }
 
 // get does one gateway request.

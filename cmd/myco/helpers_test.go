@@ -233,3 +233,22 @@ func active(state string) bool {
 	}
 	return false
 }
+
+// poll calls ok every interval until it returns true or timeout passes; it
+// reports whether ok was met.
+func poll(timeout, interval time.Duration, ok func() bool) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		if ok() {
+			return true
+		}
+		select {
+		case <-deadline.C:
+			return ok()
+		case <-tick.C:
+		}
+	}
+}

@@ -124,25 +124,6 @@ func (n *labNode) peer(t *testing.T, id string) (labPeer, bool) {
 	return labPeer{}, false
 }
 
-// poll calls ok every interval until it returns true or timeout passes; it
-// reports whether ok was met.
-func poll(timeout, interval time.Duration, ok func() bool) bool {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		if ok() {
-			return true
-		}
-		select {
-		case <-deadline.C:
-			return ok()
-		case <-tick.C:
-		}
-	}
-}
-
 // exchange shares size random bytes on from and fetches them on to within
 // timeout. It returns how long the fetch took and the connection to uses to
 // reach from afterwards, or the fetch's error.
@@ -341,9 +322,9 @@ func ledgerAcrossNATs(t *testing.T, miner *labNode, others []*labNode, sender, t
 	t.Logf("block %d mined at %s reached %d homes within %v", first, miner.name, len(others), time.Since(start).Round(time.Millisecond))
 
 	const amount = 1000
-	send := func(from *labNode, addr string, amount int) {
+	send := func(from *labNode, addr string, units int) {
 		t.Helper()
-		if r := from.run(t, "send", addr, strconv.Itoa(amount), "--fee", "1"); r.code != 0 {
+		if r := from.run(t, "send", addr, strconv.Itoa(units), "--fee", "1"); r.code != 0 {
 			t.Fatalf("%s: send: exit %d: %s", from.name, r.code, r.stderr)
 		}
 	}

@@ -222,20 +222,6 @@ func OpenChain(cfg Config) (*Chain, error) {
 	return c, nil
 }
 
-// OpenDir opens (or creates) the leveldb chain of network n in dir.
-func OpenDir(dir string, n Network, logger *slog.Logger) (*Chain, error) {
-	s, err := OpenLevelStore(dir, LevelOptions{})
-	if err != nil {
-		return nil, err
-	}
-	c, err := OpenChain(Config{Params: n.Params(), Store: s, Logger: logger})
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	return c, nil
-}
-
 // Close closes the store and ends every tip subscription.
 func (c *Chain) Close() error {
 	c.mu.Lock()

@@ -19,15 +19,6 @@ func openMem(t testing.TB, p *ledger.Params, mp ledger.MempoolConfig) (*ledger.C
 	return c, store
 }
 
-func accounts(t testing.TB, c *ledger.Chain) map[ledger.Address]ledger.Account {
-	t.Helper()
-	a, err := c.Accounts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
 // TestConsensusScript replays the ledgertest script: every block and
 // transaction must get its expected outcome and error code, a rejection
 // must leave the tip and every account as they were, and after each step
@@ -41,7 +32,7 @@ func TestConsensusScript(t *testing.T) {
 	rejected := make(map[ledger.ErrorCode]int)
 	for _, tc := range script.Tests {
 		beforeTip := c.Tip()
-		before := accounts(t, c)
+		before := ledgertest.Accounts(t, c)
 
 		var status ledger.BlockStatus
 		var err error
@@ -72,7 +63,7 @@ func TestConsensusScript(t *testing.T) {
 			if after := c.Tip(); after.Hash != beforeTip.Hash {
 				t.Fatalf("%s: tip moved on a rejection", tc.Name)
 			}
-			if after := accounts(t, c); !maps.Equal(after, before) {
+			if after := ledgertest.Accounts(t, c); !maps.Equal(after, before) {
 				t.Fatalf("%s: state changed on a rejection", tc.Name)
 			}
 			rejected[re.Code]++
@@ -97,10 +88,10 @@ func TestConsensusScript(t *testing.T) {
 		if got := g.Name(tip.Hash); got != tc.Tip {
 			t.Fatalf("%s: tip is %q (height %d), want %q", tc.Name, got, tip.Height, tc.Tip)
 		}
-		if got, want := accounts(t, c), g.State(tc.Tip); !maps.Equal(got, want) {
+		if got, want := ledgertest.Accounts(t, c), g.State(tc.Tip); !maps.Equal(got, want) {
 			t.Fatalf("%s: state at %s differs from the model:\n got %v\nwant %v", tc.Name, tc.Tip, got, want)
 		}
-		checkIndexes(t, c, g, tc.Tip, tc.Name)
+		ledgertest.CheckIndexes(t, c, g, tc.Tip, tc.Name)
 		if tc.Mempool >= 0 {
 			if got := c.MempoolStats().Txs; got != tc.Mempool {
 				t.Fatalf("%s: mempool holds %d, want %d", tc.Name, got, tc.Mempool)
@@ -139,33 +130,5 @@ func TestErrorCodesHaveNames(t *testing.T) {
 	}
 	if got := ledger.ErrorCode(9999).String(); got != "ErrorCode(9999)" {
 		t.Errorf("unknown code prints as %q", got)
-	}
-}
-
-// checkIndexes compares the chain's name records and first anchors with
-// the generator's model after the named block.
-func checkIndexes(t testing.TB, c *ledger.Chain, g *ledgertest.Generator, tip, step string) {
-	t.Helper()
-	names, err := c.Names()
-	if err != nil {
-		t.Fatalf("%s: %v", step, err)
-	}
-	gotNames := make(map[string]ledger.NameRecord, len(names))
-	for _, r := range names {
-		gotNames[r.Name] = r
-	}
-	if want := g.Names(tip); !maps.Equal(gotNames, want) {
-		t.Fatalf("%s: names at %s differ from the model:\n got %v\nwant %v", step, tip, gotNames, want)
-	}
-	anchors, err := c.Anchors()
-	if err != nil {
-		t.Fatalf("%s: %v", step, err)
-	}
-	gotAnchors := make(map[string]ledger.AnchorProof, len(anchors))
-	for _, a := range anchors {
-		gotAnchors[a.CID.String()] = a
-	}
-	if want := g.Anchors(tip); !maps.Equal(gotAnchors, want) {
-		t.Fatalf("%s: first anchors at %s differ from the model:\n got %v\nwant %v", step, tip, gotAnchors, want)
 	}
 }

@@ -47,12 +47,12 @@ func TestTxRoundTripAndSignature(t *testing.T) {
 	} {
 		c, _ := ledger.DecodeTx(enc)
 		mutate(c)
-		if code := ruleCode(c.VerifySignature()); code != ledger.ErrBadSignature {
+		if code := ledgertest.RuleCode(c.VerifySignature()); code != ledger.ErrBadSignature {
 			t.Errorf("changed %s: verify gives %v, want ErrBadSignature", name, code)
 		}
 	}
 	for cut := 0; cut < len(enc); cut += 7 {
-		if _, err := ledger.DecodeTx(enc[:cut]); ruleCode(err) != ledger.ErrMalformed {
+		if _, err := ledger.DecodeTx(enc[:cut]); ledgertest.RuleCode(err) != ledger.ErrMalformed {
 			t.Errorf("truncated to %d: %v", cut, err)
 		}
 	}
@@ -222,7 +222,7 @@ func FuzzDecodeTx(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tx, err := ledger.DecodeTx(b)
 		if err != nil {
-			if ruleCode(err) != ledger.ErrMalformed {
+			if ledgertest.RuleCode(err) != ledger.ErrMalformed {
 				t.Fatalf("decode error is not ErrMalformed: %v", err)
 			}
 			return
@@ -246,7 +246,7 @@ func FuzzDecodeBlock(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		blk, err := ledger.DecodeBlock(b, p.MaxBlockSize)
 		if err != nil {
-			if c := ruleCode(err); c != ledger.ErrMalformed && c != ledger.ErrBlockTooBig {
+			if c := ledgertest.RuleCode(err); c != ledger.ErrMalformed && c != ledger.ErrBlockTooBig {
 				t.Fatalf("decode error has code %v: %v", c, err)
 			}
 			return

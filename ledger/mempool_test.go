@@ -38,7 +38,7 @@ func TestMempoolEvictionAndPriority(t *testing.T) {
 		}
 	}
 	// Full: a transaction paying less than everything is refused.
-	if _, err := c.AddTx(send(k[3], 5, 0)); ruleCode(err) != ledger.ErrMempoolFull {
+	if _, err := c.AddTx(send(k[3], 5, 0)); ledgertest.RuleCode(err) != ledger.ErrMempoolFull {
 		t.Fatalf("low fee into a full pool: %v, want ErrMempoolFull", err)
 	}
 	// One paying more evicts the lowest (fee 10).

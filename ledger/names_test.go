@@ -2,7 +2,6 @@ package ledger_test
 
 import (
 	"errors"
-	"maps"
 	"testing"
 	"time"
 
@@ -10,42 +9,6 @@ import (
 	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/ledger/ledgertest"
 )
-
-// scriptReplay feeds the consensus script to a chain step by step.
-type scriptReplay struct {
-	c    *ledger.Chain
-	s    *ledgertest.Script
-	next int
-}
-
-// to feeds the steps after the last one fed, up to and including the step
-// named last, checking only that the expected outcomes hold (the full
-// checks are TestConsensusScript's).
-func (r *scriptReplay) to(t *testing.T, last string) {
-	t.Helper()
-	c := r.c
-	for r.next < len(r.s.Tests) {
-		tc := r.s.Tests[r.next]
-		r.next++
-		var err error
-		switch {
-		case tc.Raw != nil:
-			continue
-		case tc.Block != nil:
-			_, err = c.ProcessBlock(tc.Block, tc.Now)
-		default:
-			_, err = c.AddTx(tc.Tx)
-		}
-		wantErr := tc.Want == ledgertest.Rejected || tc.Want == ledgertest.TxRejected
-		if (err != nil) != wantErr || (wantErr && ruleCode(err) != tc.Code) {
-			t.Fatalf("%s: %v, want code %v", tc.Name, err, tc.Code)
-		}
-		if tc.Name == last {
-			return
-		}
-	}
-	t.Fatalf("no step %q in the script", last)
-}
 
 // TestNamesAndProofsAcrossReorgs reads names and proofs of existence
 // through the exported API at the script's turning points: the first claim
@@ -60,7 +23,7 @@ func TestNamesAndProofsAcrossReorgs(t *testing.T) {
 	cidX, cidY, cidV, cidW := ledgertest.TestCID("x-doc"), ledgertest.TestCID("y-doc"), ledgertest.TestCID("v-doc"), ledgertest.TestCID("w-doc")
 	c, _ := openMem(t, g.P, s.Mempool)
 	defer c.Close()
-	run := &scriptReplay{c: c, s: s}
+	run := &ledgertest.Replay{C: c, S: s}
 
 	resolve := func(name string, owner ledger.Address, want ledger.NameRecord) {
 		t.Helper()
@@ -103,7 +66,7 @@ func TestNamesAndProofsAcrossReorgs(t *testing.T) {
 		}
 	}
 
-	run.to(t, "b13")
+	run.To(t, "b13")
 	unknownName("alice-docs")
 	proof(cidX, "b12", carol)
 	unknownCID(cidY)
@@ -115,10 +78,10 @@ func TestNamesAndProofsAcrossReorgs(t *testing.T) {
 		t.Fatalf("claim height with another owner: %v", err)
 	}
 
-	run.to(t, "update-by-other-key")
+	run.To(t, "update-by-other-key")
 	resolve("alice-docs", alice, ledger.NameRecord{CID: cidX, Height: 14, Claimed: 14})
 
-	run.to(t, "b16-evicts-claim")
+	run.To(t, "b16-evicts-claim")
 	resolve("alice-docs", alice, ledger.NameRecord{CID: cidY, Height: 15, Claimed: 14})
 	proof(cidX, "b12", carol) // dave's later anchor of X in b15 changes nothing
 	resolve("contested", bob, ledger.NameRecord{CID: cidV, Height: 16, Claimed: 16})
@@ -128,7 +91,7 @@ func TestNamesAndProofsAcrossReorgs(t *testing.T) {
 
 	// Branch s wins: carol owns "contested", "only-a" is nobody's, W was
 	// first anchored by dave in s17 and V never was.
-	run.to(t, "s17-reorg-names")
+	run.To(t, "s17-reorg-names")
 	resolve("contested", carol, ledger.NameRecord{CID: cidX, Height: 16, Claimed: 16})
 	unknownName("only-a")
 	resolve("alice-docs", alice, ledger.NameRecord{CID: cidY, Height: 15, Claimed: 14})
@@ -136,7 +99,7 @@ func TestNamesAndProofsAcrossReorgs(t *testing.T) {
 	unknownCID(cidV)
 
 	// Branch b wins again: everything as before the first reorganisation.
-	run.to(t, "b18-reorg-back")
+	run.To(t, "b18-reorg-back")
 	resolve("contested", bob, ledger.NameRecord{CID: cidV, Height: 16, Claimed: 16})
 	resolve("only-a", carol, ledger.NameRecord{CID: cidV, Height: 16, Claimed: 16})
 	proof(cidW, "b16", bob)
@@ -145,49 +108,6 @@ func TestNamesAndProofsAcrossReorgs(t *testing.T) {
 	// Strings that cannot be names are unknown names, with the reason.
 	for _, bad := range []string{"", "ab", "UPPER", "a/b"} {
 		unknownName(bad)
-	}
-}
-
-// TestAnchorIndexesSurviveReopen runs the whole script on goleveldb,
-// closes it, and checks the reopened chain serves the same names and
-// proofs as the model of its tip.
-func TestAnchorIndexesSurviveReopen(t *testing.T) {
-	s := ledgertest.ConsensusTests()
-	g := s.G
-	dir := t.TempDir()
-	open := func() *ledger.Chain {
-		ls, err := ledger.OpenLevelStore(dir, ledger.LevelOptions{NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := ledger.OpenChain(ledger.Config{Params: g.P, Store: ls, Mempool: s.Mempool})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	c := open()
-	(&scriptReplay{c: c, s: s}).to(t, s.Tests[len(s.Tests)-1].Name)
-	tip := g.Name(c.Tip().Hash)
-	names, _ := c.Names()
-	c.Close()
-
-	c = open()
-	defer c.Close()
-	if got := g.Name(c.Tip().Hash); got != tip {
-		t.Fatalf("reopened at %s, want %s", got, tip)
-	}
-	checkIndexes(t, c, g, tip, "reopen")
-	again, _ := c.Names()
-	if len(again) != len(names) || len(names) < 3 {
-		t.Fatalf("%d names before reopening, %d after", len(names), len(again))
-	}
-	if !maps.Equal(accounts(t, c), g.State(tip)) {
-		t.Fatal("state after reopening differs from the model")
-	}
-	r, err := c.ResolveName("alice-docs")
-	if err != nil || !r.CID.Equals(ledgertest.TestCID("y-doc")) {
-		t.Fatalf("resolve after reopening: %+v %v", r, err)
 	}
 }
 
@@ -226,7 +146,7 @@ func TestPublishFlow(t *testing.T) {
 	mineBlock() // funds alice
 
 	// A claim without a commitment is refused.
-	if err := add(c.NewAnchor(alice, ledger.Anchor{CID: site, Name: "my-site"}, 10)); ruleCode(err) != ledger.ErrNameNotCommitted {
+	if err := add(c.NewAnchor(alice, ledger.Anchor{CID: site, Name: "my-site"}, 10)); ledgertest.RuleCode(err) != ledger.ErrNameNotCommitted {
 		t.Fatalf("claim without commitment: %v", err)
 	}
 	salt, err := ledger.NewNameSalt()
@@ -243,7 +163,7 @@ func TestPublishFlow(t *testing.T) {
 	}
 	claim := ledger.Anchor{CID: site, Name: "my-site", Salt: salt}
 	for c.Tip().Height+1 < claimAt {
-		if err := add(c.NewAnchor(alice, claim, 10)); ruleCode(err) != ledger.ErrNameCommitTooNew {
+		if err := add(c.NewAnchor(alice, claim, 10)); ledgertest.RuleCode(err) != ledger.ErrNameCommitTooNew {
 			t.Fatalf("early claim at tip %d: %v", c.Tip().Height, err)
 		}
 		mineBlock()
@@ -262,7 +182,7 @@ func TestPublishFlow(t *testing.T) {
 
 	// Bob cannot take it, with or without a fee.
 	for _, fee := range []uint64{0, 10} {
-		if err := add(c.NewAnchor(bob, ledger.Anchor{CID: site2, Name: "my-site"}, fee)); ruleCode(err) != ledger.ErrNameTaken && (fee == 0 || ruleCode(err) != ledger.ErrInsufficientBalance) {
+		if err := add(c.NewAnchor(bob, ledger.Anchor{CID: site2, Name: "my-site"}, fee)); ledgertest.RuleCode(err) != ledger.ErrNameTaken && (fee == 0 || ledgertest.RuleCode(err) != ledger.ErrInsufficientBalance) {
 			t.Fatalf("bob's anchor with fee %d: %v", fee, err)
 		}
 	}

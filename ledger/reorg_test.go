@@ -30,55 +30,7 @@ func replay(t testing.TB, g *ledgertest.Generator, names []string) (map[ledger.A
 	c, _ := openMem(t, g.P, ledger.MempoolConfig{})
 	defer c.Close()
 	feed(t, c, g, names...)
-	return accounts(t, c), c.Tip()
-}
-
-type branches struct {
-	g            *ledgertest.Generator
-	base, a, b   []string
-	returnedTx   ledger.Hash // on branch a only: must come back to the mempool
-	doubleSpends int
-}
-
-// buildBranches funds four keys, then forks: branch a has depth blocks,
-// branch b depth+1. Every block of both spends key 0's next nonce to a
-// different recipient (a double spend per height); a's first block also
-// holds a key 1 transfer that b lacks.
-func buildBranches(depth int) *branches {
-	p := ledger.NetworkDev.Params()
-	g := ledgertest.New(p, 4)
-	br := &branches{g: g}
-	parent := "genesis"
-	for i := range 4 {
-		name := "base" + string(rune('0'+i))
-		to := ledgertest.Addr(g.Keys[i])
-		g.NextBlock(name, parent, nil, ledgertest.Opts{PayTo: &to})
-		br.base = append(br.base, name)
-		parent = name
-	}
-	k := g.Keys
-	fork := parent
-	grow := func(prefix string, n int, to ledger.Address, amount uint64, extra bool) []string {
-		var names []string
-		par := fork
-		for i := range n {
-			name := prefix + itoa(i)
-			txs := []*ledger.Tx{g.Transfer(k[0], to, amount, 100, g.Nonce(par, k[0]))}
-			if extra && i == 0 {
-				tx := g.Transfer(k[1], ledgertest.Addr(k[3]), 7*ledger.Coin, 100, 0)
-				br.returnedTx = tx.ID()
-				txs = append(txs, tx)
-			}
-			g.NextBlock(name, par, txs, ledgertest.Opts{})
-			names = append(names, name)
-			par = name
-		}
-		return names
-	}
-	br.a = grow("a", depth, ledgertest.Addr(k[1]), ledger.Coin/10, true)
-	br.b = grow("b", depth+1, ledgertest.Addr(k[2]), ledger.Coin/5, false)
-	br.doubleSpends = depth
-	return br
+	return ledgertest.Accounts(t, c), c.Tip()
 }
 
 func itoa(i int) string {
@@ -91,23 +43,23 @@ func itoa(i int) string {
 func TestReorgDepths(t *testing.T) {
 	for _, depth := range []int{1, 10, 100} {
 		t.Run("depth-"+itoa(depth), func(t *testing.T) {
-			br := buildBranches(depth)
-			g := br.g
+			br := ledgertest.BuildBranches(depth)
+			g := br.G
 			c, _ := openMem(t, g.P, ledger.MempoolConfig{})
 			defer c.Close()
-			feed(t, c, g, br.base...)
-			feed(t, c, g, br.a...)
-			if tip := g.Name(c.Tip().Hash); tip != br.a[len(br.a)-1] {
+			feed(t, c, g, br.Base...)
+			feed(t, c, g, br.A...)
+			if tip := g.Name(c.Tip().Hash); tip != br.A[len(br.A)-1] {
 				t.Fatalf("tip %s after branch a", tip)
 			}
 			// All of b but its last block ties or trails a: side chain.
-			for _, n := range br.b[:depth] {
+			for _, n := range br.B[:depth] {
 				res := feed(t, c, g, n)
 				if res.Status != ledger.StatusSideChain {
 					t.Fatalf("%s: status %s, want side-chain", n, res.Status)
 				}
 			}
-			last := br.b[depth]
+			last := br.B[depth]
 			res := feed(t, c, g, last)
 			if res.Status != ledger.StatusMainChain || !res.TipChanged {
 				t.Fatalf("%s: status %s, tip changed %v", last, res.Status, res.TipChanged)
@@ -117,8 +69,8 @@ func TestReorgDepths(t *testing.T) {
 			}
 
 			// The state equals replaying the winning chain from genesis.
-			want, wantTip := replay(t, g, append(append([]string{}, br.base...), br.b...))
-			if got := accounts(t, c); !maps.Equal(got, want) {
+			want, wantTip := replay(t, g, append(append([]string{}, br.Base...), br.B...))
+			if got := ledgertest.Accounts(t, c); !maps.Equal(got, want) {
 				t.Fatalf("state after reorg differs from replaying branch b")
 			}
 			if !maps.Equal(want, g.State(last)) {
@@ -131,25 +83,25 @@ func TestReorgDepths(t *testing.T) {
 			// Mempool: a's double spends of key 0 are gone, a's key 1
 			// transfer (valid on b too) is back.
 			pending := c.MempoolTxs()
-			if len(pending) != 1 || pending[0].ID() != br.returnedTx {
+			if len(pending) != 1 || pending[0].ID() != br.ReturnedTx {
 				t.Fatalf("mempool after reorg holds %d txs, want only the returned key 1 transfer", len(pending))
 			}
 
 			// Undo works both ways: grow a past b and the state is a's again.
-			par := br.a[len(br.a)-1]
+			par := br.A[len(br.A)-1]
 			extra := []string{"a-x1", "a-x2"}
 			for _, n := range extra {
 				g.NextBlock(n, par, nil, ledgertest.Opts{})
 				par = n
 			}
 			feed(t, c, g, extra...)
-			aChain := append(append(append([]string{}, br.base...), br.a...), extra...)
+			aChain := append(append(append([]string{}, br.Base...), br.A...), extra...)
 			wantA, _ := replay(t, g, aChain)
-			if got := accounts(t, c); !maps.Equal(got, wantA) || !maps.Equal(got, g.State("a-x2")) {
+			if got := ledgertest.Accounts(t, c); !maps.Equal(got, wantA) || !maps.Equal(got, g.State("a-x2")) {
 				t.Fatalf("state after reorg back to a differs from replaying a")
 			}
 			// b's last key 0 spend has no rival on a: it is pending again.
-			bLast := g.Block(br.b[depth]).Txs[1].ID()
+			bLast := g.Block(br.B[depth]).Txs[1].ID()
 			if pending := c.MempoolTxs(); len(pending) != 1 || pending[0].ID() != bLast {
 				t.Fatalf("mempool after reorg back holds %d txs, want b's last transfer", len(pending))
 			}
@@ -168,17 +120,17 @@ func TestReorgDepths(t *testing.T) {
 // state and tip stay exactly as they were, and the invalid block's
 // descendants are refused too.
 func TestReorgToInvalidBranchRefused(t *testing.T) {
-	br := buildBranches(10)
-	g := br.g
+	br := ledgertest.BuildBranches(10)
+	g := br.G
 	c, _ := openMem(t, g.P, ledger.MempoolConfig{})
 	defer c.Close()
-	feed(t, c, g, br.base...)
-	feed(t, c, g, br.a...)
-	before := accounts(t, c)
+	feed(t, c, g, br.Base...)
+	feed(t, c, g, br.A...)
+	before := ledgertest.Accounts(t, c)
 	tipBefore := c.Tip()
 
 	// Branch c: 5 good blocks, one overspend, then 10 more (more work than a).
-	par := br.base[len(br.base)-1]
+	par := br.Base[len(br.Base)-1]
 	var names []string
 	for i := range 16 {
 		name := "c" + itoa(i)
@@ -199,7 +151,7 @@ func TestReorgToInvalidBranchRefused(t *testing.T) {
 				t.Fatalf("%s: %s %v, want side-chain", n, res.Status, err)
 			}
 		case i <= 11: // c10 outweighs a: the reorg finds c5 invalid; c11 builds on it
-			if ruleCode(err) != ledger.ErrInvalidAncestor {
+			if ledgertest.RuleCode(err) != ledger.ErrInvalidAncestor {
 				t.Fatalf("%s: %v, want ErrInvalidAncestor", n, err)
 			}
 		default: // c12 on: their parent was refused, so they are orphans
@@ -211,13 +163,13 @@ func TestReorgToInvalidBranchRefused(t *testing.T) {
 	if tip := c.Tip(); tip.Hash != tipBefore.Hash {
 		t.Fatalf("tip moved to %s", g.Name(tip.Hash))
 	}
-	if !maps.Equal(accounts(t, c), before) {
+	if !maps.Equal(ledgertest.Accounts(t, c), before) {
 		t.Fatal("state changed")
 	}
 	// A new block on the stored part of the invalid branch is refused at once.
 	g.NextBlock("c-next", "c9", nil, ledgertest.Opts{})
 	_, err := c.ProcessBlock(g.Block("c-next"), time.UnixMilli(g.Block("c-next").Header.Time))
-	if code := ruleCode(err); code != ledger.ErrInvalidAncestor {
+	if code := ledgertest.RuleCode(err); code != ledger.ErrInvalidAncestor {
 		t.Fatalf("child of invalid branch: %v, want ErrInvalidAncestor", err)
 	}
 	// The valid prefix c0-c4 stays usable: a branch growing from c4 with
@@ -234,7 +186,7 @@ func TestReorgToInvalidBranchRefused(t *testing.T) {
 	if got := g.Name(c.Tip().Hash); got != "d6" {
 		t.Fatalf("tip %s, want d6", got)
 	}
-	if !maps.Equal(accounts(t, c), g.State("d6")) {
+	if !maps.Equal(ledgertest.Accounts(t, c), g.State("d6")) {
 		t.Fatal("state at d6 differs from the model")
 	}
 }

@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"sync"
-
-	"github.com/syndtr/goleveldb/leveldb"
-	"github.com/syndtr/goleveldb/leveldb/opt"
-	"github.com/syndtr/goleveldb/leveldb/util"
 )
 
 // ErrNotFound is returned by Store.Get for a missing key.
@@ -135,78 +131,4 @@ func (s *MemStore) Reopen() *MemStore {
 	defer s.mu.Unlock()
 	s.closed = true
 	return &MemStore{m: s.m}
-}
-
-// LevelStore is a Store on goleveldb.
-type LevelStore struct {
-	db   *leveldb.DB
-	sync bool
-}
-
-// LevelOptions tune OpenLevelStore.
-type LevelOptions struct {
-	// NoSync skips the fsync after each batch: a process crash still
-	// loses nothing, a power cut may lose the last blocks (never
-	// consistency). Tests and benchmarks use it.
-	NoSync bool
-}
-
-// OpenLevelStore opens (creating if needed) a leveldb store in dir.
-func OpenLevelStore(dir string, o LevelOptions) (*LevelStore, error) {
-	db, err := leveldb.OpenFile(dir, &opt.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("open chain store %s: %w", dir, err)
-	}
-	return &LevelStore{db: db, sync: !o.NoSync}, nil
-}
-
-// Get implements Store.
-func (s *LevelStore) Get(key []byte) ([]byte, error) {
-	v, err := s.db.Get(key, nil)
-	if errors.Is(err, leveldb.ErrNotFound) {
-		return nil, fmt.Errorf("get %x: %w", key, ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get %x: %w", key, err)
-	}
-	return v, nil
-}
-
-// Write implements Store with one leveldb batch.
-func (s *LevelStore) Write(b *Batch) error {
-	lb := new(leveldb.Batch)
-	for _, op := range b.Ops {
-		if op.Delete {
-			lb.Delete(op.Key)
-		} else {
-			lb.Put(op.Key, op.Value)
-		}
-	}
-	if err := s.db.Write(lb, &opt.WriteOptions{Sync: s.sync}); err != nil {
-		return fmt.Errorf("write batch of %d: %w", len(b.Ops), err)
-	}
-	return nil
-}
-
-// Iterate implements Store.
-func (s *LevelStore) Iterate(prefix []byte, fn func(key, value []byte) error) error {
-	it := s.db.NewIterator(util.BytesPrefix(prefix), nil)
-	defer it.Release()
-	for it.Next() {
-		if err := fn(it.Key(), it.Value()); err != nil {
-			return err
-		}
-	}
-	if err := it.Error(); err != nil {
-		return fmt.Errorf("iterate %x: %w", prefix, err)
-	}
-	return nil
-}
-
-// Close implements Store.
-func (s *LevelStore) Close() error {
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close chain store: %w", err)
-	}
-	return nil
 }

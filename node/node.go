@@ -24,6 +24,7 @@ import (
 	"github.com/myco-p2p/myco/chunker"
 	mycodht "github.com/myco-p2p/myco/dht"
 	"github.com/myco-p2p/myco/ledger"
+	"github.com/myco-p2p/myco/ledger/leveldbstore"
 	"github.com/myco-p2p/myco/ledger/netsync"
 	"github.com/myco-p2p/myco/swarm"
 )
@@ -172,7 +173,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, errors.Join(err, store.Close(), h.Close())
 	}
-	chain, err := ledger.OpenDir(repo.File("chain"), netw, log.With("subsystem", "ledger"))
+	chain, err := leveldbstore.OpenChain(repo.File("chain"), netw, log.With("subsystem", "ledger"))
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open chain: %w", err), store.Close(), h.Close())
 	}

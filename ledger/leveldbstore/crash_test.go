@@ -1,4 +1,4 @@
-package ledger_test
+package leveldbstore_test
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/ledger/ledgertest"
+	"github.com/myco-p2p/myco/ledger/leveldbstore"
 )
 
 // TestCrashConsistency runs a scenario (blocks with transfers, a side
@@ -17,12 +18,12 @@ import (
 // the scenario with exactly the modelled state, and feeding the scenario
 // again must end at the expected tip and state.
 func TestCrashConsistency(t *testing.T) {
-	br := buildBranches(3)
-	order := append(append(append([]string{}, br.base...), br.a...), br.b...)
+	br := ledgertest.BuildBranches(3)
+	order := append(append(append([]string{}, br.Base...), br.A...), br.B...)
 	// Deliver b's last block before its parent once, to exercise orphans.
 	n := len(order)
 	order[n-1], order[n-2] = order[n-2], order[n-1]
-	crashScenario(t, br.g, order, br.b[len(br.b)-1])
+	crashScenario(t, br.G, order, br.B[len(br.B)-1])
 }
 
 // TestCrashConsistencyAnchors does the same with the accepted blocks of
@@ -63,7 +64,7 @@ func crashScenarioFrom(t *testing.T, g *ledgertest.Generator, prefix, order []st
 	all := append(append([]string{}, prefix...), order...)
 
 	run := func(t *testing.T, dir string, failAt int) (failed bool) {
-		ls, err := ledger.OpenLevelStore(dir, ledger.LevelOptions{NoSync: true})
+		ls, err := leveldbstore.Open(dir, leveldbstore.Options{NoSync: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +105,7 @@ func crashScenarioFrom(t *testing.T, g *ledgertest.Generator, prefix, order []st
 	}
 
 	check := func(t *testing.T, dir string, wantTip string) {
-		ls, err := ledger.OpenLevelStore(dir, ledger.LevelOptions{NoSync: true})
+		ls, err := leveldbstore.Open(dir, leveldbstore.Options{NoSync: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,10 +121,10 @@ func crashScenarioFrom(t *testing.T, g *ledgertest.Generator, prefix, order []st
 		if wantTip != "" && tip != wantTip {
 			t.Fatalf("tip %s, want %s", tip, wantTip)
 		}
-		if got := accounts(t, c); !maps.Equal(got, g.State(tip)) {
+		if got := ledgertest.Accounts(t, c); !maps.Equal(got, g.State(tip)) {
 			t.Fatalf("state at tip %s differs from the model", tip)
 		}
-		checkIndexes(t, c, g, tip, "reopen")
+		ledgertest.CheckIndexes(t, c, g, tip, "reopen")
 		for h := uint64(0); h <= c.Tip().Height; h++ {
 			if _, err := c.BlockByHeight(h); err != nil {
 				t.Fatalf("height %d: %v", h, err)
@@ -140,10 +141,10 @@ func crashScenarioFrom(t *testing.T, g *ledgertest.Generator, prefix, order []st
 			if got := g.Name(c.Tip().Hash); got != finalTip {
 				t.Fatalf("after resume tip %s, want %s", got, finalTip)
 			}
-			if !maps.Equal(accounts(t, c), g.State(finalTip)) {
+			if !maps.Equal(ledgertest.Accounts(t, c), g.State(finalTip)) {
 				t.Fatal("after resume the state differs from the model")
 			}
-			checkIndexes(t, c, g, finalTip, "resume")
+			ledgertest.CheckIndexes(t, c, g, finalTip, "resume")
 		}
 	}
 
@@ -166,4 +167,47 @@ func crashScenarioFrom(t *testing.T, g *ledgertest.Generator, prefix, order []st
 		t.Fatalf("only %d write points exercised", points)
 	}
 	t.Logf("crashed and recovered at %d write points", points)
+}
+
+// TestAnchorIndexesSurviveReopen runs the whole script on goleveldb,
+// closes it, and checks the reopened chain serves the same names and
+// proofs as the model of its tip.
+func TestAnchorIndexesSurviveReopen(t *testing.T) {
+	s := ledgertest.ConsensusTests()
+	g := s.G
+	dir := t.TempDir()
+	open := func() *ledger.Chain {
+		ls, err := leveldbstore.Open(dir, leveldbstore.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ledger.OpenChain(ledger.Config{Params: g.P, Store: ls, Mempool: s.Mempool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := open()
+	(&ledgertest.Replay{C: c, S: s}).To(t, s.Tests[len(s.Tests)-1].Name)
+	tip := g.Name(c.Tip().Hash)
+	names, _ := c.Names()
+	c.Close()
+
+	c = open()
+	defer c.Close()
+	if got := g.Name(c.Tip().Hash); got != tip {
+		t.Fatalf("reopened at %s, want %s", got, tip)
+	}
+	ledgertest.CheckIndexes(t, c, g, tip, "reopen")
+	again, _ := c.Names()
+	if len(again) != len(names) || len(names) < 3 {
+		t.Fatalf("%d names before reopening, %d after", len(names), len(again))
+	}
+	if !maps.Equal(ledgertest.Accounts(t, c), g.State(tip)) {
+		t.Fatal("state after reopening differs from the model")
+	}
+	r, err := c.ResolveName("alice-docs")
+	if err != nil || !r.CID.Equals(ledgertest.TestCID("y-doc")) {
+		t.Fatalf("resolve after reopening: %+v %v", r, err)
+	}
 }

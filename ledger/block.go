@@ -27,8 +27,8 @@ type Header struct {
 	Nonce      uint64
 }
 
-// nonceOffset is where the nonce sits in the encoded header.
-const nonceOffset = 88
+// NonceOffset is where the nonce sits in the encoded header.
+const NonceOffset = 88
 
 // Encode returns the 96-byte encoding of h.
 func (h *Header) Encode() [HeaderSize]byte {
@@ -39,7 +39,7 @@ func (h *Header) Encode() [HeaderSize]byte {
 	copy(b[44:76], h.MerkleRoot[:])
 	binary.LittleEndian.PutUint64(b[76:84], uint64(h.Time))
 	binary.LittleEndian.PutUint32(b[84:88], h.Bits)
-	binary.LittleEndian.PutUint64(b[nonceOffset:HeaderSize], h.Nonce)
+	binary.LittleEndian.PutUint64(b[NonceOffset:HeaderSize], h.Nonce)
 	return b
 }
 
@@ -55,7 +55,7 @@ func DecodeHeader(b []byte) (Header, error) {
 	copy(h.MerkleRoot[:], b[44:76])
 	h.Time = int64(binary.LittleEndian.Uint64(b[76:84]))
 	h.Bits = binary.LittleEndian.Uint32(b[84:88])
-	h.Nonce = binary.LittleEndian.Uint64(b[nonceOffset:HeaderSize])
+	h.Nonce = binary.LittleEndian.Uint64(b[NonceOffset:HeaderSize])
 	return h, nil
 }
 

@@ -41,9 +41,9 @@ func BigToCompact(n *big.Int) uint32 {
 	return uint32(exponent)<<24 | mantissa
 }
 
-// targetFromBits returns the target of bits if it is positive and no
+// TargetFromBits returns the target of bits if it is positive and no
 // easier than the network's PowLimit.
-func targetFromBits(bits uint32, p *Params) (*big.Int, error) {
+func TargetFromBits(bits uint32, p *Params) (*big.Int, error) {
 	target := CompactToBig(bits)
 	// The target must be positive and at most the network's PowLimit.
 	if target.Sign() <= 0 || target.Cmp(p.PowLimit) > 0 {
@@ -60,7 +60,7 @@ func HashMeetsTarget(h Hash, target *big.Int) bool {
 
 // checkProofOfWork checks a header's hash against the target its bits state.
 func checkProofOfWork(h *Header, hash Hash, p *Params) error {
-	target, err := targetFromBits(h.Bits, p)
+	target, err := TargetFromBits(h.Bits, p)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	mycodht "github.com/myco-p2p/myco/dht"
 	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/ledger/leveldbstore"
+	"github.com/myco-p2p/myco/ledger/miner"
 	"github.com/myco-p2p/myco/ledger/netsync"
 	"github.com/myco-p2p/myco/swarm"
 )
@@ -72,7 +73,7 @@ type Node struct {
 	chain     *ledger.Chain
 	netsync   *netsync.Service
 	blocklist *netsync.Blocklist
-	miner     *ledger.Miner
+	miner     *miner.Miner
 	walletKey *btcec.PrivateKey
 	claims    *claims
 	claimKick chan struct{}
@@ -291,7 +292,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		cancel:    cancel,
 	}
 	self.Store(n)
-	n.miner, err = ledger.NewMiner(ledger.MinerConfig{
+	n.miner, err = miner.New(miner.Config{
 		Chain:   chain,
 		Address: ledger.AddressFromPubKey(wk.PubKey()),
 		Now:     time.Now,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/myco-p2p/myco/ledger"
+	"github.com/myco-p2p/myco/ledger/miner"
 )
 
 // Generator builds blocks on named parents and tracks the account state
@@ -217,7 +218,7 @@ func (g *Generator) solve(h *ledger.Header, bad bool) {
 		p.PowLimitBits = 0x2100ffff
 		hdr := *h
 		hdr.Bits = ledger.BigToCompact(target)
-		if ok, err := ledger.Solve(context.Background(), &hdr, &p, 0, 1, 0, nil); !ok || err != nil {
+		if ok, err := miner.Solve(context.Background(), &hdr, &p, 0, 1, 0, nil); !ok || err != nil {
 			panic(fmt.Sprintf("ledgertest: solve: %v", err))
 		}
 		h.Nonce = hdr.Nonce

@@ -9,6 +9,7 @@ import (
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/ledger/ledgertest"
+	"github.com/myco-p2p/myco/ledger/miner"
 )
 
 // BenchmarkSyncVsLocal measures, in the same run, how fast a late node
@@ -115,15 +116,15 @@ func BenchmarkPropagation8(b *testing.B) {
 		}
 	}
 	waitGossip(b, nodes, 4)
-	miner := addr(ledgertest.DeterministicKey(40))
+	payTo := addr(ledgertest.DeterministicKey(40))
 	round := func(i int) time.Duration {
 		src := nodes[i%k]
 		clock.Set(clock.Now().Add(time.Second)) // blocks on schedule keep the difficulty
-		blk, err := src.chain.BlockTemplate(miner, clock.Now())
+		blk, err := src.chain.BlockTemplate(payTo, clock.Now())
 		if err != nil {
 			b.Fatal(err)
 		}
-		if ok, err := ledger.Solve(b.Context(), &blk.Header, src.chain.Params(), 0, 1, 0, nil); !ok || err != nil {
+		if ok, err := miner.Solve(b.Context(), &blk.Header, src.chain.Params(), 0, 1, 0, nil); !ok || err != nil {
 			b.Fatal(err)
 		}
 		start := time.Now()

@@ -20,6 +20,7 @@ import (
 	"github.com/myco-p2p/myco/internal/leakcheck"
 	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/ledger/ledgertest"
+	"github.com/myco-p2p/myco/ledger/miner"
 )
 
 func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
@@ -335,7 +336,7 @@ func mine(tb testing.TB, n *node, to ledger.Address, now time.Time) *ledger.Bloc
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if ok, err := ledger.Solve(context.Background(), &blk.Header, n.chain.Params(), 0, 1, 0, nil); !ok || err != nil {
+	if ok, err := miner.Solve(context.Background(), &blk.Header, n.chain.Params(), 0, 1, 0, nil); !ok || err != nil {
 		tb.Fatalf("solve: %v", err)
 	}
 	if res, err := n.chain.ProcessBlock(blk, now); err != nil || res.Status != ledger.StatusMainChain {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/ledger/ledgertest"
+	"github.com/myco-p2p/myco/ledger/miner"
 )
 
 // A node that joins after 2,000 blocks syncs all of them, with bodies
@@ -57,7 +58,7 @@ func TestTxMinedByAnotherNodeSeenByAll(t *testing.T) {
 	if err := nodes[0].svc.BroadcastTx(tx); err != nil {
 		t.Fatal(err)
 	}
-	miner, err := ledger.NewMiner(ledger.MinerConfig{
+	mnr, err := miner.New(miner.Config{
 		Chain:   nodes[2].chain,
 		Address: addr(ledgertest.DeterministicKey(9)),
 		Now:     clock.Now,
@@ -70,10 +71,10 @@ func TestTxMinedByAnotherNodeSeenByAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := miner.Start(1); err != nil {
+	if err := mnr.Start(1); err != nil {
 		t.Fatal(err)
 	}
-	defer miner.Stop()
+	defer mnr.Stop()
 	waitChains(t, nodes, "the transaction on every chain", func() bool {
 		for _, n := range nodes {
 			if _, _, err := n.chain.FindTx(tx.ID()); err != nil {
@@ -82,7 +83,7 @@ func TestTxMinedByAnotherNodeSeenByAll(t *testing.T) {
 		}
 		return true
 	})
-	miner.Stop()
+	mnr.Stop()
 	loc, _, _ := nodes[1].chain.FindTx(tx.ID())
 	info, err := nodes[1].chain.BlockByHash(loc.Block)
 	if err != nil || info.Block.Txs[0].Recipient != addr(ledgertest.DeterministicKey(9)) {
@@ -101,10 +102,10 @@ func TestFiveNodesTwoMinersAgree(t *testing.T) {
 	clock := newClock(afterFixture(t, 3))
 	_, nodes := newNet(t, 5, netOpts{clock: clock, preload: 3})
 	waitGossip(t, nodes, 4)
-	miners := make([]*ledger.Miner, 2)
+	miners := make([]*miner.Miner, 2)
 	for i := range miners {
 		n := nodes[i*2]
-		m, err := ledger.NewMiner(ledger.MinerConfig{
+		m, err := miner.New(miner.Config{
 			Chain:   n.chain,
 			Address: addr(ledgertest.DeterministicKey(10 + i)),
 			Now:     clock.Now,

@@ -1,4 +1,4 @@
-package ledger
+package miner
 
 import (
 	"bytes"
@@ -11,62 +11,12 @@ import (
 	"hash"
 	"log/slog"
 	"math/big"
-	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/myco-p2p/myco/ledger"
 )
-
-// BlockTemplate builds the next block for a miner paying to: the
-// highest-paying mempool transactions that fit (in each sender's nonce
-// order), a coinbase with the subsidy plus their fees, bits from the ASERT
-// retarget and a timestamp of now (or just above the median time). The
-// nonce is left at zero for the miner.
-func (c *Chain) BlockTemplate(to Address, now time.Time) (*Block, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	tip := c.tipNode()
-	height := tip.header.Height + 1
-	ts := now.UnixMilli()
-	if mtp := medianTime(tip, c.p.MedianTimeBlocks); ts <= mtp {
-		ts = mtp + 1
-	}
-	cb := &Tx{ChainID: c.p.ChainID, Kind: TxCoinbase, Nonce: height, Recipient: to}
-	room := c.p.MaxBlockSize - HeaderSize - 4 - cb.Size()
-	candidates := c.pool.selectTxs(room, c.p.MaxBlockTxs-1)
-
-	// Re-check against the state so a template is always valid.
-	v := newView(c)
-	bc := blockCtx{p: c.p, height: height, time: ts}
-	txs := []*Tx{cb}
-	var fees uint64
-	for _, tx := range candidates {
-		tv := newView(v)
-		if err := applyTx(tv, tx, bc); err != nil {
-			continue
-		}
-		sum, carry := bits.Add64(fees, tx.Fee, 0)
-		if carry != 0 {
-			break
-		}
-		tv.mergeInto(v)
-		fees = sum
-		txs = append(txs, tx)
-	}
-	cb.Amount = c.p.Subsidy(height) + fees
-	blk := &Block{
-		Header: Header{
-			Version:  BlockVersion,
-			Height:   height,
-			PrevHash: tip.hash,
-			Time:     ts,
-			Bits:     tip.nextBits(c.p),
-		},
-		Txs: txs,
-	}
-	blk.Header.MerkleRoot = MerkleRoot(blk.TxIDs())
-	return blk, nil
-}
 
 // midstateHasher hashes one header with varying nonces. The header's first
 // 64 bytes fill exactly one SHA-256 block whose compressed state (the
@@ -78,11 +28,11 @@ type midstateHasher struct {
 	state []byte
 	d     hash.Hash
 	um    encoding.BinaryUnmarshaler
-	tail  [HeaderSize - 64]byte
+	tail  [ledger.HeaderSize - 64]byte
 	first [sha256.Size]byte
 }
 
-func newMidstateHasher(hdr *[HeaderSize]byte) (*midstateHasher, error) {
+func newMidstateHasher(hdr *[ledger.HeaderSize]byte) (*midstateHasher, error) {
 	d := sha256.New()
 	d.Write(hdr[:64])
 	m, ok := d.(encoding.BinaryMarshaler)
@@ -100,11 +50,11 @@ func newMidstateHasher(hdr *[HeaderSize]byte) (*midstateHasher, error) {
 }
 
 // hash returns the block hash of the header with the given nonce.
-func (h *midstateHasher) hash(nonce uint64) Hash {
+func (h *midstateHasher) hash(nonce uint64) ledger.Hash {
 	if err := h.um.UnmarshalBinary(h.state); err != nil {
-		panic(fmt.Sprintf("ledger: restore sha256 midstate: %v", err)) // our own bytes
+		panic(fmt.Sprintf("miner: restore sha256 midstate: %v", err)) // our own bytes
 	}
-	binary.LittleEndian.PutUint64(h.tail[nonceOffset-64:], nonce)
+	binary.LittleEndian.PutUint64(h.tail[ledger.NonceOffset-64:], nonce)
 	h.d.Write(h.tail[:])
 	h.d.Sum(h.first[:0])
 	return sha256.Sum256(h.first[:])
@@ -112,8 +62,8 @@ func (h *midstateHasher) hash(nonce uint64) Hash {
 
 // targetBytes returns target as 32 big-endian bytes, for comparing hashes
 // without big.Int.
-func targetBytes(target *big.Int) [HashSize]byte {
-	var t [HashSize]byte
+func targetBytes(target *big.Int) [ledger.HashSize]byte {
+	var t [ledger.HashSize]byte
 	target.FillBytes(t[:])
 	return t
 }
@@ -122,8 +72,8 @@ func targetBytes(target *big.Int) [HashSize]byte {
 // header's target, giving up when ctx is done or after maxTries tries
 // (0 = no limit). It adds the number of hashes tried to *hashes as it goes
 // and returns whether it found one; the nonce is then in hdr.
-func Solve(ctx context.Context, hdr *Header, p *Params, start, step, maxTries uint64, hashes *atomic.Uint64) (bool, error) {
-	target, err := targetFromBits(hdr.Bits, p)
+func Solve(ctx context.Context, hdr *ledger.Header, p *ledger.Params, start, step, maxTries uint64, hashes *atomic.Uint64) (bool, error) {
+	target, err := ledger.TargetFromBits(hdr.Bits, p)
 	if err != nil {
 		return false, err
 	}
@@ -168,12 +118,12 @@ func Solve(ctx context.Context, hdr *Header, p *Params, start, step, maxTries ui
 	return false, nil
 }
 
-// MinerConfig configures a Miner.
-type MinerConfig struct {
+// Config configures a Miner.
+type Config struct {
 	// Chain supplies templates and takes the mined blocks (required).
-	Chain *Chain
+	Chain *ledger.Chain
 	// Address receives the coinbase.
-	Address Address
+	Address ledger.Address
 	// Now is the clock for block timestamps and the hash rate (required:
 	// the node passes time.Now, tests a fake).
 	Now func() time.Time
@@ -182,14 +132,14 @@ type MinerConfig struct {
 	// OnBlock, if set, is called (from the miner's goroutine) with every
 	// block the miner found and what the chain did with it; the node
 	// announces accepted ones to its peers.
-	OnBlock func(*Block, ProcessResult, error)
+	OnBlock func(*ledger.Block, ledger.ProcessResult, error)
 	// Refresh is how often a new template picks up new transactions and a
 	// fresh timestamp (default 2 s). A new tip restarts at once regardless.
 	Refresh time.Duration
 }
 
-// MinerStatus is what `myco mine status` shows.
-type MinerStatus struct {
+// Status is what `myco mine status` shows.
+type Status struct {
 	Mining  bool
 	Threads int
 	// HashRate is in hashes per second over the last few seconds.
@@ -201,7 +151,7 @@ type MinerStatus struct {
 // Miner mines blocks on N goroutines. It owns them: Start launches them
 // with a context, Stop cancels it and waits for every one to end.
 type Miner struct {
-	cfg    MinerConfig
+	cfg    Config
 	log    *slog.Logger
 	hashes atomic.Uint64
 	blocks atomic.Uint64
@@ -219,8 +169,8 @@ type rateSample struct {
 	h uint64
 }
 
-// NewMiner returns a stopped miner.
-func NewMiner(cfg MinerConfig) (*Miner, error) {
+// New returns a stopped miner.
+func New(cfg Config) (*Miner, error) {
 	if cfg.Chain == nil || cfg.Now == nil {
 		return nil, errors.New("new miner: Chain and Now are required")
 	}
@@ -269,7 +219,7 @@ func (m *Miner) Stop() {
 }
 
 // Status reports whether the miner runs, its threads and hash rate.
-func (m *Miner) Status() MinerStatus {
+func (m *Miner) Status() Status {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.cfg.Now()
@@ -277,7 +227,7 @@ func (m *Miner) Status() MinerStatus {
 	if now.Sub(m.sampleB.t) >= 2*time.Second {
 		m.sampleA, m.sampleB = m.sampleB, rateSample{now, h}
 	}
-	st := MinerStatus{Mining: m.cancel != nil, Threads: m.threads, Hashes: h, Blocks: m.blocks.Load()}
+	st := Status{Mining: m.cancel != nil, Threads: m.threads, Hashes: h, Blocks: m.blocks.Load()}
 	if el := now.Sub(m.sampleA.t).Seconds(); st.Mining && el > 0 {
 		st.HashRate = float64(h-m.sampleA.h) / el
 	}
@@ -296,18 +246,18 @@ func (m *Miner) run(ctx context.Context, threads int) {
 			return
 		}
 		round, cancel := context.WithCancel(ctx)
-		found := make(chan *Block, threads)
+		found := make(chan *ledger.Block, threads)
 		var wg sync.WaitGroup
 		for i := range threads {
 			wg.Go(func() {
-				blk := &Block{Header: tmpl.Header, Txs: tmpl.Txs}
+				blk := &ledger.Block{Header: tmpl.Header, Txs: tmpl.Txs}
 				ok, _ := Solve(round, &blk.Header, m.cfg.Chain.Params(), uint64(i), uint64(threads), 0, &m.hashes)
 				if ok {
 					found <- blk // buffered for every worker: never blocks
 				}
 			})
 		}
-		var solved *Block
+		var solved *ledger.Block
 		select {
 		case <-ctx.Done():
 		case <-tips: // a new tip: this template is stale
@@ -318,7 +268,7 @@ func (m *Miner) run(ctx context.Context, threads int) {
 		wg.Wait()
 		if solved != nil {
 			res, err := m.cfg.Chain.ProcessBlock(solved, m.cfg.Now())
-			if err == nil && res.Status == StatusMainChain {
+			if err == nil && res.Status == ledger.StatusMainChain {
 				m.blocks.Add(1)
 				m.log.Info("mined block", "height", solved.Header.Height, "hash", res.Hash, "txs", len(solved.Txs))
 			} else {

@@ -1,24 +1,27 @@
-package ledger_test
+package miner_test
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/ledger/ledgertest"
+	"github.com/myco-p2p/myco/ledger/miner"
+	"go.uber.org/goleak"
 )
 
-func timeAfter(b *ledger.Block) time.Time { return time.UnixMilli(b.Header.Time + 1) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
-// mine solves blk's header in place.
-func mine(t testing.TB, p *ledger.Params, blk *ledger.Block) {
+func openMem(t testing.TB, p *ledger.Params) *ledger.Chain {
 	t.Helper()
-	ok, err := ledger.Solve(context.Background(), &blk.Header, p, 0, 1, 0, nil)
-	if !ok || err != nil {
-		t.Fatalf("solve: %v", err)
+	c, err := ledger.OpenChain(ledger.Config{Params: p, Store: ledger.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return c
 }
 
 // fakeClock is a clock that tests move by hand.
@@ -41,14 +44,14 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 func TestMinerMinesAndIncludesTransactions(t *testing.T) {
 	p := ledger.NetworkDev.Params()
-	c, _ := openMem(t, p, ledger.MempoolConfig{})
+	c := openMem(t, p)
 	defer c.Close()
 	clock := &fakeClock{now: time.UnixMilli(p.GenesisTime + 1000)}
 	key := ledgertest.DeterministicKey(7)
 	me := ledgertest.Addr(key)
 	var mu sync.Mutex
 	var found []ledger.Hash
-	m, err := ledger.NewMiner(ledger.MinerConfig{
+	m, err := miner.New(miner.Config{
 		Chain: c, Address: me, Now: clock.Now, Refresh: time.Millisecond,
 		OnBlock: func(b *ledger.Block, res ledger.ProcessResult, err error) {
 			mu.Lock()
@@ -117,13 +120,13 @@ func TestMinerMinesAndIncludesTransactions(t *testing.T) {
 }
 
 func TestMinerStartErrors(t *testing.T) {
-	if _, err := ledger.NewMiner(ledger.MinerConfig{}); err == nil {
+	if _, err := miner.New(miner.Config{}); err == nil {
 		t.Error("miner without a chain accepted")
 	}
 	p := ledger.NetworkDev.Params()
-	c, _ := openMem(t, p, ledger.MempoolConfig{})
+	c := openMem(t, p)
 	defer c.Close()
-	m, err := ledger.NewMiner(ledger.MinerConfig{Chain: c, Now: time.Now})
+	m, err := miner.New(miner.Config{Chain: c, Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/myco-p2p/myco/ledger/leveldbstore"
 	"github.com/myco-p2p/myco/ledger/miner"
 	"github.com/myco-p2p/myco/ledger/netsync"
+	"github.com/myco-p2p/myco/node/keyfile"
 	"github.com/myco-p2p/myco/swarm"
 )
 
@@ -118,7 +119,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		}
 		boot = append(boot, ai)
 	}
-	wk, err := ledger.LoadKey(repo.File(WalletFile))
+	wk, err := keyfile.Load(repo.File(WalletFile))
 	if err != nil {
 		return nil, fmt.Errorf("load wallet key: %w", err)
 	}

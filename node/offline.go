@@ -10,6 +10,7 @@ import (
 
 	"github.com/myco-p2p/myco/chunker"
 	"github.com/myco-p2p/myco/ledger"
+	"github.com/myco-p2p/myco/node/keyfile"
 )
 
 // What the repo answers alone, with no daemon running: who the node is
@@ -22,7 +23,7 @@ func (r *Repo) WalletAddress() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	wk, err := ledger.LoadKey(r.File(WalletFile))
+	wk, err := keyfile.Load(r.File(WalletFile))
 	if err != nil {
 		return "", fmt.Errorf("load wallet key: %w", err)
 	}

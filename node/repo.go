@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/myco-p2p/myco/ledger"
+	"github.com/myco-p2p/myco/node/keyfile"
 )
 
 // Files inside a repo directory.
@@ -130,7 +131,7 @@ func InitRepo(path, network string) (InitResult, error) {
 		return fail(fmt.Errorf("generate wallet key: %w", err))
 	}
 	wPath := filepath.Join(path, WalletFile)
-	if err := ledger.SaveKey(wPath, wk); err != nil {
+	if err := keyfile.Save(wPath, wk); err != nil {
 		return fail(err)
 	}
 	created = append(created, wPath)

@@ -37,3 +37,6 @@ func DoubleSHA256(b []byte) Hash {
 	first := sha256.Sum256(b)
 	return sha256.Sum256(first[:])
 }
+
+// Bytes returns h as a slice.
+func (h Hash) Bytes() []byte { return h[:] }

@@ -62,6 +62,15 @@ func checkTxSanity(tx *Tx, p *Params) error {
 	return nil
 }
 
+// CheckBlockSanity applies the rules a block must meet on its own, without
+// its parent, state or signatures: version, proof of work, sizes,
+// transaction sanity, coinbase placement, duplicates and merkle root.
+// Gossip validators run it on blocks whose parent is not known yet.
+func CheckBlockSanity(blk *Block, p *Params) error {
+	_, err := checkBlockSanity(blk, p)
+	return err
+}
+
 // checkBlockSanity applies the rules a block must meet on its own, without
 // its parent or any state. It returns the transaction ids.
 func checkBlockSanity(blk *Block, p *Params) ([]Hash, error) {

@@ -6,13 +6,12 @@ import (
 	"time"
 )
 
-// This file holds the read-only queries and header checks that ledger/netsync
-// needs for headers-first sync: block locators, the main-chain headers after
-// a locator, and validation of a peer's header chain against the real rules
-// (proof of work, height, ASERT bits, median time, future drift) without
-// storing anything. It was added by the netsync work; everything here only
-// reads the chain under its lock and reuses the rule checks of validate.go
-// and pow.go, so the rules still live in one place.
+// This file holds what headers-first sync asks of the chain: block
+// locators, the main-chain headers after a locator, and validation of a
+// peer's header chain against the real rules (proof of work, height, ASERT
+// bits, median time, future drift) without storing anything. It only reads
+// the chain under its lock and reuses the rule checks of validate.go and
+// pow.go, so the rules live in one place.
 
 // Locator returns a block locator for the main chain: the hashes of the
 // tip and the 10 blocks below it one by one, then ever doubling steps back,
@@ -97,13 +96,4 @@ func (c *Chain) ValidateHeaders(hdrs []Header, now time.Time) (*big.Int, error) 
 		}
 	}
 	return parent.work, nil
-}
-
-// CheckBlockSanity applies the rules a block must meet on its own, without
-// its parent, state or signatures: version, proof of work, sizes,
-// transaction sanity, coinbase placement, duplicates and merkle root.
-// Gossip validators run it on blocks whose parent is not known yet.
-func CheckBlockSanity(blk *Block, p *Params) error {
-	_, err := checkBlockSanity(blk, p)
-	return err
 }

@@ -34,8 +34,8 @@ type Config struct {
 // Chain is one node's view of the ledger: the block index with every known
 // branch, the best chain by cumulative work, its account state, the orphan
 // pool and the mempool. It is a deterministic state machine: callers feed it
-// blocks, transactions and the time; it reads no clock and does no network
-// I/O. Its methods are safe for concurrent use.
+// blocks, transactions and the time; it reads no clock and does no I/O but
+// through its Store. Its methods are safe for concurrent use.
 type Chain struct {
 	mu      sync.Mutex
 	p       *Params

@@ -1,14 +1,29 @@
 // Package ledger owns myco's proof-of-work blockchain: transactions, blocks,
 // consensus rules, chain selection by most cumulative work, account state,
-// the mempool, the miner, the leveldb store and wallet keys.
+// the anchor and name indexes, the mempool, block templates, keys and
+// addresses, and the Store interface the chain keeps itself in, with an
+// in-memory implementation (MemStore).
 //
-// Its core is a deterministic state machine: it does no network I/O and
-// reads no clock; callers hand it blocks, transactions and the time
-// (Chain.ProcessBlock(blk, now), Chain.AddTx, Chain.BlockTemplate(addr, now)).
-// Gossip, sync and the HTTP API belong to node. The only goroutines it
-// starts are the miner's (owned by Miner: Start/Stop with a context and a
-// WaitGroup) and the short-lived signature verifiers inside one block
-// validation, which end before it returns.
+// It is a deterministic state machine: it does no file or network I/O,
+// reads no clock and starts no goroutine that outlives a call. Callers hand
+// it blocks, transactions and the time (Chain.ProcessBlock(blk, now),
+// Chain.AddTx, Chain.BlockTemplate(addr, now)) and a Store; it hands the
+// Store one Batch per connected or disconnected block. What does I/O or
+// runs on its own lives beside it:
+//
+//   - ledger/leveldbstore: the goleveldb Store and OpenChain, the chain on
+//     disk;
+//   - ledger/miner: the mining goroutines and midstate hashing;
+//   - ledger/netsync: gossip and headers-first sync;
+//   - node/keyfile: wallet key files;
+//   - node: the HTTP API and the daemon that ties them together.
+//
+// Files: chain.go (Config, Chain, opening it), schema.go (store keys),
+// blockindex.go (block nodes), chainview.go (main chain, best chain),
+// process.go (ProcessBlock, connect, reorganise), orphans.go, queries.go,
+// notify.go (tip subscriptions), headers.go (locators and header checks
+// for sync), validate.go (the rules), state.go (the state overlay and undo
+// records), names.go (anchors and names), mempool.go, template.go.
 //
 // Decisions:
 //
@@ -18,18 +33,17 @@
 //     encoding is canonical and an id (double SHA-256 of the bytes) is
 //     unique. Hashes print as hex in byte order and are read big-endian for
 //     proof of work.
-//   - Header. 96 bytes with the nonce in the last 8, so the first 64 bytes
-//     are one SHA-256 block: the miner hashes them once (midstate, restored
-//     through crypto/sha256's BinaryMarshaler state, which keeps SHA-NI) and
-//     then two compressions per nonce instead of three. Timestamps are Unix
-//     milliseconds, because dev blocks are 1 s apart. The nonce is 64 bits,
-//     so no extra-nonce is needed.
+//   - Header. 96 bytes with the nonce in the last 8 (NonceOffset), so the
+//     first 64 bytes are one SHA-256 block that a miner hashes once
+//     (ledger/miner's midstate). Timestamps are Unix milliseconds, because
+//     dev blocks are 1 s apart. The nonce is 64 bits, so no extra-nonce is
+//     needed.
 //   - Keys and addresses. secp256k1 keys, BIP-340 Schnorr signatures over a
 //     tagged hash ("myco/tx/v1") of every field but the signature; the
 //     sender is its 32-byte x-only key. An address is the first 20 bytes of
 //     SHA-256 of that key, bech32m-encoded with the network's prefix ("myco",
-//     "mycod"). Key files are 0600, never overwritten, refused when readable
-//     by others.
+//     "mycod"). GenerateKey and NewNameSalt read crypto/rand, the only
+//     outside input the package takes itself; key files are node/keyfile's.
 //   - Accounts. Balance and nonce; a transaction's nonce must be exactly the
 //     sender's next, which rules out replays; the chain id in the signed
 //     bytes rules out cross-network replays. Empty accounts are deleted, so
@@ -99,6 +113,12 @@
 //     on an overlay of the state (rewound through undo records) before it
 //     writes anything; if a block fails it and its descendants are marked
 //     invalid and the next best branch is tried.
+//   - Concurrency. Chain's methods are safe for concurrent use (one mutex).
+//     The only goroutines are the signature verifiers inside one block
+//     validation (Config.SigWorkers, GOMAXPROCS by default; 1 means none),
+//     which all end before the call returns: a fork-join within a call,
+//     not a goroutine the package owns, so it keeps verification of a big
+//     block on every core without a lifecycle to manage.
 //   - Storage. One atomic batch per connected or disconnected block
 //     (accounts, anchor indexes, undo record, height index, tx index, tip). A crash between
 //     the batches of a reorganisation leaves a consistent chain on a branch

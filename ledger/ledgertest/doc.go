@@ -4,7 +4,10 @@
 // of the account state after each block, and ConsensusTests scripts a long
 // sequence of valid and invalid blocks and transactions, each with the
 // outcome and error code a correct chain must give. Tests in package ledger
-// replay the script against a real Chain.
+// and ledger/leveldbstore replay the script against a real Chain (Replay
+// feeds it step by step); BuildBranches makes two competing branches for
+// reorganisation and crash tests; CheckIndexes, Accounts and RuleCode are
+// the checks they share. Blocks are mined with ledger/miner's Solve.
 //
 // FaultStore wraps a ledger.Store and fails from a chosen write onwards, as
 // if the process died there; crash-consistency tests reopen the store after

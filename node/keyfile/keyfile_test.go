@@ -37,7 +37,7 @@ func TestKeyFileRoundTrip(t *testing.T) {
 	// A second save must not overwrite the first key.
 	k2, _ := ledger.GenerateKey()
 	if err := Save(path, k2); !errors.Is(err, os.ErrExist) {
-		t.Errorf("SaveKey over an existing file: err = %v, want os.ErrExist", err)
+		t.Errorf("Save over an existing file: err = %v, want os.ErrExist", err)
 	}
 	again, err := Load(path)
 	if err != nil || !again.Key.Equals(&k.Key) {
@@ -45,7 +45,7 @@ func TestKeyFileRoundTrip(t *testing.T) {
 	}
 }
 
-func TestLoadKeyRejectsBadFiles(t *testing.T) {
+func TestLoadRejectsBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string, mode os.FileMode) string {
 		p := filepath.Join(dir, name)

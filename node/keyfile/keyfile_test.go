@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/myco-p2p/myco/ledger"
+	"github.com/btcsuite/btcd/btcec/v2"
 )
 
 func TestKeyFileRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "wallet.key")
-	k, err := ledger.GenerateKey()
+	k, err := btcec.NewPrivateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestKeyFileRoundTrip(t *testing.T) {
 		t.Error("loaded key differs from saved key")
 	}
 	// A second save must not overwrite the first key.
-	k2, _ := ledger.GenerateKey()
+	k2, _ := btcec.NewPrivateKey()
 	if err := Save(path, k2); !errors.Is(err, os.ErrExist) {
 		t.Errorf("Save over an existing file: err = %v, want os.ErrExist", err)
 	}

@@ -63,19 +63,15 @@ func (n *Node) FindProviders(ctx context.Context, c string, num int, found func(
 	return nil
 }
 
-func (s *APIServer) registerDHT(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v0/dht/findprovs", s.findProvs)
-	s.handle(mux, "GET /api/v0/dht/peers", func(*http.Request) (any, error) {
-		out := []DHTPeer{}
-		for _, p := range s.node.dht.Peers() {
-			out = append(out, DHTPeer{ID: p.String()})
-		}
-		return out, nil
-	})
-	s.handle(mux, "GET /api/v0/dht/stat", func(r *http.Request) (any, error) {
-		return s.node.dht.Stats(r.Context())
-	})
+func (s *APIServer) dhtPeers(*http.Request) (any, error) {
+	out := []DHTPeer{}
+	for _, p := range s.node.dht.Peers() {
+		out = append(out, DHTPeer{ID: p.String()})
+	}
+	return out, nil
 }
+
+func (s *APIServer) dhtStat(r *http.Request) (any, error) { return s.node.dht.Stats(r.Context()) }
 
 // findProvs answers GET /api/v0/dht/findprovs?cid=C[&num=N][&timeout=D] with
 // newline-delimited JSON, one ProviderInfo per line, flushed as each

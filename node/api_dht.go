@@ -44,7 +44,7 @@ func providerInfo(ai peer.AddrInfo) ProviderInfo {
 // FindProviders streams the providers of root c to found, each once, until
 // num were found (0: no limit), the lookup ends or ctx does.
 func (n *Node) FindProviders(ctx context.Context, c string, num int, found func(ProviderInfo) error) error {
-	root, err := mycodht.ParseCID(c)
+	root, err := ParseCID(c)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (s *APIServer) dhtStat(r *http.Request) (any, error) { return s.node.dht.St
 func (s *APIServer) findProvs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	c := q.Get("cid")
-	if _, err := mycodht.ParseCID(c); err != nil {
+	if _, err := ParseCID(c); err != nil {
 		s.fail(w, "/api/v0/dht/findprovs", badRequest(err))
 		return
 	}

@@ -109,7 +109,7 @@
 //     (logfile.go); `log level` and `shutdown` go through the API
 //     (api_daemon.go) and change nothing on disk.
 //   - Errors that reach users are in words: a malformed CID is said once
-//     (cidtext.go), a refused transfer with what to do.
+//     (chunker.ParseCID), a refused transfer with what to do.
 //   - CAR files (car.go, api_car.go): GET /api/v0/export streams a CARv1
 //     of a root (fetched from the swarm first if it is not here, like cat)
 //     with every block read and verified as it goes out; POST

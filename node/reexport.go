@@ -3,6 +3,9 @@ package node
 import (
 	"context"
 
+	"github.com/ipfs/go-cid"
+
+	"github.com/myco-p2p/myco/chunker"
 	mycodht "github.com/myco-p2p/myco/dht"
 	"github.com/myco-p2p/myco/internal/service"
 	"github.com/myco-p2p/myco/ledger"
@@ -12,6 +15,11 @@ import (
 // What the CLI needs of the packages the node composes, so that cmd/myco
 // imports node alone: aliases of their types and thin wrappers of their
 // functions. Each rule still lives with its type; these only name it here.
+
+// ParseCID parses a CID typed by a user and says in words what is wrong
+// with one that is not (chunker.ParseCID). Errors wrap
+// chunker.ErrMalformedCID.
+func ParseCID(s string) (cid.Cid, error) { return chunker.ParseCID(s) }
 
 // DHTStats is the DHT's state, as GET /api/v0/dht/stat answers it.
 type DHTStats = mycodht.Stats

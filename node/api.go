@@ -217,6 +217,18 @@ func writeError(w http.ResponseWriter, status int, err error) {
 	writeJSON(w, status, apiError{Error: err.Error()})
 }
 
+// withBody adapts a JSON handler of a request body decoded into a T: a
+// body that does not decode is a 400 before h runs.
+func withBody[T any](h func(*http.Request, T) (any, error)) func(*http.Request) (any, error) {
+	return func(r *http.Request) (any, error) {
+		var req T
+		if err := decodeBody(r, &req); err != nil {
+			return nil, err
+		}
+		return h(r, req)
+	}
+}
+
 // decodeBody reads a JSON request body into v.
 func decodeBody(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
@@ -256,11 +268,7 @@ type ConnectResponse struct {
 	ID string `json:"id"`
 }
 
-func (s *APIServer) connect(r *http.Request) (any, error) {
-	var req ConnectRequest
-	if err := decodeBody(r, &req); err != nil {
-		return nil, err
-	}
+func (s *APIServer) connect(r *http.Request, req ConnectRequest) (any, error) {
 	if _, err := ParsePeerAddr(req.Addr); err != nil {
 		return nil, badRequest(err)
 	}

@@ -13,11 +13,7 @@ import (
 // sent, so the client learns of it from this trailer.
 const catErrorTrailer = "X-Myco-Error"
 
-func (s *APIServer) share(r *http.Request) (any, error) {
-	var req ShareRequest
-	if err := decodeBody(r, &req); err != nil {
-		return nil, err
-	}
+func (s *APIServer) share(r *http.Request, req ShareRequest) (any, error) {
 	return s.node.Share(r.Context(), req)
 }
 
@@ -29,11 +25,7 @@ func (s *APIServer) ls(r *http.Request) (any, error) {
 	return s.node.Roots()
 }
 
-func (s *APIServer) rm(r *http.Request) (any, error) {
-	var req CIDRequest
-	if err := decodeBody(r, &req); err != nil {
-		return nil, err
-	}
+func (s *APIServer) rm(r *http.Request, req CIDRequest) (any, error) {
 	return s.node.Remove(r.Context(), req.CID)
 }
 

@@ -54,11 +54,7 @@ func (s *APIServer) bandwidth(*http.Request) (any, error) { return s.node.Bandwi
 
 func (s *APIServer) logStatus(*http.Request) (any, error) { return s.logInfo(), nil }
 
-func (s *APIServer) setLogLevel(r *http.Request) (any, error) {
-	var req LogLevelRequest
-	if err := decodeBody(r, &req); err != nil {
-		return nil, err
-	}
+func (s *APIServer) setLogLevel(_ *http.Request, req LogLevelRequest) (any, error) {
 	lvl, err := ParseLogLevel(req.Level)
 	if err != nil {
 		return nil, badRequest(err)

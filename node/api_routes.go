@@ -26,7 +26,7 @@ func (s *APIServer) routes(mux *http.ServeMux) {
 	// The node and its peers (api.go).
 	s.handle(mux, "GET /api/v0/id", s.id)
 	s.handle(mux, "GET /api/v0/peers", s.peers)
-	s.handle(mux, "POST /api/v0/connect", s.connect)
+	s.handle(mux, "POST /api/v0/connect", withBody(s.connect))
 
 	// The DHT (api_dht.go).
 	mux.HandleFunc("GET /api/v0/dht/findprovs", s.findProvs)
@@ -34,9 +34,9 @@ func (s *APIServer) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET /api/v0/dht/stat", s.dhtStat)
 
 	// Content (api_content.go) and CAR files (api_car.go).
-	s.handle(mux, "POST /api/v0/share", s.share)
+	s.handle(mux, "POST /api/v0/share", withBody(s.share))
 	s.handle(mux, "GET /api/v0/ls", s.ls)
-	s.handle(mux, "POST /api/v0/rm", s.rm)
+	s.handle(mux, "POST /api/v0/rm", withBody(s.rm))
 	mux.HandleFunc("GET /api/v0/cat", s.cat)
 	mux.HandleFunc("GET /api/v0/export", s.exportCAR)
 	mux.HandleFunc("POST /api/v0/import", s.importCAR)
@@ -46,11 +46,11 @@ func (s *APIServer) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET /api/v0/chain/status", s.chainStatus)
 	s.handle(mux, "GET /api/v0/chain/block", s.block)
 	s.handle(mux, "GET /api/v0/wallet/balance", s.balance)
-	s.handle(mux, "POST /api/v0/send", s.send)
-	s.handle(mux, "POST /api/v0/mine/start", s.startMining)
+	s.handle(mux, "POST /api/v0/send", withBody(s.send))
+	s.handle(mux, "POST /api/v0/mine/start", withBody(s.startMining))
 	s.handle(mux, "POST /api/v0/mine/stop", s.stopMining)
 	s.handle(mux, "GET /api/v0/mine/status", s.miningStatus)
-	s.handle(mux, "POST /api/v0/publish", s.publish)
+	s.handle(mux, "POST /api/v0/publish", withBody(s.publish))
 	s.handle(mux, "GET /api/v0/verify", s.verify)
 	s.handle(mux, "GET /api/v0/resolve", s.resolve)
 
@@ -58,8 +58,8 @@ func (s *APIServer) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v0/fetch", s.fetch)
 	s.handle(mux, "GET /api/v0/swarm/stats", s.swarmStats)
 	s.handle(mux, "GET /api/v0/stat", s.stat)
-	s.handle(mux, "POST /api/v0/swarm/limits", s.setLimits)
-	s.handle(mux, "POST /api/v0/cancel", s.cancelFetch)
+	s.handle(mux, "POST /api/v0/swarm/limits", withBody(s.setLimits))
+	s.handle(mux, "POST /api/v0/cancel", withBody(s.cancelFetch))
 
 	// The web dashboard (api_webui.go): its page and assets, its session,
 	// and what only it asks for.
@@ -71,15 +71,15 @@ func (s *APIServer) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v0/webui/events", s.events)
 	mux.HandleFunc("POST /api/v0/webui/upload", s.upload)
 	mux.HandleFunc("GET /api/v0/webui/content", s.content)
-	s.handle(mux, "POST /api/v0/webui/fetch", s.detachedFetch)
-	s.handle(mux, "POST /api/v0/peers/ban", s.ban)
+	s.handle(mux, "POST /api/v0/webui/fetch", withBody(s.detachedFetch))
+	s.handle(mux, "POST /api/v0/peers/ban", withBody(s.ban))
 
 	// The daemon (api_daemon.go).
 	s.handle(mux, "POST /api/v0/shutdown", s.requestShutdown)
 	s.handle(mux, "POST /api/v0/gc", s.gc)
 	s.handle(mux, "GET /api/v0/stats/bw", s.bandwidth)
 	s.handle(mux, "GET /api/v0/log", s.logStatus)
-	s.handle(mux, "POST /api/v0/log/level", s.setLogLevel)
+	s.handle(mux, "POST /api/v0/log/level", withBody(s.setLogLevel))
 
 	// Anything else is a JSON 404 (api.go).
 	mux.HandleFunc("/", notFound)

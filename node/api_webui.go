@@ -123,11 +123,7 @@ func (s *APIServer) logout(r *http.Request) (any, error) {
 	return map[string]bool{"ok": true}, nil
 }
 
-func (s *APIServer) ban(r *http.Request) (any, error) {
-	var req BanRequest
-	if err := decodeBody(r, &req); err != nil {
-		return nil, err
-	}
+func (s *APIServer) ban(_ *http.Request, req BanRequest) (any, error) {
 	return s.node.Ban(req)
 }
 
@@ -360,11 +356,7 @@ type WebFetchRequest struct {
 // closed or reloaded; the fetch goes on, and the page follows it in the
 // roots list). It answers with the fetch's first event, or its error if it
 // fails before that.
-func (s *APIServer) detachedFetch(r *http.Request) (any, error) {
-	var req WebFetchRequest
-	if err := decodeBody(r, &req); err != nil {
-		return nil, err
-	}
+func (s *APIServer) detachedFetch(r *http.Request, req WebFetchRequest) (any, error) {
 	dir := req.Dir
 	if dir == "" {
 		dir = s.node.repo.File(downloadsDir)

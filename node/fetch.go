@@ -661,19 +661,11 @@ func (s *APIServer) stat(r *http.Request) (any, error) {
 	return s.node.Stat(r.URL.Query().Get("cid"))
 }
 
-func (s *APIServer) setLimits(r *http.Request) (any, error) {
-	var req LimitsRequest
-	if err := decodeBody(r, &req); err != nil {
-		return nil, err
-	}
+func (s *APIServer) setLimits(_ *http.Request, req LimitsRequest) (any, error) {
 	return s.node.SetLimits(req)
 }
 
-func (s *APIServer) cancelFetch(r *http.Request) (any, error) {
-	var req CancelRequest
-	if err := decodeBody(r, &req); err != nil {
-		return nil, err
-	}
+func (s *APIServer) cancelFetch(r *http.Request, req CancelRequest) (any, error) {
 	return s.node.Cancel(r.Context(), req)
 }
 

@@ -349,19 +349,11 @@ func (s *APIServer) balance(r *http.Request) (any, error) {
 	return s.node.Balance(r.URL.Query().Get("address"))
 }
 
-func (s *APIServer) send(r *http.Request) (any, error) {
-	var req SendRequest
-	if err := decodeBody(r, &req); err != nil {
-		return nil, err
-	}
+func (s *APIServer) send(_ *http.Request, req SendRequest) (any, error) {
 	return s.node.Send(req)
 }
 
-func (s *APIServer) startMining(r *http.Request) (any, error) {
-	var req MineRequest
-	if err := decodeBody(r, &req); err != nil {
-		return nil, err
-	}
+func (s *APIServer) startMining(_ *http.Request, req MineRequest) (any, error) {
 	if err := s.node.StartMining(req.Threads); err != nil {
 		return nil, err
 	}

@@ -326,11 +326,7 @@ func (n *Node) Resolve(name string) (NameJSON, error) {
 	return NameJSON{Name: rec.Name, CID: rec.CID.String(), Owner: rec.Owner.Encode(n.network.Params()), Height: rec.Height}, nil
 }
 
-func (s *APIServer) publish(r *http.Request) (any, error) {
-	var req PublishRequest
-	if err := decodeBody(r, &req); err != nil {
-		return nil, err
-	}
+func (s *APIServer) publish(r *http.Request, req PublishRequest) (any, error) {
 	return s.node.Publish(r.Context(), req)
 }
 

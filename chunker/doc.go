@@ -3,8 +3,10 @@
 //
 // It owns the byte-level format (CIDv1, raw leaves, dag-pb internal nodes
 // identical to what IPFS produces with the same settings), the streaming
-// importer and exporter, block verification against CIDs, the store of
-// kept roots, and the receiving side of a fetch. It does no networking.
+// importer and exporter, block verification against CIDs, the reading of
+// CIDs that users type (ParseCID: length checked first, what is wrong said
+// once in words), the store of kept roots, and the receiving side of a
+// fetch. It does no networking.
 //
 // # Format
 //

@@ -42,6 +42,9 @@ var (
 	ErrNotDir = errors.New("not a directory")
 	// ErrNoEntry: a directory has no entry of the name a path asks for.
 	ErrNoEntry = errors.New("no such entry")
+	// ErrMalformedCID: the text or bytes are not a CID (ParseCID; the dht
+	// uses it too for the CIDs it stores).
+	ErrMalformedCID = errors.New("malformed CID")
 )
 
 // BlockError is a failure concerning one block. Its message names the CID.

@@ -2,7 +2,11 @@ package chunker
 
 import (
 	"bytes"
+	"errors"
+	"strings"
 	"testing"
+
+	"github.com/ipfs/go-cid"
 )
 
 func FuzzDecodePBNode(f *testing.F) {
@@ -80,6 +84,30 @@ func FuzzDecodeRecords(f *testing.F) {
 			if again, err := decodeIncomingRecord(r.encode()); err != nil || again != r {
 				t.Fatalf("incoming record %+v re-decodes as %+v (%v)", r, again, err)
 			}
+		}
+	})
+}
+
+func FuzzParseCID(f *testing.F) {
+	f.Add("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
+	f.Add("QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n")
+	f.Add("")
+	f.Add("bafyzzzzzzz")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseCID(s)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedCID) {
+				t.Fatalf("ParseCID(%q) error %v is not ErrMalformedCID", s, err)
+			}
+			if strings.Contains(err.Error(), "invalid cid: invalid cid") {
+				t.Fatalf("ParseCID(%q) = %q repeats itself", s, err)
+			}
+			return
+		}
+		// What parses is defined and its binary form decodes back to it.
+		back, err := cid.Cast(c.Bytes())
+		if !c.Defined() || err != nil || !back.Equals(c) {
+			t.Fatalf("ParseCID(%q) = %s, whose bytes decode as %v, %v", s, c, back, err)
 		}
 	})
 }

@@ -82,7 +82,8 @@
 //     a provider during a lookup, so an offline provider costs nothing.
 //   - Cost is observable: FindOptions.Stats reports the messages sent and
 //     the referral rounds, taken from the library's lookup events.
-//   - CIDs. ParseCID checks the length before decoding and accepts CIDv0
-//     as well as CIDv1: records are keyed by the multihash, so both name
-//     the same content. Errors wrap ErrMalformedCID.
+//   - CIDs. Text is parsed by chunker.ParseCID, which owns CIDs; the DHT
+//     accepts CIDv0 as well as CIDv1 (records are keyed by the multihash,
+//     so both name the same content) and checks the size of a stored CID
+//     before decoding it. Errors wrap ErrMalformedCID, which is chunker's.
 package dht

@@ -1,11 +1,16 @@
 package dht
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/myco-p2p/myco/chunker"
+)
 
 // Errors callers compare with errors.Is.
 var (
-	// ErrMalformedCID: the text or bytes are not a CID.
-	ErrMalformedCID = errors.New("malformed CID")
+	// ErrMalformedCID: the text or bytes are not a CID. It is chunker's,
+	// whose ParseCID reads the CIDs users type.
+	ErrMalformedCID = chunker.ErrMalformedCID
 	// ErrBadConfig: a Config setting is unusable.
 	ErrBadConfig = errors.New("bad dht config")
 	// ErrClosed: the DHT was closed.

@@ -12,37 +12,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
-)
 
-func TestParseCID(t *testing.T) {
-	v1 := "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
-	v0 := "QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n"
-	for _, tc := range []struct {
-		name, in string
-		ok       bool
-	}{
-		{"cidv1 base32", v1, true},
-		{"cidv0 base58", v0, true},
-		{"empty", "", false},
-		{"garbage", "not-a-cid", false},
-		{"truncated", v1[:20], false},
-		{"too long", "b" + strings.Repeat("a", MaxCIDStringLen), false},
-		{"unknown multibase", "!" + v1[1:], false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := ParseCID(tc.in)
-			if tc.ok {
-				if err != nil || !c.Defined() {
-					t.Fatalf("ParseCID(%q) = %v, %v", tc.in, c, err)
-				}
-				return
-			}
-			if !errors.Is(err, ErrMalformedCID) {
-				t.Fatalf("ParseCID(%q) error = %v, want ErrMalformedCID", tc.in, err)
-			}
-		})
-	}
-}
+	"github.com/myco-p2p/myco/chunker"
+)
 
 func TestUndefinedCIDRejected(t *testing.T) {
 	tn := newTestNet(t, 1, nil)
@@ -182,7 +154,7 @@ func FuzzParseCID(f *testing.F) {
 	f.Add("zb2rhe5P4gXftAwvA4eXQ5HJwsER2owDyS9sKaQRRVQPn93bA")
 	f.Add("f01551220")
 	f.Fuzz(func(t *testing.T, s string) {
-		c, err := ParseCID(s)
+		c, err := chunker.ParseCID(s)
 		if err != nil {
 			if !errors.Is(err, ErrMalformedCID) {
 				t.Fatalf("ParseCID(%q) error %v is not ErrMalformedCID", s, err)

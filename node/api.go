@@ -12,12 +12,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // The API is HTTP with JSON bodies under /api/v0/, plus /metrics. Every
@@ -112,26 +110,9 @@ func listenAPI(n *Node, addr, token string, ctl *daemonControl) (*APIServer, err
 		ln.Close()
 		return nil, fmt.Errorf("api metrics: %w", err)
 	}
+	s.startWebUI()
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
-	// Go's profiler, behind the same token, as kubo offers it.
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	s.handle(mux, "GET /api/v0/id", s.id)
-	s.handle(mux, "GET /api/v0/peers", s.peers)
-	s.handle(mux, "POST /api/v0/connect", s.connect)
-	s.registerDHT(mux)
-	s.registerContent(mux)
-	s.registerCAR(mux)
-	s.registerLedger(mux)
-	s.registerNames(mux)
-	s.registerSwarm(mux)
-	s.registerWebUI(mux)
-	s.registerDaemon(mux)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
-	})
+	s.routes(mux)
 	s.srv = &http.Server{
 		Handler:           s.authenticateWeb(s.endAtShutdown(mux)),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -236,6 +217,18 @@ func writeError(w http.ResponseWriter, status int, err error) {
 	writeJSON(w, status, apiError{Error: err.Error()})
 }
 
+// withBody adapts a JSON handler of a request body decoded into a T: a
+// body that does not decode is a 400 before h runs.
+func withBody[T any](h func(*http.Request, T) (any, error)) func(*http.Request) (any, error) {
+	return func(r *http.Request) (any, error) {
+		var req T
+		if err := decodeBody(r, &req); err != nil {
+			return nil, err
+		}
+		return h(r, req)
+	}
+}
+
 // decodeBody reads a JSON request body into v.
 func decodeBody(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
@@ -247,6 +240,11 @@ func decodeBody(r *http.Request, v any) error {
 		return badRequest(fmt.Errorf("bad request body: %w", err))
 	}
 	return nil
+}
+
+// notFound answers a path no route matches.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, fmt.Errorf("no such API endpoint: %s %s", r.Method, r.URL.Path))
 }
 
 func (s *APIServer) id(*http.Request) (any, error) { return s.node.ID(), nil }
@@ -270,11 +268,7 @@ type ConnectResponse struct {
 	ID string `json:"id"`
 }
 
-func (s *APIServer) connect(r *http.Request) (any, error) {
-	var req ConnectRequest
-	if err := decodeBody(r, &req); err != nil {
-		return nil, err
-	}
+func (s *APIServer) connect(r *http.Request, req ConnectRequest) (any, error) {
 	if _, err := ParsePeerAddr(req.Addr); err != nil {
 		return nil, badRequest(err)
 	}

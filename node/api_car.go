@@ -10,22 +10,21 @@ const CARContentType = "application/vnd.ipld.car"
 // maxCARUpload bounds a CAR sent to /api/v0/import.
 const maxCARUpload = 1 << 40
 
-// registerCAR adds the CAR endpoints: GET /api/v0/export?cid=C streams a
-// CARv1 (errors after the first byte in the X-Myco-Error trailer, as for
-// cat); POST /api/v0/import takes a CAR as the request body.
-func (s *APIServer) registerCAR(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v0/export", func(w http.ResponseWriter, r *http.Request) {
-		s.stream(w, r, "/api/v0/export", "export", CARContentType, s.node.ExportCAR)
-	})
-	const importPath = "/api/v0/import"
-	mux.HandleFunc("POST "+importPath, func(w http.ResponseWriter, r *http.Request) {
-		body := http.MaxBytesReader(w, r.Body, maxCARUpload)
-		res, err := s.node.ImportCAR(r.Context(), body)
-		if err != nil {
-			s.fail(w, importPath, err)
-			return
-		}
-		s.requests.WithLabelValues(importPath, "200").Inc()
-		writeJSON(w, http.StatusOK, res)
-	})
+// exportCAR answers GET /api/v0/export?cid=C with a CARv1 stream (errors
+// after the first byte in the X-Myco-Error trailer, as for cat).
+func (s *APIServer) exportCAR(w http.ResponseWriter, r *http.Request) {
+	s.stream(w, r, "/api/v0/export", "export", CARContentType, s.node.ExportCAR)
+}
+
+// importCAR answers POST /api/v0/import, whose request body is a CAR.
+func (s *APIServer) importCAR(w http.ResponseWriter, r *http.Request) {
+	const path = "/api/v0/import"
+	body := http.MaxBytesReader(w, r.Body, maxCARUpload)
+	res, err := s.node.ImportCAR(r.Context(), body)
+	if err != nil {
+		s.fail(w, path, err)
+		return
+	}
+	s.requests.WithLabelValues(path, "200").Inc()
+	writeJSON(w, http.StatusOK, res)
 }

@@ -13,28 +13,20 @@ import (
 // sent, so the client learns of it from this trailer.
 const catErrorTrailer = "X-Myco-Error"
 
-func (s *APIServer) registerContent(mux *http.ServeMux) {
-	s.handle(mux, "POST /api/v0/share", func(r *http.Request) (any, error) {
-		var req ShareRequest
-		if err := decodeBody(r, &req); err != nil {
-			return nil, err
-		}
-		return s.node.Share(r.Context(), req)
-	})
-	s.handle(mux, "GET /api/v0/ls", func(r *http.Request) (any, error) {
-		if c := r.URL.Query().Get("cid"); c != "" {
-			return s.node.ListDir(r.Context(), c)
-		}
-		return s.node.Roots()
-	})
-	s.handle(mux, "POST /api/v0/rm", func(r *http.Request) (any, error) {
-		var req CIDRequest
-		if err := decodeBody(r, &req); err != nil {
-			return nil, err
-		}
-		return s.node.Remove(r.Context(), req.CID)
-	})
-	mux.HandleFunc("GET /api/v0/cat", s.cat)
+func (s *APIServer) share(r *http.Request, req ShareRequest) (any, error) {
+	return s.node.Share(r.Context(), req)
+}
+
+// ls lists the folder ?cid= names, or the kept roots without it.
+func (s *APIServer) ls(r *http.Request) (any, error) {
+	if c := r.URL.Query().Get("cid"); c != "" {
+		return s.node.ListDir(r.Context(), c)
+	}
+	return s.node.Roots()
+}
+
+func (s *APIServer) rm(r *http.Request, req CIDRequest) (any, error) {
+	return s.node.Remove(r.Context(), req.CID)
 }
 
 // CIDRequest is a request body naming one CID.

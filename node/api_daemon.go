@@ -42,33 +42,26 @@ type ShutdownResponse struct {
 	Stopping bool `json:"stopping"`
 }
 
-func (s *APIServer) registerDaemon(mux *http.ServeMux) {
-	s.handle(mux, "POST /api/v0/shutdown", func(*http.Request) (any, error) {
-		s.daemon.stopOnce.Do(func() { close(s.daemon.stop) })
-		return ShutdownResponse{Stopping: true}, nil
-	})
-	s.handle(mux, "POST /api/v0/gc", func(r *http.Request) (any, error) {
-		return s.node.GC(r.Context())
-	})
-	s.handle(mux, "GET /api/v0/stats/bw", func(*http.Request) (any, error) {
-		return s.node.Bandwidth(), nil
-	})
-	s.handle(mux, "GET /api/v0/log", func(*http.Request) (any, error) {
-		return s.logInfo(), nil
-	})
-	s.handle(mux, "POST /api/v0/log/level", func(r *http.Request) (any, error) {
-		var req LogLevelRequest
-		if err := decodeBody(r, &req); err != nil {
-			return nil, err
-		}
-		lvl, err := ParseLogLevel(req.Level)
-		if err != nil {
-			return nil, badRequest(err)
-		}
-		s.daemon.level.Set(lvl)
-		s.log.Info("log level changed", "level", levelName(lvl))
-		return s.logInfo(), nil
-	})
+// requestShutdown tells the daemon to stop; it answers before it has.
+func (s *APIServer) requestShutdown(*http.Request) (any, error) {
+	s.daemon.stopOnce.Do(func() { close(s.daemon.stop) })
+	return ShutdownResponse{Stopping: true}, nil
+}
+
+func (s *APIServer) gc(r *http.Request) (any, error) { return s.node.GC(r.Context()) }
+
+func (s *APIServer) bandwidth(*http.Request) (any, error) { return s.node.Bandwidth(), nil }
+
+func (s *APIServer) logStatus(*http.Request) (any, error) { return s.logInfo(), nil }
+
+func (s *APIServer) setLogLevel(_ *http.Request, req LogLevelRequest) (any, error) {
+	lvl, err := ParseLogLevel(req.Level)
+	if err != nil {
+		return nil, badRequest(err)
+	}
+	s.daemon.level.Set(lvl)
+	s.log.Info("log level changed", "level", levelName(lvl))
+	return s.logInfo(), nil
 }
 
 func (s *APIServer) logInfo() LogInfo {

@@ -44,7 +44,7 @@ func providerInfo(ai peer.AddrInfo) ProviderInfo {
 // FindProviders streams the providers of root c to found, each once, until
 // num were found (0: no limit), the lookup ends or ctx does.
 func (n *Node) FindProviders(ctx context.Context, c string, num int, found func(ProviderInfo) error) error {
-	root, err := mycodht.ParseCID(c)
+	root, err := ParseCID(c)
 	if err != nil {
 		return err
 	}
@@ -63,19 +63,15 @@ func (n *Node) FindProviders(ctx context.Context, c string, num int, found func(
 	return nil
 }
 
-func (s *APIServer) registerDHT(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v0/dht/findprovs", s.findProvs)
-	s.handle(mux, "GET /api/v0/dht/peers", func(*http.Request) (any, error) {
-		out := []DHTPeer{}
-		for _, p := range s.node.dht.Peers() {
-			out = append(out, DHTPeer{ID: p.String()})
-		}
-		return out, nil
-	})
-	s.handle(mux, "GET /api/v0/dht/stat", func(r *http.Request) (any, error) {
-		return s.node.dht.Stats(r.Context())
-	})
+func (s *APIServer) dhtPeers(*http.Request) (any, error) {
+	out := []DHTPeer{}
+	for _, p := range s.node.dht.Peers() {
+		out = append(out, DHTPeer{ID: p.String()})
+	}
+	return out, nil
 }
+
+func (s *APIServer) dhtStat(r *http.Request) (any, error) { return s.node.dht.Stats(r.Context()) }
 
 // findProvs answers GET /api/v0/dht/findprovs?cid=C[&num=N][&timeout=D] with
 // newline-delimited JSON, one ProviderInfo per line, flushed as each
@@ -83,7 +79,7 @@ func (s *APIServer) registerDHT(mux *http.ServeMux) {
 func (s *APIServer) findProvs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	c := q.Get("cid")
-	if _, err := mycodht.ParseCID(c); err != nil {
+	if _, err := ParseCID(c); err != nil {
 		s.fail(w, "/api/v0/dht/findprovs", badRequest(err))
 		return
 	}

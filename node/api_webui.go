@@ -87,8 +87,9 @@ func (s *APIServer) cookieName() string {
 	return "myco_session_" + port
 }
 
-// registerWebUI adds the dashboard's routes and starts sampling bandwidth.
-func (s *APIServer) registerWebUI(mux *http.ServeMux) {
+// startWebUI makes the dashboard's state and starts sampling bandwidth
+// (its routes are in api_routes.go).
+func (s *APIServer) startWebUI() {
 	s.web = &webUI{
 		auth:      webui.NewAuth(time.Now),
 		bandwidth: webui.NewBandwidth(bandwidthSamples),
@@ -96,33 +97,34 @@ func (s *APIServer) registerWebUI(mux *http.ServeMux) {
 		done:      make(chan struct{}),
 	}
 	go s.sampleBandwidth()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { s.asset(w, r, "index.html") })
-	mux.HandleFunc("GET /ui/{file}", func(w http.ResponseWriter, r *http.Request) { s.asset(w, r, r.PathValue("file")) })
-	s.handle(mux, "POST /api/v0/webui/login", s.newLogin)
-	s.handle(mux, "GET /api/v0/webui/session", func(r *http.Request) (any, error) {
-		sess, ok := r.Context().Value(sessionKey{}).(webui.Session)
-		if !ok {
-			return nil, badRequest(errors.New("session: this request carries the bearer token, not a dashboard session"))
-		}
-		return map[string]string{"csrf": sess.CSRF}, nil
-	})
-	s.handle(mux, "POST /api/v0/webui/logout", func(r *http.Request) (any, error) {
-		if sess, ok := r.Context().Value(sessionKey{}).(webui.Session); ok {
-			s.web.auth.Logout(sess.ID)
-		}
-		return map[string]bool{"ok": true}, nil
-	})
-	mux.HandleFunc("GET /api/v0/webui/events", s.events)
-	mux.HandleFunc("POST /api/v0/webui/upload", s.upload)
-	mux.HandleFunc("GET /api/v0/webui/content", s.content)
-	s.handle(mux, "POST /api/v0/webui/fetch", s.detachedFetch)
-	s.handle(mux, "POST /api/v0/peers/ban", func(r *http.Request) (any, error) {
-		var req BanRequest
-		if err := decodeBody(r, &req); err != nil {
-			return nil, err
-		}
-		return s.node.Ban(req)
-	})
+}
+
+// index serves the dashboard's page.
+func (s *APIServer) index(w http.ResponseWriter, r *http.Request) { s.asset(w, r, "index.html") }
+
+// uiFile serves one of the dashboard's assets.
+func (s *APIServer) uiFile(w http.ResponseWriter, r *http.Request) {
+	s.asset(w, r, r.PathValue("file"))
+}
+
+// session tells the dashboard its session's CSRF token.
+func (s *APIServer) session(r *http.Request) (any, error) {
+	sess, ok := r.Context().Value(sessionKey{}).(webui.Session)
+	if !ok {
+		return nil, badRequest(errors.New("session: this request carries the bearer token, not a dashboard session"))
+	}
+	return map[string]string{"csrf": sess.CSRF}, nil
+}
+
+func (s *APIServer) logout(r *http.Request) (any, error) {
+	if sess, ok := r.Context().Value(sessionKey{}).(webui.Session); ok {
+		s.web.auth.Logout(sess.ID)
+	}
+	return map[string]bool{"ok": true}, nil
+}
+
+func (s *APIServer) ban(_ *http.Request, req BanRequest) (any, error) {
+	return s.node.Ban(req)
 }
 
 // closeWebUI waits for the bandwidth sampler, which ends when Shutdown
@@ -354,11 +356,7 @@ type WebFetchRequest struct {
 // closed or reloaded; the fetch goes on, and the page follows it in the
 // roots list). It answers with the fetch's first event, or its error if it
 // fails before that.
-func (s *APIServer) detachedFetch(r *http.Request) (any, error) {
-	var req WebFetchRequest
-	if err := decodeBody(r, &req); err != nil {
-		return nil, err
-	}
+func (s *APIServer) detachedFetch(r *http.Request, req WebFetchRequest) (any, error) {
 	dir := req.Dir
 	if dir == "" {
 		dir = s.node.repo.File(downloadsDir)

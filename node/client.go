@@ -16,9 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	mycodht "github.com/myco-p2p/myco/dht"
-	"github.com/myco-p2p/myco/swarm"
 )
 
 // ErrNoDaemon is returned by the client when no daemon serves the repo.
@@ -188,8 +185,8 @@ func (c *Client) DHTPeers(ctx context.Context) ([]DHTPeer, error) {
 }
 
 // DHTStat reports the daemon's DHT state.
-func (c *Client) DHTStat(ctx context.Context) (mycodht.Stats, error) {
-	var v mycodht.Stats
+func (c *Client) DHTStat(ctx context.Context) (DHTStats, error) {
+	var v DHTStats
 	err := c.Do(ctx, http.MethodGet, "/api/v0/dht/stat", nil, &v)
 	return v, err
 }
@@ -400,8 +397,8 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest, onEvent func(Fetch
 }
 
 // SwarmStats lists per-peer exchange accounting.
-func (c *Client) SwarmStats(ctx context.Context) ([]swarm.PeerInfo, error) {
-	var v []swarm.PeerInfo
+func (c *Client) SwarmStats(ctx context.Context) ([]SwarmPeerInfo, error) {
+	var v []SwarmPeerInfo
 	err := c.Do(ctx, http.MethodGet, "/api/v0/swarm/stats", nil, &v)
 	return v, err
 }

@@ -2,10 +2,22 @@
 // (config.json, the libp2p identity, the wallet key, the lock, the api and
 // api.token files), builds the libp2p host, wires the dht, swarm and ledger
 // services together, serves the authenticated HTTP JSON API, and provides
-// the API client the CLI uses.
+// the API client the CLI uses. It is the only myco package cmd/myco
+// imports: the few types and helpers of dht, swarm, ledger, chunker and
+// internal/service the CLI needs are re-exported in reexport.go.
 //
 // Decisions where DESIGN.md is silent:
 //
+//   - New pushes each resource onto one cleanup stack (cleanup.go) as soon
+//     as it exists: the host, the content store, the chain, the DHT, the
+//     swarm, netsync, then the node's own goroutines (cancel and wait),
+//     mDNS and the relay service. A failure unwinds the stack once, last
+//     made first, joining the closers' errors to the cause; Close saves
+//     the peers, stops the miner and unwinds the same stack, so the host
+//     closes last, after every service that uses it.
+//   - The whole HTTP surface is registered in one file, api_routes.go:
+//     every route of the API (method, path, handler) and of the gateway.
+//     The handlers are named methods beside what they serve.
 //   - The repo lock is an flock(2) on <repo>/repo.lock, so a daemon that
 //     crashed never leaves a stale lock behind; a stale api file left by a
 //     crash is detected by the client (connection refused) and reported as
@@ -109,7 +121,7 @@
 //     (logfile.go); `log level` and `shutdown` go through the API
 //     (api_daemon.go) and change nothing on disk.
 //   - Errors that reach users are in words: a malformed CID is said once
-//     (cidtext.go), a refused transfer with what to do.
+//     (chunker.ParseCID), a refused transfer with what to do.
 //   - CAR files (car.go, api_car.go): GET /api/v0/export streams a CARv1
 //     of a root (fetched from the swarm first if it is not here, like cat)
 //     with every block read and verified as it goes out; POST

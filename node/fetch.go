@@ -649,32 +649,24 @@ func (n *Node) unprovide(ctx context.Context, c cid.Cid) {
 	}
 }
 
-func (s *APIServer) registerSwarm(mux *http.ServeMux) {
-	mux.HandleFunc("POST /api/v0/fetch", s.fetch)
-	s.handle(mux, "GET /api/v0/swarm/stats", func(*http.Request) (any, error) {
-		st := s.node.swarm.Stats()
-		if st == nil {
-			st = []swarm.PeerInfo{}
-		}
-		return st, nil
-	})
-	s.handle(mux, "GET /api/v0/stat", func(r *http.Request) (any, error) {
-		return s.node.Stat(r.URL.Query().Get("cid"))
-	})
-	s.handle(mux, "POST /api/v0/swarm/limits", func(r *http.Request) (any, error) {
-		var req LimitsRequest
-		if err := decodeBody(r, &req); err != nil {
-			return nil, err
-		}
-		return s.node.SetLimits(req)
-	})
-	s.handle(mux, "POST /api/v0/cancel", func(r *http.Request) (any, error) {
-		var req CancelRequest
-		if err := decodeBody(r, &req); err != nil {
-			return nil, err
-		}
-		return s.node.Cancel(r.Context(), req)
-	})
+func (s *APIServer) swarmStats(*http.Request) (any, error) {
+	st := s.node.swarm.Stats()
+	if st == nil {
+		st = []swarm.PeerInfo{}
+	}
+	return st, nil
+}
+
+func (s *APIServer) stat(r *http.Request) (any, error) {
+	return s.node.Stat(r.URL.Query().Get("cid"))
+}
+
+func (s *APIServer) setLimits(_ *http.Request, req LimitsRequest) (any, error) {
+	return s.node.SetLimits(req)
+}
+
+func (s *APIServer) cancelFetch(r *http.Request, req CancelRequest) (any, error) {
+	return s.node.Cancel(r.Context(), req)
 }
 
 // fetch answers POST /api/v0/fetch with newline-delimited FetchEvents: an

@@ -54,11 +54,7 @@ func ListenGateway(n *Node, addr string, fetch bool) (*Gateway, error) {
 	}
 	g := &Gateway{node: n, fetch: fetch, log: n.log.With("svc", "gateway"), ln: ln, done: make(chan error, 1)}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/ipfs/", g.serve)
-	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "myco trustless gateway: GET /ipfs/CID[/PATH]")
-	})
+	g.routes(mux)
 	g.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -73,6 +69,12 @@ func ListenGateway(n *Node, addr string, fetch bool) (*Gateway, error) {
 		g.done <- err
 	}()
 	return g, nil
+}
+
+// about answers the gateway's root with what it serves.
+func about(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "myco trustless gateway: GET /ipfs/CID[/PATH]")
 }
 
 // Addr is the address the gateway listens on.

@@ -319,56 +319,50 @@ func (n *Node) WaitHeight(ctx context.Context, height uint64) (ChainStatus, erro
 	return n.ChainStatus(), nil
 }
 
-func (s *APIServer) registerLedger(mux *http.ServeMux) {
-	s.handle(mux, "GET /api/v0/chain/wait", func(r *http.Request) (any, error) {
-		q := r.URL.Query()
-		h, err := strconv.ParseUint(q.Get("height"), 10, 64)
-		if err != nil {
-			return nil, badRequest(fmt.Errorf("chain wait: height %q: want a whole number", q.Get("height")))
+// chainWait answers ?height=H[&timeout=D] once the main chain reaches H.
+func (s *APIServer) chainWait(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	h, err := strconv.ParseUint(q.Get("height"), 10, 64)
+	if err != nil {
+		return nil, badRequest(fmt.Errorf("chain wait: height %q: want a whole number", q.Get("height")))
+	}
+	timeout := maxWait
+	if v := q.Get("timeout"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > maxWait {
+			return nil, badRequest(fmt.Errorf("chain wait: timeout %q: want a duration up to %v", v, maxWait))
 		}
-		timeout := maxWait
-		if v := q.Get("timeout"); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 || d > maxWait {
-				return nil, badRequest(fmt.Errorf("chain wait: timeout %q: want a duration up to %v", v, maxWait))
-			}
-			timeout = d
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
-		defer cancel()
-		return s.node.WaitHeight(ctx, h)
-	})
-	s.handle(mux, "GET /api/v0/chain/status", func(*http.Request) (any, error) {
-		return s.node.ChainStatus(), nil
-	})
-	s.handle(mux, "GET /api/v0/chain/block", func(r *http.Request) (any, error) {
-		return s.node.Block(r.URL.Query().Get("id"))
-	})
-	s.handle(mux, "GET /api/v0/wallet/balance", func(r *http.Request) (any, error) {
-		return s.node.Balance(r.URL.Query().Get("address"))
-	})
-	s.handle(mux, "POST /api/v0/send", func(r *http.Request) (any, error) {
-		var req SendRequest
-		if err := decodeBody(r, &req); err != nil {
-			return nil, err
-		}
-		return s.node.Send(req)
-	})
-	s.handle(mux, "POST /api/v0/mine/start", func(r *http.Request) (any, error) {
-		var req MineRequest
-		if err := decodeBody(r, &req); err != nil {
-			return nil, err
-		}
-		if err := s.node.StartMining(req.Threads); err != nil {
-			return nil, err
-		}
-		return s.node.MiningStatus(), nil
-	})
-	s.handle(mux, "POST /api/v0/mine/stop", func(*http.Request) (any, error) {
-		s.node.StopMining()
-		return s.node.MiningStatus(), nil
-	})
-	s.handle(mux, "GET /api/v0/mine/status", func(*http.Request) (any, error) {
-		return s.node.MiningStatus(), nil
-	})
+		timeout = d
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	return s.node.WaitHeight(ctx, h)
 }
+
+func (s *APIServer) chainStatus(*http.Request) (any, error) { return s.node.ChainStatus(), nil }
+
+func (s *APIServer) block(r *http.Request) (any, error) {
+	return s.node.Block(r.URL.Query().Get("id"))
+}
+
+func (s *APIServer) balance(r *http.Request) (any, error) {
+	return s.node.Balance(r.URL.Query().Get("address"))
+}
+
+func (s *APIServer) send(_ *http.Request, req SendRequest) (any, error) {
+	return s.node.Send(req)
+}
+
+func (s *APIServer) startMining(_ *http.Request, req MineRequest) (any, error) {
+	if err := s.node.StartMining(req.Threads); err != nil {
+		return nil, err
+	}
+	return s.node.MiningStatus(), nil
+}
+
+func (s *APIServer) stopMining(*http.Request) (any, error) {
+	s.node.StopMining()
+	return s.node.MiningStatus(), nil
+}
+
+func (s *APIServer) miningStatus(*http.Request) (any, error) { return s.node.MiningStatus(), nil }

@@ -326,18 +326,14 @@ func (n *Node) Resolve(name string) (NameJSON, error) {
 	return NameJSON{Name: rec.Name, CID: rec.CID.String(), Owner: rec.Owner.Encode(n.network.Params()), Height: rec.Height}, nil
 }
 
-func (s *APIServer) registerNames(mux *http.ServeMux) {
-	s.handle(mux, "POST /api/v0/publish", func(r *http.Request) (any, error) {
-		var req PublishRequest
-		if err := decodeBody(r, &req); err != nil {
-			return nil, err
-		}
-		return s.node.Publish(r.Context(), req)
-	})
-	s.handle(mux, "GET /api/v0/verify", func(r *http.Request) (any, error) {
-		return s.node.Verify(r.URL.Query().Get("cid"))
-	})
-	s.handle(mux, "GET /api/v0/resolve", func(r *http.Request) (any, error) {
-		return s.node.Resolve(r.URL.Query().Get("name"))
-	})
+func (s *APIServer) publish(r *http.Request, req PublishRequest) (any, error) {
+	return s.node.Publish(r.Context(), req)
+}
+
+func (s *APIServer) verify(r *http.Request) (any, error) {
+	return s.node.Verify(r.URL.Query().Get("cid"))
+}
+
+func (s *APIServer) resolve(r *http.Request) (any, error) {
+	return s.node.Resolve(r.URL.Query().Get("name"))
 }

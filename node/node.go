@@ -87,12 +87,23 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	closers   cleanup // what New made, in order (cleanup.go)
 	closeOnce sync.Once
 	closeErr  error
 }
 
 // New starts a node for an opened repo. The caller must Close it.
-func New(repo *Repo, opts Options) (*Node, error) {
+//
+// Each resource goes onto one cleanup stack as soon as it exists; if New
+// fails, the stack is unwound once, last made first, and its errors are
+// joined to the cause. Close unwinds the same stack.
+func New(repo *Repo, opts Options) (_ *Node, err error) {
+	var stack cleanup
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, stack.unwind())
+		}
+	}()
 	cfg := repo.Config
 	if len(opts.Listen) > 0 {
 		cfg.Listen = opts.Listen
@@ -164,21 +175,24 @@ func New(repo *Repo, opts Options) (*Node, error) {
 			return nil, err
 		}
 	}
+	stack.push(h.Close)
 	store, err := chunker.Open(repo.File("content"), log.With("subsystem", "content"))
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("open content store: %w", err), h.Close())
+		return nil, fmt.Errorf("open content store: %w", err)
 	}
+	stack.push(store.Close)
 	// The node's protocols count their bytes through ch (bandwidth.go).
 	bw := metrics.NewBandwidthCounter()
 	ch := &countingHost{Host: h, bw: bw}
 	pending, err := loadClaims(repo.File(PendingFile))
 	if err != nil {
-		return nil, errors.Join(err, store.Close(), h.Close())
+		return nil, err
 	}
 	chain, err := leveldbstore.OpenChain(repo.File("chain"), netw, log.With("subsystem", "ledger"))
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("open chain: %w", err), store.Close(), h.Close())
+		return nil, fmt.Errorf("open chain: %w", err)
 	}
+	stack.push(chain.Close)
 	// The DHT reports refused writes to netsync, which is built after it.
 	var chainSvc atomic.Pointer[netsync.Service]
 	// The dev network answers DHT queries unless dht.mode says otherwise:
@@ -210,15 +224,16 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		},
 	})
 	if err != nil {
-		return nil, errors.Join(err, chain.Close(), store.Close(), h.Close())
+		return nil, err
 	}
+	stack.push(d.Close)
 	maxUp, err := parseLimit(cfg.Limits.MaxUpload)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("max_upload: %w", err), d.Close(), chain.Close(), store.Close(), h.Close())
+		return nil, fmt.Errorf("max_upload: %w", err)
 	}
 	maxDown, err := parseLimit(cfg.Limits.MaxDownload)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("max_download: %w", err), d.Close(), chain.Close(), store.Close(), h.Close())
+		return nil, fmt.Errorf("max_download: %w", err)
 	}
 	// The swarm calls OnBroken before New returns the node only if a peer
 	// asks for a broken root that early; the node takes over once built.
@@ -251,8 +266,9 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		},
 	})
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("start swarm: %w", err), d.Close(), chain.Close(), store.Close(), h.Close())
+		return nil, fmt.Errorf("start swarm: %w", err)
 	}
+	stack.push(sw.Close)
 	ns, err := netsync.New(ch, chain, netsync.Config{
 		Logger:    log.With("subsystem", "netsync"),
 		Now:       time.Now,
@@ -265,8 +281,9 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		MaxPeerMempoolTxs: cfg.Protect.MempoolMaxPerPeer,
 	})
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("start ledger sync: %w", err), sw.Close(), d.Close(), chain.Close(), store.Close(), h.Close())
+		return nil, fmt.Errorf("start ledger sync: %w", err)
 	}
+	stack.push(ns.Close)
 	chainSvc.Store(ns)
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
@@ -293,6 +310,12 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		cancel:    cancel,
 	}
 	self.Store(n)
+	// The node's own goroutines end before the services they use close.
+	stack.push(func() error {
+		cancel()
+		n.wg.Wait()
+		return nil
+	})
 	n.miner, err = miner.New(miner.Config{
 		Chain:   chain,
 		Address: ledger.AddressFromPubKey(wk.PubKey()),
@@ -301,18 +324,14 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		OnBlock: n.onMined,
 	})
 	if err != nil {
-		cancel()
-		return nil, errors.Join(err, ns.Close(), sw.Close(), d.Close(), chain.Close(), store.Close(), h.Close())
+		return nil, err
 	}
 	if err := ns.Start(); err != nil {
-		cancel()
-		return nil, errors.Join(fmt.Errorf("start ledger sync: %w", err), ns.Close(), sw.Close(), d.Close(), chain.Close(), store.Close(), h.Close())
+		return nil, fmt.Errorf("start ledger sync: %w", err)
 	}
 	n.registerMetrics()
 	if err := n.startReachWatch(); err != nil {
-		cancel()
-		n.wg.Wait()
-		return nil, errors.Join(err, ns.Close(), sw.Close(), d.Close(), chain.Close(), store.Close(), h.Close())
+		return nil, err
 	}
 	n.wg.Add(1)
 	go n.claimLoop()
@@ -331,15 +350,19 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		if err := n.mdns.Start(); err != nil {
 			log.Warn("mDNS discovery unavailable", "err", err)
 			n.mdns = nil
+		} else {
+			stack.push(n.mdns.Close)
 		}
 	}
 	if relaySvc != nil {
 		n.relay = relaySvc.start(h)
+		stack.push(n.relay.Close)
 	}
 	if len(boot) > 0 {
 		n.wg.Add(1)
 		go n.bootstrapLoop()
 	}
+	n.closers = stack
 	return n, nil
 }
 
@@ -353,21 +376,10 @@ func (n *Node) Close() error {
 		}
 		n.cancel()
 		n.miner.Stop()
-		var errs []error
-		if n.mdns != nil {
-			errs = append(errs, n.mdns.Close())
-		}
-		if n.relay != nil {
-			errs = append(errs, n.relay.Close())
-		}
-		n.wg.Wait()
-		errs = append(errs, n.netsync.Close())
-		errs = append(errs, n.swarm.Close())
-		errs = append(errs, n.dht.Close())
-		errs = append(errs, n.host.Close())
-		errs = append(errs, n.store.Close())
-		errs = append(errs, n.chain.Close())
-		n.closeErr = errors.Join(errs...)
+		// Then New's cleanup stack, last made first: the relay service,
+		// mDNS, the node's goroutines, netsync, the swarm, the DHT, the
+		// chain, the content store and the host.
+		n.closeErr = n.closers.unwind()
 	})
 	return n.closeErr
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/node"
 )
 
@@ -22,7 +21,7 @@ func carCommands() []*command { return []*command{cmdExport(), cmdImport()} }
 // daemon is asked.
 func checkRootArg(s string) error {
 	root, _, _ := strings.Cut(s, "/")
-	if ledger.CheckName(root) == nil {
+	if node.CheckName(root) == nil {
 		return nil
 	}
 	_, err := parseCID(root)

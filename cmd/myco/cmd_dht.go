@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/myco-p2p/myco/dht"
 	"github.com/myco-p2p/myco/node"
 )
 
@@ -69,7 +68,7 @@ func cmdDHTStat() *command {
 		name:    "dht stat",
 		summary: "show the routing table size, provides pending and the last reprovide",
 		run: func(e *env, _ []string) error {
-			return show(e, func(c *node.Client) (dht.Stats, error) { return c.DHTStat(e.ctx) }, func(st dht.Stats) {
+			return show(e, func(c *node.Client) (node.DHTStats, error) { return c.DHTStat(e.ctx) }, func(st node.DHTStats) {
 				last := "never"
 				if !st.LastReprovide.IsZero() {
 					last = st.LastReprovide.Format(time.RFC3339)

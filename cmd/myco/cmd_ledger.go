@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/node"
 )
 
@@ -30,7 +29,7 @@ func cmdWalletBalance() *command {
 				addr = args[0]
 			}
 			return show(e, func(c *node.Client) (node.BalanceJSON, error) { return c.Balance(e.ctx, addr) }, func(b node.BalanceJSON) {
-				fmt.Fprintf(e.stdout, "address: %s\nbalance: %d (%s coins)\nnonce: %d\n", b.Address, b.Balance, ledger.FormatCoins(b.Balance), b.Nonce)
+				fmt.Fprintf(e.stdout, "address: %s\nbalance: %d (%s coins)\nnonce: %d\n", b.Address, b.Balance, node.FormatCoins(b.Balance), b.Nonce)
 			})
 		},
 	}
@@ -48,10 +47,10 @@ func cmdSend() *command {
 		},
 		run: func(e *env, args []string) error {
 			// Amounts are checked here too, so a typo needs no daemon.
-			if _, err := ledger.ParseAmount(args[1]); err != nil {
+			if _, err := node.ParseAmount(args[1]); err != nil {
 				return err
 			}
-			if _, err := ledger.ParseAmount(*fee); err != nil {
+			if _, err := node.ParseAmount(*fee); err != nil {
 				return fmt.Errorf("fee: %w", err)
 			}
 			return show(e, func(c *node.Client) (node.TxIDJSON, error) {

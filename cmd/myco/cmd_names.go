@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/myco-p2p/myco/ledger"
 	"github.com/myco-p2p/myco/node"
 )
 
@@ -27,11 +26,11 @@ func cmdPublish() *command {
 				return err
 			}
 			if *name != "" {
-				if err := ledger.CheckName(*name); err != nil {
+				if err := node.CheckName(*name); err != nil {
 					return err
 				}
 			}
-			if _, err := ledger.ParseAmount(*fee); err != nil {
+			if _, err := node.ParseAmount(*fee); err != nil {
 				return fmt.Errorf("fee: %w", err)
 			}
 			c, err := e.client()
@@ -82,7 +81,7 @@ func cmdResolve() *command {
 		summary: "print the CID a name points to",
 		minArgs: 1, maxArgs: 1,
 		run: func(e *env, args []string) error {
-			if err := ledger.CheckName(args[0]); err != nil {
+			if err := node.CheckName(args[0]); err != nil {
 				return err
 			}
 			return show(e, func(c *node.Client) (node.NameJSON, error) { return c.Resolve(e.ctx, args[0]) }, func(r node.NameJSON) {

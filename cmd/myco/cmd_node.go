@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/myco-p2p/myco/internal/service"
 	"github.com/myco-p2p/myco/node"
-	"github.com/myco-p2p/myco/swarm"
 )
 
 func cmdInit() *command {
@@ -65,13 +63,13 @@ func cmdDaemon() *command {
 			}
 			for _, r := range []string{*maxUp, *maxDown} {
 				if r != "" {
-					if _, err := swarm.ParseRate(r); err != nil {
+					if _, err := node.ParseRate(r); err != nil {
 						return err
 					}
 				}
 			}
 			// Under the Windows service manager, its stop request ends ctx.
-			return service.RunDaemon(e.ctx, func(ctx context.Context) error {
+			return node.RunUnderServiceManager(e.ctx, func(ctx context.Context) error {
 				return node.RunDaemon(ctx, e.repo, node.DaemonOptions{
 					Listen:    listen,
 					Bootstrap: bootstrap,

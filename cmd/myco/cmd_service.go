@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/myco-p2p/myco/internal/service"
 	"github.com/myco-p2p/myco/node"
 )
 
@@ -14,24 +13,24 @@ import (
 // current user (internal/service says how on each system) and controls it.
 
 // serviceManager returns the system's service manager for the env's repo.
-func serviceManager(e *env) (service.Manager, service.Spec, error) {
+func serviceManager(e *env) (node.ServiceManager, node.ServiceSpec, error) {
 	repo, err := node.OpenRepo(e.repo)
 	if err != nil {
-		return nil, service.Spec{}, err
+		return nil, node.ServiceSpec{}, err
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, service.Spec{}, fmt.Errorf("find the myco binary: %w", err)
+		return nil, node.ServiceSpec{}, fmt.Errorf("find the myco binary: %w", err)
 	}
 	if real, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = real
 	}
-	spec := service.Spec{Exe: exe, Repo: repo.Path, LogFile: repo.File(node.DefaultLogFile)}
-	m, err := service.New(spec)
+	spec := node.ServiceSpec{Exe: exe, Repo: repo.Path, LogFile: repo.File(node.DefaultLogFile)}
+	m, err := node.NewServiceManager(spec)
 	return m, spec, err
 }
 
-func serviceCommand(name, summary string, act func(e *env, m service.Manager, spec service.Spec) error) *command {
+func serviceCommand(name, summary string, act func(e *env, m node.ServiceManager, spec node.ServiceSpec) error) *command {
 	return &command{
 		name:    "service " + name,
 		summary: summary,
@@ -47,7 +46,7 @@ func serviceCommand(name, summary string, act func(e *env, m service.Manager, sp
 
 func cmdServiceInstall() *command {
 	return serviceCommand("install", "install the daemon of this repo as a service of the current user, start it, and start it at every login (Windows: a system service, from an administrator shell)",
-		func(e *env, m service.Manager, spec service.Spec) error {
+		func(e *env, m node.ServiceManager, spec node.ServiceSpec) error {
 			if daemonRunning(e) {
 				return fmt.Errorf("a daemon is already running on %s: stop it first ('myco shutdown'), then install the service", spec.Repo)
 			}
@@ -69,7 +68,7 @@ func cmdServiceInstall() *command {
 
 func cmdServiceUninstall() *command {
 	return serviceCommand("uninstall", "stop the service and remove it (the repo is kept)",
-		func(e *env, m service.Manager, _ service.Spec) error {
+		func(e *env, m node.ServiceManager, _ node.ServiceSpec) error {
 			if err := m.Uninstall(); err != nil {
 				return err
 			}
@@ -80,7 +79,7 @@ func cmdServiceUninstall() *command {
 
 func cmdServiceStart() *command {
 	return serviceCommand("start", "start the installed service",
-		func(e *env, m service.Manager, _ service.Spec) error {
+		func(e *env, m node.ServiceManager, _ node.ServiceSpec) error {
 			if err := m.Start(); err != nil {
 				return err
 			}
@@ -91,7 +90,7 @@ func cmdServiceStart() *command {
 
 func cmdServiceStop() *command {
 	return serviceCommand("stop", "stop the installed service (it starts again at the next login)",
-		func(e *env, m service.Manager, _ service.Spec) error {
+		func(e *env, m node.ServiceManager, _ node.ServiceSpec) error {
 			if err := m.Stop(); err != nil {
 				return err
 			}
@@ -102,7 +101,7 @@ func cmdServiceStop() *command {
 
 func cmdServiceStatus() *command {
 	return serviceCommand("status", "say whether the service is installed and running",
-		func(e *env, m service.Manager, _ service.Spec) error {
+		func(e *env, m node.ServiceManager, _ node.ServiceSpec) error {
 			st, err := m.Status()
 			if err != nil {
 				return err

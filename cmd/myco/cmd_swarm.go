@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/myco-p2p/myco/node"
-	"github.com/myco-p2p/myco/swarm"
 )
 
 // cliGrace is how much longer than --timeout the CLI waits for the
@@ -155,14 +154,14 @@ func cmdSwarmStats() *command {
 		name:    "swarm stats",
 		summary: "every peer exchanged with since the daemon started: bytes and rates up and down, choked, interested",
 		run: func(e *env, _ []string) error {
-			return show(e, func(c *node.Client) ([]swarm.PeerInfo, error) { return c.SwarmStats(e.ctx) }, func(st []swarm.PeerInfo) {
+			return show(e, func(c *node.Client) ([]node.SwarmPeerInfo, error) { return c.SwarmStats(e.ctx) }, func(st []node.SwarmPeerInfo) {
 				if len(st) == 0 {
 					fmt.Fprintln(e.stdout, "no peers exchanged with yet")
 					return
 				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "PEER\tUPLOADED\tUP RATE\tDOWNLOADED\tDOWN RATE\tCHOKED\tINTERESTED")
-				var tot swarm.PeerInfo
+				var tot node.SwarmPeerInfo
 				for _, p := range st {
 					fmt.Fprintf(tw, "%s\t%s\t%s/s\t%s\t%s/s\t%v\t%v\n", p.ID,
 						humanBytes(float64(p.Uploaded)), humanBytes(p.UpRate), humanBytes(float64(p.Downloaded)), humanBytes(p.DownRate), p.Choked, p.Interested)
@@ -193,7 +192,7 @@ func cmdSwarmLimits() *command {
 		run: func(e *env, _ []string) error {
 			for _, r := range []string{*up, *down} {
 				if r != "" {
-					if _, err := swarm.ParseRate(r); err != nil {
+					if _, err := node.ParseRate(r); err != nil {
 						return err
 					}
 				}
@@ -201,7 +200,7 @@ func cmdSwarmLimits() *command {
 			return show(e, func(c *node.Client) (node.LimitsJSON, error) {
 				return c.SetLimits(e.ctx, node.LimitsRequest{MaxUpload: *up, MaxDownload: *down, Save: *save})
 			}, func(l node.LimitsJSON) {
-				fmt.Fprintf(e.stdout, "max upload: %s\nmax download: %s\n", swarm.FormatRate(l.MaxUpload), swarm.FormatRate(l.MaxDownload))
+				fmt.Fprintf(e.stdout, "max upload: %s\nmax download: %s\n", node.FormatRate(l.MaxUpload), node.FormatRate(l.MaxDownload))
 				switch {
 				case l.Saved:
 					fmt.Fprintf(e.stdout, "saved to %s\n", l.Config)

@@ -168,4 +168,5 @@ func checkIndexes(t testing.TB, c *ledger.Chain, g *ledgertest.Generator, tip, s
 	if want := g.Anchors(tip); !maps.Equal(gotAnchors, want) {
 		t.Fatalf("%s: first anchors at %s differ from the model:\n got %v\nwant %v", step, tip, gotAnchors, want)
 	}
+	checkChannels(t, c, g, tip, step)
 }

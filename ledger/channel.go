@@ -267,17 +267,32 @@ func channelOf(tx *Tx) Hash {
 // the close pays it.
 func settlesChannel(k TxKind) bool { return k == TxChannelClose || k == TxChannelRefund }
 
-// loadChannel reads a channel's record from v.
-func loadChannel(v stateReader, id Hash) (Channel, error) {
-	val, ok, err := v.indexValue(channelKey(id))
+// channelFor decodes a close's, refund's or top-up's payload and reads
+// the record of the channel it names from v.
+func channelFor(v stateReader, tx *Tx) (ChannelPayload, Channel, error) {
+	pl, err := DecodeChannelPayload(tx.Kind, tx.Payload)
 	if err != nil {
-		return Channel{}, err
+		return pl, Channel{}, ruleErr(ErrBadChannelTx, "%v", err) // checkTxSanity has ruled this out
+	}
+	val, ok, err := v.indexValue(channelKey(pl.Channel))
+	if err != nil {
+		return pl, Channel{}, err
 	}
 	// A close, refund or top-up names a channel an open created on this chain.
 	if !ok {
-		return Channel{}, ruleErr(ErrNoSuchChannel, "no channel %s on this chain", id)
+		return pl, Channel{}, ruleErr(ErrNoSuchChannel, "no channel %s on this chain", pl.Channel)
 	}
-	return decodeChannel(id, val)
+	ch, err := decodeChannel(pl.Channel, val)
+	return pl, ch, err
+}
+
+// checkExpiry applies the rule of an open's or top-up's new expiry.
+func checkExpiry(expiry uint64, bc blockCtx) error {
+	// A channel's expiry, when it opens or is topped up, is above the height of the block.
+	if expiry <= bc.height {
+		return ruleErr(ErrChannelExpiryTooSoon, "expiry %d is not above the block's height %d", expiry, bc.height)
+	}
+	return nil
 }
 
 // checkOpen returns the rejection of a transaction on a channel that is no
@@ -299,9 +314,8 @@ func applyChannelOpen(v *view, tx *Tx, bc blockCtx) error {
 	if err != nil {
 		return ruleErr(ErrBadChannelTx, "%v", err) // checkTxSanity has ruled this out
 	}
-	// A channel's expiry is above the height of the block that opens it.
-	if pl.Expiry <= bc.height {
-		return ruleErr(ErrChannelExpiryTooSoon, "expiry %d is not above the block's height %d", pl.Expiry, bc.height)
+	if err := checkExpiry(pl.Expiry, bc); err != nil {
+		return err
 	}
 	ch := Channel{ID: tx.ID(), PayerKey: tx.Sender, Payee: tx.Recipient, Deposit: tx.Amount, Expiry: pl.Expiry, Opened: bc.height, State: ChannelOpen}
 	v.setIndex(channelKey(ch.ID), ch.encode(), true)
@@ -313,11 +327,7 @@ func applyChannelOpen(v *view, tx *Tx, bc blockCtx) error {
 // applyChannelTopup adds a top-up's amount (already moved out of the
 // payer's balance) to the deposit and sets the new expiry.
 func applyChannelTopup(v *view, tx *Tx, bc blockCtx) error {
-	pl, err := DecodeChannelPayload(tx.Kind, tx.Payload)
-	if err != nil {
-		return ruleErr(ErrBadChannelTx, "%v", err) // checkTxSanity has ruled this out
-	}
-	ch, err := loadChannel(v, pl.Channel)
+	pl, ch, err := channelFor(v, tx)
 	if err != nil {
 		return err
 	}
@@ -329,9 +339,8 @@ func applyChannelTopup(v *view, tx *Tx, bc blockCtx) error {
 	if err := ch.checkOpen(); err != nil {
 		return err
 	}
-	// A top-up's expiry is above the height of its block.
-	if pl.Expiry <= bc.height {
-		return ruleErr(ErrChannelExpiryTooSoon, "expiry %d is not above the block's height %d", pl.Expiry, bc.height)
+	if err := checkExpiry(pl.Expiry, bc); err != nil {
+		return err
 	}
 	// A top-up never brings a channel's expiry closer.
 	if pl.Expiry < ch.Expiry {
@@ -351,11 +360,7 @@ func applyChannelTopup(v *view, tx *Tx, bc blockCtx) error {
 // marks the channel settled. applyTx calls it after the nonce check and
 // before it charges the fee.
 func settleChannel(v *view, tx *Tx, bc blockCtx) error {
-	pl, err := DecodeChannelPayload(tx.Kind, tx.Payload)
-	if err != nil {
-		return ruleErr(ErrBadChannelTx, "%v", err) // checkTxSanity has ruled this out
-	}
-	ch, err := loadChannel(v, pl.Channel)
+	pl, ch, err := channelFor(v, tx)
 	if err != nil {
 		return err
 	}

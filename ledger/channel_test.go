@@ -5,7 +5,6 @@ import (
 	"errors"
 	"maps"
 	"testing"
-	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
@@ -185,20 +184,7 @@ func TestChannelFlow(t *testing.T) {
 	alice, bob := ledgertest.DeterministicKey(1), ledgertest.DeterministicKey(2)
 	aliceAddr, bobAddr := ledgertest.Addr(alice), ledgertest.Addr(bob)
 	miner := ledgertest.Addr(ledgertest.DeterministicKey(3))
-	now := time.UnixMilli(p.GenesisTime)
-	mineTo := func(to ledger.Address) *ledger.Block {
-		t.Helper()
-		now = now.Add(p.BlockInterval)
-		blk, err := c.BlockTemplate(to, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mine(t, p, blk)
-		if res, err := c.ProcessBlock(blk, now); err != nil || res.Status != ledger.StatusMainChain {
-			t.Fatalf("mined block: %s %v", res.Status, err)
-		}
-		return blk
-	}
+	mineTo := templateMiner(t, c)
 	mineBlock := func() *ledger.Block { return mineTo(miner) }
 	add := func(tx *ledger.Tx, err error) error {
 		t.Helper()
@@ -231,15 +217,20 @@ func TestChannelFlow(t *testing.T) {
 		t.Fatalf("open expiring in its own block: %v", err)
 	}
 
-	open, err := c.NewChannelOpen(alice, bobAddr, 5*coin, c.Tip().Height+50, 10)
-	if err != nil {
-		t.Fatal(err)
+	// openChannel opens a channel from alice to bob, mines it and returns its id.
+	openChannel := func(deposit, expiry uint64) ledger.Hash {
+		t.Helper()
+		open, err := c.NewChannelOpen(alice, bobAddr, deposit, expiry, 10)
+		if err == nil {
+			err = add(open, nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		mineBlock()
+		return open.ID()
 	}
-	if err := add(open, nil); err != nil {
-		t.Fatal(err)
-	}
-	mineBlock()
-	id := open.ID()
+	id := openChannel(5*coin, c.Tip().Height+50)
 	ch, err := c.Channel(id)
 	if err != nil {
 		t.Fatal(err)
@@ -291,15 +282,7 @@ func TestChannelFlow(t *testing.T) {
 
 	// A second channel: topped up, then refunded at its expiry.
 	expiry := c.Tip().Height + 5
-	open2, err := c.NewChannelOpen(alice, bobAddr, coin, expiry, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := add(open2, nil); err != nil {
-		t.Fatal(err)
-	}
-	mineBlock()
-	id2 := open2.ID()
+	id2 := openChannel(coin, expiry)
 	if err := add(c.NewChannelTopup(alice, id2, coin, expiry-1, 10)); ruleCode(err) != ledger.ErrChannelExpiryShortened {
 		t.Fatalf("top-up shortening the expiry: %v", err)
 	}

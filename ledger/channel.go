@@ -244,9 +244,14 @@ func checkChannelSanity(tx *Tx, p *Params) error {
 	if pl.Voucher.Channel != pl.Channel {
 		return ruleErr(ErrVoucherWrongChannel, "the voucher is for channel %s, the close is of %s", pl.Voucher.Channel, pl.Channel)
 	}
+	return pl.Voucher.checkChain(p)
+}
+
+// checkChain applies the network rule of a close's voucher.
+func (v Voucher) checkChain(p *Params) error {
 	// A close's voucher is signed for this network.
-	if pl.Voucher.ChainID != p.ChainID {
-		return ruleErr(ErrVoucherWrongChain, "the voucher is for chain %#x, this network (%s) is %#x", pl.Voucher.ChainID, p.Name, p.ChainID)
+	if v.ChainID != p.ChainID {
+		return ruleErr(ErrVoucherWrongChain, "the voucher is for chain %#x, this network (%s) is %#x", v.ChainID, p.Name, p.ChainID)
 	}
 	return nil
 }
@@ -274,16 +279,21 @@ func channelFor(v stateReader, tx *Tx) (ChannelPayload, Channel, error) {
 	if err != nil {
 		return pl, Channel{}, ruleErr(ErrBadChannelTx, "%v", err) // checkTxSanity has ruled this out
 	}
-	val, ok, err := v.indexValue(channelKey(pl.Channel))
+	ch, err := readChannel(v, pl.Channel)
+	return pl, ch, err
+}
+
+// readChannel reads the record of channel id from v.
+func readChannel(v stateReader, id Hash) (Channel, error) {
+	val, ok, err := v.indexValue(channelKey(id))
 	if err != nil {
-		return pl, Channel{}, err
+		return Channel{}, fmt.Errorf("channel %s: %w", id, err)
 	}
 	// A close, refund or top-up names a channel an open created on this chain.
 	if !ok {
-		return pl, Channel{}, ruleErr(ErrNoSuchChannel, "no channel %s on this chain", pl.Channel)
+		return Channel{}, ruleErr(ErrNoSuchChannel, "no channel %s on this chain", id)
 	}
-	ch, err := decodeChannel(pl.Channel, val)
-	return pl, ch, err
+	return decodeChannel(id, val)
 }
 
 // checkExpiry applies the rule of an open's or top-up's new expiry.
@@ -383,9 +393,23 @@ func settleChannel(v *view, tx *Tx, bc blockCtx) error {
 		return creditNonZero(v, payer, ch.Deposit)
 	}
 	vo := pl.Voucher
+	if err := ch.checkClose(tx.SenderAddress(), vo); err != nil {
+		return err
+	}
+	ch.State, ch.Settled, ch.Paid = ChannelClosed, bc.height, vo.Amount
+	v.setIndex(channelKey(ch.ID), ch.encode(), true)
+	if err := creditNonZero(v, ch.Payee, vo.Amount); err != nil {
+		return err
+	}
+	return creditNonZero(v, payer, ch.Deposit-vo.Amount)
+}
+
+// checkClose applies the rules of a close of ch by from with vo that
+// depend on the channel (the voucher's channel and chain are sanity rules).
+func (ch Channel) checkClose(from Address, vo Voucher) error {
 	// Only the channel's payee closes it.
-	if tx.SenderAddress() != ch.Payee {
-		return ruleErr(ErrChannelNotPayee, "channel %s pays %x, the close is from %x", ch.ID, ch.Payee, tx.SenderAddress())
+	if from != ch.Payee {
+		return ruleErr(ErrChannelNotPayee, "channel %s pays %x, the close is from %x", ch.ID, ch.Payee, from)
 	}
 	// A channel is closed only while it is open: never twice, never after a refund.
 	if err := ch.checkOpen(); err != nil {
@@ -396,15 +420,7 @@ func settleChannel(v *view, tx *Tx, bc blockCtx) error {
 		return ruleErr(ErrVoucherOverDeposit, "the voucher pays %d, the deposit is %d", vo.Amount, ch.Deposit)
 	}
 	// A voucher is signed by the channel's payer.
-	if err := vo.Verify(ch.PayerKey); err != nil {
-		return err
-	}
-	ch.State, ch.Settled, ch.Paid = ChannelClosed, bc.height, vo.Amount
-	v.setIndex(channelKey(ch.ID), ch.encode(), true)
-	if err := creditNonZero(v, ch.Payee, vo.Amount); err != nil {
-		return err
-	}
-	return creditNonZero(v, payer, ch.Deposit-vo.Amount)
+	return vo.Verify(ch.PayerKey)
 }
 
 // creditNonZero credits amount to a, leaving a untouched when it is zero
@@ -429,6 +445,25 @@ func (c *Chain) Channel(id Hash) (Channel, error) {
 		return Channel{}, fmt.Errorf("channel %s: %w", id, ErrUnknownChannel)
 	}
 	return decodeChannel(id, val)
+}
+
+// CheckVoucher reports whether payee could close v's channel with v on
+// the main chain now: the channel exists, is open and pays payee, and v is
+// for this network, within the deposit and signed by the payer. A payee
+// checks each voucher it receives with it (whether the channel lives long
+// enough is its own policy: see Channel.Expiry). It returns the channel;
+// a rejection is a *RuleError with the code a close would get.
+func (c *Chain) CheckVoucher(v Voucher, payee Address) (Channel, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := v.checkChain(c.p); err != nil {
+		return Channel{}, err
+	}
+	ch, err := readChannel(c, v.Channel)
+	if err != nil {
+		return Channel{}, err
+	}
+	return ch, ch.checkClose(payee, v)
 }
 
 // Channels returns every channel on the main chain (open, closed and

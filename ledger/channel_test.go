@@ -246,12 +246,32 @@ func TestChannelFlow(t *testing.T) {
 		if err := v.Verify(ch.PayerKey); err != nil {
 			t.Fatalf("voucher %d: %v", i, err)
 		}
+		if got, err := c.CheckVoucher(v, bobAddr); err != nil || got != ch {
+			t.Fatalf("check voucher %d: %+v %v", i, got, err)
+		}
 		last = v
 	}
 	forged := last
 	forged.Amount += 1
 	if err := forged.Verify(ch.PayerKey); ruleCode(err) != ledger.ErrBadVoucherSignature {
 		t.Fatalf("a raised voucher verifies: %v", err)
+	}
+	// CheckVoucher refuses what a close would.
+	for _, bad := range []struct {
+		v     ledger.Voucher
+		payee ledger.Address
+		code  ledger.ErrorCode
+	}{
+		{forged, bobAddr, ledger.ErrBadVoucherSignature},
+		{last, aliceAddr, ledger.ErrChannelNotPayee},
+		{mustVoucher(t, alice, p.ChainID, id, 5*coin+1), bobAddr, ledger.ErrVoucherOverDeposit},
+		{mustVoucher(t, alice, p.ChainID+1, id, 1), bobAddr, ledger.ErrVoucherWrongChain},
+		{mustVoucher(t, alice, p.ChainID, ledger.Hash{1}, 1), bobAddr, ledger.ErrNoSuchChannel},
+		{mustVoucher(t, bob, p.ChainID, id, 1), bobAddr, ledger.ErrBadVoucherSignature},
+	} {
+		if _, err := c.CheckVoucher(bad.v, bad.payee); ruleCode(err) != bad.code {
+			t.Fatalf("check voucher %+v for %x: %v, want %s", bad.v, bad.payee, err, bad.code)
+		}
 	}
 	if l, _ := c.LockedInChannels(aliceAddr); l != 5*coin {
 		t.Fatalf("locked %d, want 5 coins", l)
@@ -278,6 +298,9 @@ func TestChannelFlow(t *testing.T) {
 	}
 	if l, _ := c.LockedInChannels(aliceAddr); l != 0 {
 		t.Fatalf("locked %d after the close", l)
+	}
+	if _, err := c.CheckVoucher(last, bobAddr); ruleCode(err) != ledger.ErrChannelClosed {
+		t.Fatalf("check voucher after the close: %v", err)
 	}
 
 	// A second channel: topped up, then refunded at its expiry.

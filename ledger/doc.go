@@ -116,6 +116,9 @@
 //     refund gets its own error, not "unknown channel". The rules are in
 //     channel.go, each stated above its check; voucher signatures are
 //     verified in applyTx, as they need the payer's key from the state.
+//     A payee checks each voucher it receives with Chain.CheckVoucher,
+//     which applies a close's rules to it, so the swarm and the chain
+//     cannot disagree on what a voucher is worth.
 //     The mempool keeps one sender's pending closes, refunds and top-ups
 //     per channel (ErrMempoolChannelConflict), as a block could hold a
 //     close and a refund, or a close and a top-up, in one order only;

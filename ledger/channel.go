@@ -224,7 +224,7 @@ func checkChannelSanity(tx *Tx, p *Params) error {
 		}
 		// A channel pays a real address other than its payer's.
 		if tx.Recipient.IsZero() || tx.Recipient == tx.SenderAddress() {
-			return ruleErr(ErrBadRecipient, "a channel's payee is neither the zero address nor its payer")
+			return ruleErr(ErrBadRecipient, "a channel's payee must be a real address other than its payer")
 		}
 	case TxChannelTopup:
 		// A top-up names no recipient: its amount goes into the channel.

@@ -1,8 +1,8 @@
 // Package ledger owns myco's proof-of-work blockchain: transactions, blocks,
 // consensus rules, chain selection by most cumulative work, account state,
-// the anchor and name indexes, the mempool, block templates, keys and
-// addresses, and the Store interface the chain keeps itself in, with an
-// in-memory implementation (MemStore).
+// the anchor and name indexes, payment channels, the mempool, block
+// templates, keys and addresses, and the Store interface the chain keeps
+// itself in, with an in-memory implementation (MemStore).
 //
 // It is a deterministic state machine: it does no file or network I/O,
 // reads no clock and starts no goroutine that outlives a call. Callers hand
@@ -23,7 +23,8 @@
 // process.go (ProcessBlock, connect, reorganise), orphans.go, queries.go,
 // notify.go (tip subscriptions), headers.go (locators and header checks
 // for sync), validate.go (the rules), state.go (the state overlay and undo
-// records), names.go (anchors and names), mempool.go, template.go.
+// records), names.go (anchors and names), channel.go and voucher.go
+// (payment channels), mempool.go, template.go.
 //
 // Decisions:
 //
@@ -99,6 +100,44 @@
 //     value (or absence), so disconnecting a block restores them exactly
 //     and a crash at any write leaves them consistent with the tip.
 //     Transactions are indexed by id on the main chain (FindTx).
+//   - Payment channels. Unidirectional, as Filecoin's payment channels:
+//     a payer locks a deposit for one payee until an expiry height
+//     (TxChannelOpen: Recipient the payee, never zero nor the payer;
+//     Amount the deposit; Payload the expiry, which must be above the
+//     opening block's height, with no minimum life: how much life a
+//     channel needs is the payee's policy). The channel's id is the
+//     opening transaction's id, unique because the payer's nonce is. The
+//     payer pays off-chain with Vouchers: a BIP-340 signature over a
+//     tagged hash ("myco/voucher/v1") of the chain id, the channel id and
+//     a cumulative amount, so a later voucher supersedes the earlier ones
+//     and none is valid on another network or channel. Only the payee
+//     closes (TxChannelClose: channel id and voucher), at any height while
+//     the channel is open; it gets the voucher's amount (at most the
+//     deposit) and the payer the rest. The chain does not know which
+//     voucher is the highest: the payee chooses, and only the payee loses
+//     by choosing a lower one. From the expiry height on, if no close came
+//     first, the payer takes the whole deposit back (TxChannelRefund);
+//     after expiry a close and a refund race and the first on the chain
+//     wins, so a payee closes before expiry with a margin. A payer risks
+//     what its vouchers promise and no more. TxChannelTopup adds deposit
+//     and sets an expiry no earlier than the old one. A close or refund
+//     pays out before its fee is charged, so a payee with no coins yet can
+//     close. The record (C id: payer key, payee, deposit, expiry, opened,
+//     state, settled height, amount paid; 93 bytes) and the address
+//     indexes (P payer|id, Q payee|id) are index entries changed through
+//     the view like the names, so the block's batch and undo record cover
+//     them; a settled record stays, so a double close or a close after a
+//     refund gets its own error, not "unknown channel". The rules are in
+//     channel.go, each stated above its check; voucher signatures are
+//     verified in applyTx, as they need the payer's key from the state.
+//     A payee checks each voucher it receives with Chain.CheckVoucher,
+//     which applies a close's rules to it, so the swarm and the chain
+//     cannot disagree on what a voucher is worth.
+//     The mempool keeps one sender's pending closes, refunds and top-ups
+//     per channel (ErrMempoolChannelConflict), as a block could hold a
+//     close and a refund, or a close and a top-up, in one order only;
+//     after a block or a reorganisation the ones that no longer fit drop
+//     out like any other.
 //   - Rules. validate.go holds them, one sentence above each check, each
 //     rejection a *RuleError with its own ErrorCode. Difficulty is ASERT
 //     (aserti3-2d's integer cubic approximation) anchored at genesis with no

@@ -42,7 +42,7 @@ const (
 	ErrInvalidAncestor
 	// ErrWrongChainID: a transaction is signed for another network.
 	ErrWrongChainID
-	// ErrUnknownTxKind: a transaction's kind is not coinbase, transfer, anchor or name commitment.
+	// ErrUnknownTxKind: a transaction's kind is not coinbase, transfer, anchor, name commitment or a channel's.
 	ErrUnknownTxKind
 	// ErrPayloadTooBig: a transaction's payload exceeds MaxPayload.
 	ErrPayloadTooBig
@@ -56,9 +56,10 @@ const (
 	ErrBadPubKey
 	// ErrBadSignature: the Schnorr signature does not verify.
 	ErrBadSignature
-	// ErrZeroAmount: a transfer moves nothing.
+	// ErrZeroAmount: a transfer moves nothing, or a channel opens with no deposit.
 	ErrZeroAmount
-	// ErrBadRecipient: a transfer pays the zero address.
+	// ErrBadRecipient: a transfer pays the zero address, or a channel's
+	// payee is the zero address or its payer.
 	ErrBadRecipient
 	// ErrBadAnchor: an anchor's payload is not a CID and name, or it moves coins.
 	ErrBadAnchor
@@ -93,6 +94,46 @@ const (
 	ErrMempoolFull
 	// ErrMempoolNameConflict: another sender's pending anchor claims the name.
 	ErrMempoolNameConflict
+
+	// Payment channels: consensus rules, then the mempool's.
+
+	// ErrBadChannelTx: a channel transaction's payload is not the layout of
+	// its kind, or a close, refund or top-up moves coins or names a recipient
+	// it must not.
+	ErrBadChannelTx
+	// ErrChannelExpiryTooSoon: an open or top-up sets an expiry height not
+	// above its block's height.
+	ErrChannelExpiryTooSoon
+	// ErrChannelExpiryShortened: a top-up's expiry is before the channel's.
+	ErrChannelExpiryShortened
+	// ErrNoSuchChannel: a close, refund or top-up names a channel no open
+	// created on the chain.
+	ErrNoSuchChannel
+	// ErrChannelNotPayee: a close is sent by someone other than the payee.
+	ErrChannelNotPayee
+	// ErrChannelNotPayer: a refund or top-up is sent by someone other than
+	// the payer.
+	ErrChannelNotPayer
+	// ErrChannelClosed: the channel was closed already (a double close, or
+	// a refund or top-up after the close).
+	ErrChannelClosed
+	// ErrChannelRefunded: the channel's deposit was refunded already (a
+	// close, a second refund or a top-up after the refund).
+	ErrChannelRefunded
+	// ErrChannelNotExpired: a refund comes before the channel's expiry height.
+	ErrChannelNotExpired
+	// ErrVoucherWrongChannel: a close's voucher is for another channel.
+	ErrVoucherWrongChannel
+	// ErrVoucherWrongChain: a close's voucher is signed for another network.
+	ErrVoucherWrongChain
+	// ErrVoucherOverDeposit: a close's voucher pays more than the deposit.
+	ErrVoucherOverDeposit
+	// ErrBadVoucherSignature: a voucher's signature does not verify
+	// against the channel's payer (a bad signature or another key's).
+	ErrBadVoucherSignature
+	// ErrMempoolChannelConflict: another sender's pending transaction
+	// closes, refunds or tops up the channel (a close and a refund racing).
+	ErrMempoolChannelConflict
 
 	numErrorCodes // keep last
 )
@@ -182,6 +223,34 @@ func (c ErrorCode) String() string {
 		return "ErrMempoolFull"
 	case ErrMempoolNameConflict:
 		return "ErrMempoolNameConflict"
+	case ErrBadChannelTx:
+		return "ErrBadChannelTx"
+	case ErrChannelExpiryTooSoon:
+		return "ErrChannelExpiryTooSoon"
+	case ErrChannelExpiryShortened:
+		return "ErrChannelExpiryShortened"
+	case ErrNoSuchChannel:
+		return "ErrNoSuchChannel"
+	case ErrChannelNotPayee:
+		return "ErrChannelNotPayee"
+	case ErrChannelNotPayer:
+		return "ErrChannelNotPayer"
+	case ErrChannelClosed:
+		return "ErrChannelClosed"
+	case ErrChannelRefunded:
+		return "ErrChannelRefunded"
+	case ErrChannelNotExpired:
+		return "ErrChannelNotExpired"
+	case ErrVoucherWrongChannel:
+		return "ErrVoucherWrongChannel"
+	case ErrVoucherWrongChain:
+		return "ErrVoucherWrongChain"
+	case ErrVoucherOverDeposit:
+		return "ErrVoucherOverDeposit"
+	case ErrBadVoucherSignature:
+		return "ErrBadVoucherSignature"
+	case ErrMempoolChannelConflict:
+		return "ErrMempoolChannelConflict"
 	}
 	return fmt.Sprintf("ErrorCode(%d)", int(c))
 }

@@ -24,3 +24,24 @@ func mine(t testing.TB, p *ledger.Params, blk *ledger.Block) {
 		t.Fatalf("solve: %v", err)
 	}
 }
+
+// templateMiner returns a function that builds c's next block with
+// BlockTemplate, paying to, one block interval after the last (starting
+// from genesis time), mines it for real and connects it.
+func templateMiner(t *testing.T, c *ledger.Chain) func(to ledger.Address) *ledger.Block {
+	p := c.Params()
+	now := time.UnixMilli(p.GenesisTime)
+	return func(to ledger.Address) *ledger.Block {
+		t.Helper()
+		now = now.Add(p.BlockInterval)
+		blk, err := c.BlockTemplate(to, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine(t, p, blk)
+		if res, err := c.ProcessBlock(blk, now); err != nil || res.Status != ledger.StatusMainChain {
+			t.Fatalf("mined block: %s %v", res.Status, err)
+		}
+		return blk
+	}
+}

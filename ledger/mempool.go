@@ -29,6 +29,7 @@ type mempool struct {
 	byID     map[Hash]*poolEntry
 	bySender map[Address][]*poolEntry // ascending nonce, consecutive
 	names    map[string]*pendingName  // names of pending anchors
+	channels map[Hash]*pendingName    // channels of pending closes, refunds and top-ups
 	bytes    int
 }
 
@@ -38,10 +39,13 @@ type poolEntry struct {
 	from Address
 	size int
 	name string // the anchor's name, if any
+	// channel is the channel a close, refund or top-up names, if any.
+	channel Hash
 }
 
-// pendingName is the one sender whose pending anchors name a name, and
-// how many of them there are.
+// pendingName is the one sender whose pending anchors name a name (or
+// whose pending transactions close, refund or top up a channel), and how
+// many of them there are.
 type pendingName struct {
 	from  Address
 	count int
@@ -75,6 +79,7 @@ func (m *mempool) clear() {
 	m.byID = make(map[Hash]*poolEntry)
 	m.bySender = make(map[Address][]*poolEntry)
 	m.names = make(map[string]*pendingName)
+	m.channels = make(map[Hash]*pendingName)
 	m.bytes = 0
 }
 
@@ -96,7 +101,7 @@ func (m *mempool) add(tx *Tx, state stateReader, height uint64, sigs *sigCache, 
 	if err := checkTxSanity(tx, m.p); err != nil {
 		return Hash{}, err
 	}
-	e := &poolEntry{tx: tx, id: tx.ID(), from: tx.SenderAddress(), size: tx.Size(), name: anchorName(tx)}
+	e := &poolEntry{tx: tx, id: tx.ID(), from: tx.SenderAddress(), size: tx.Size(), name: anchorName(tx), channel: channelOf(tx)}
 	// A transaction enters the mempool once.
 	if _, dup := m.byID[e.id]; dup {
 		return e.id, ruleErr(ErrMempoolDuplicate, "transaction %s is already pending", e.id)
@@ -136,6 +141,10 @@ func (m *mempool) add(tx *Tx, state stateReader, height uint64, sigs *sigCache, 
 	if pn := m.names[e.name]; e.name != "" && pn != nil && pn.from != e.from {
 		return e.id, ruleErr(ErrMempoolNameConflict, "name %q is claimed by a pending anchor from %x", e.name, pn.from)
 	}
+	// Two senders' pending transactions never close, refund or top up the same channel: a block could hold them in one order only.
+	if pc := m.channels[e.channel]; !e.channel.IsZero() && pc != nil && pc.from != e.from {
+		return e.id, ruleErr(ErrMempoolChannelConflict, "channel %s is settled or topped up by a pending transaction from %x", e.channel, pc.from)
+	}
 	if verify && !sigs.has(e.id) {
 		if err := tx.VerifySignature(); err != nil {
 			return e.id, err
@@ -154,12 +163,10 @@ func (m *mempool) add(tx *Tx, state stateReader, height uint64, sigs *sigCache, 
 	m.bySender[e.from] = append(pending, e)
 	m.bytes += e.size
 	if e.name != "" {
-		pn := m.names[e.name]
-		if pn == nil {
-			pn = &pendingName{from: e.from}
-			m.names[e.name] = pn
-		}
-		pn.count++
+		holdPending(m.names, e.name, e.from)
+	}
+	if !e.channel.IsZero() {
+		holdPending(m.channels, e.channel, e.from)
 	}
 	return e.id, nil
 }
@@ -200,9 +207,29 @@ func (m *mempool) remove(e *poolEntry) {
 	}
 	delete(m.byID, e.id)
 	m.bytes -= e.size
-	if pn := m.names[e.name]; e.name != "" && pn != nil {
+	if e.name != "" {
+		releasePending(m.names, e.name)
+	}
+	if !e.channel.IsZero() {
+		releasePending(m.channels, e.channel)
+	}
+}
+
+// holdPending counts one more pending transaction of from on k.
+func holdPending[K comparable](m map[K]*pendingName, k K, from Address) {
+	pn := m[k]
+	if pn == nil {
+		pn = &pendingName{from: from}
+		m[k] = pn
+	}
+	pn.count++
+}
+
+// releasePending counts one pending transaction on k less.
+func releasePending[K comparable](m map[K]*pendingName, k K) {
+	if pn := m[k]; pn != nil {
 		if pn.count--; pn.count == 0 {
-			delete(m.names, e.name)
+			delete(m, k)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package ledger_test
 import (
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/myco-p2p/myco/ledger"
@@ -120,20 +119,8 @@ func TestPublishFlow(t *testing.T) {
 	c, _ := openMem(t, p, ledger.MempoolConfig{})
 	defer c.Close()
 	alice, bob := ledgertest.DeterministicKey(1), ledgertest.DeterministicKey(2)
-	now := time.UnixMilli(p.GenesisTime)
-	mineBlock := func() *ledger.Block {
-		t.Helper()
-		now = now.Add(p.BlockInterval)
-		blk, err := c.BlockTemplate(ledgertest.Addr(alice), now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mine(t, p, blk)
-		if res, err := c.ProcessBlock(blk, now); err != nil || res.Status != ledger.StatusMainChain {
-			t.Fatalf("mined block: %s %v", res.Status, err)
-		}
-		return blk
-	}
+	mineTo := templateMiner(t, c)
+	mineBlock := func() *ledger.Block { return mineTo(ledgertest.Addr(alice)) }
 	add := func(tx *ledger.Tx, err error) error {
 		t.Helper()
 		if err != nil {

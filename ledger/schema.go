@@ -23,7 +23,8 @@ const (
 	prefixTxIndex = 'X' // X txid -> block hash | tx position uint32 (main chain)
 	keyTip        = "T" // hash of the main-chain tip
 	keyMeta       = "N" // network name and chain id of this store
-	// The anchor indexes (F, R, M) are described in names.go.
+	// The anchor indexes (F, R, M) are described in names.go, the channel
+	// indexes (C, P, Q) in channel.go.
 )
 
 func key(prefix byte, b []byte) []byte { return append([]byte{prefix}, b...) }

@@ -27,6 +27,20 @@ const (
 	// NameCommitment(name, salt, sender's address), which hides the name.
 	// It moves no coins and only pays its fee.
 	TxNameCommit TxKind = 3
+	// TxChannelOpen opens a payment channel: the sender (payer) locks
+	// Amount for Recipient (payee) until the expiry height in Payload (see
+	// ChannelPayload). The channel's id is the transaction's id.
+	TxChannelOpen TxKind = 4
+	// TxChannelClose is the payee's close of a channel with the payer's
+	// voucher: the payee receives the voucher's amount, the payer the rest
+	// of the deposit. It moves none of the sender's coins but its fee.
+	TxChannelClose TxKind = 5
+	// TxChannelRefund is the payer's refund of a channel's whole deposit,
+	// at or after its expiry height, when no close came first.
+	TxChannelRefund TxKind = 6
+	// TxChannelTopup adds Amount to an open channel's deposit and sets a
+	// new expiry, no earlier than the old one.
+	TxChannelTopup TxKind = 7
 )
 
 // String returns the kind's name.
@@ -40,6 +54,14 @@ func (k TxKind) String() string {
 		return "anchor"
 	case TxNameCommit:
 		return "name-commit"
+	case TxChannelOpen:
+		return "channel-open"
+	case TxChannelClose:
+		return "channel-close"
+	case TxChannelRefund:
+		return "channel-refund"
+	case TxChannelTopup:
+		return "channel-topup"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }

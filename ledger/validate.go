@@ -51,8 +51,12 @@ func checkTxSanity(tx *Tx, p *Params) error {
 		if tx.Amount != 0 || !tx.Recipient.IsZero() || len(tx.Payload) != HashSize {
 			return ruleErr(ErrBadNameCommit, "name commitment with an amount, a recipient or a %d-byte payload", len(tx.Payload))
 		}
+	case TxChannelOpen, TxChannelClose, TxChannelRefund, TxChannelTopup:
+		if err := checkChannelSanity(tx, p); err != nil {
+			return err
+		}
 	default:
-		// A transaction's kind is coinbase, transfer, anchor or name commitment.
+		// A transaction's kind is coinbase, transfer, anchor, name commitment or a channel's.
 		return ruleErr(ErrUnknownTxKind, "kind %d", uint8(tx.Kind))
 	}
 	// Amount plus fee must not overflow 64 bits.
@@ -179,6 +183,15 @@ func applyTx(v *view, tx *Tx, bc blockCtx) error {
 	if tx.Nonce != acc.Nonce {
 		return ruleErr(ErrBadNonce, "nonce %d, sender's next is %d", tx.Nonce, acc.Nonce)
 	}
+	// A close or refund pays out its channel before its fee is charged, so the fee may come from what it pays its sender.
+	if settlesChannel(tx.Kind) {
+		if err := settleChannel(v, tx, bc); err != nil {
+			return err
+		}
+		if acc, err = v.account(from); err != nil {
+			return err
+		}
+	}
 	total, carry := bits.Add64(tx.Amount, tx.Fee, 0)
 	// Amount plus fee must not overflow 64 bits.
 	if carry != 0 {
@@ -202,6 +215,10 @@ func applyTx(v *view, tx *Tx, bc blockCtx) error {
 		return applyAnchor(v, tx, bc)
 	case TxNameCommit:
 		return applyNameCommit(v, tx, bc)
+	case TxChannelOpen:
+		return applyChannelOpen(v, tx, bc)
+	case TxChannelTopup:
+		return applyChannelTopup(v, tx, bc)
 	}
 	return nil
 }

@@ -290,6 +290,7 @@ func ConsensusTests() *Script {
 	s.add(Test{Name: "b11-mines-pending", Block: g.NextBlock("b11", "b10", []*ledger.Tx{ok1, ok2}, Opts{}), Want: MainChain, Mempool: 0})
 
 	s.names(k)
+	s.channels(k)
 	return &Script{G: g, Mempool: ledger.MempoolConfig{MinFee: 1}, Tests: s.tests}
 }
 

@@ -1,7 +1,8 @@
 // Package ledgertest generates ledger chains with expected outcomes, in the
 // manner of btcd's fullblocktests: a Generator builds real blocks (signed
 // transactions, proof of work) on named parents, keeps an independent model
-// of the account state after each block, and ConsensusTests scripts a long
+// of the account state, the name and anchor indexes and the payment
+// channels after each block, and ConsensusTests scripts a long
 // sequence of valid and invalid blocks and transactions, each with the
 // outcome and error code a correct chain must give. Tests in package ledger
 // and ledger/leveldbstore replay the script against a real Chain (Replay

@@ -26,6 +26,8 @@ type Generator struct {
 	// name, first anchors by CID string.
 	records map[string]map[string]ledger.NameRecord
 	firsts  map[string]map[string]ledger.AnchorProof
+	// The modelled payment channels after each named block, by id.
+	chans map[string]map[ledger.Hash]ledger.Channel
 }
 
 // New returns a generator whose only block is "genesis". Keys are
@@ -39,6 +41,7 @@ func New(p *ledger.Params, nkeys int) *Generator {
 
 		records: make(map[string]map[string]ledger.NameRecord),
 		firsts:  make(map[string]map[string]ledger.AnchorProof),
+		chans:   make(map[string]map[ledger.Hash]ledger.Channel),
 	}
 	g.Miner = DeterministicKey(0)
 	for i := range nkeys {
@@ -50,6 +53,7 @@ func New(p *ledger.Params, nkeys int) *Generator {
 	g.states["genesis"] = map[ledger.Address]ledger.Account{}
 	g.records["genesis"] = map[string]ledger.NameRecord{}
 	g.firsts["genesis"] = map[string]ledger.AnchorProof{}
+	g.chans["genesis"] = map[ledger.Hash]ledger.Channel{}
 	return g
 }
 
@@ -202,6 +206,7 @@ func (g *Generator) NextBlock(name, parent string, txs []*ledger.Tx, o Opts) *le
 	g.blocks[name] = blk
 	g.names[blk.Hash()] = name
 	g.states[name] = model(g.states[parent], blk)
+	g.states[name], g.chans[name] = modelChannels(g.states[name], g.chans[parent], blk)
 	g.records[name], g.firsts[name] = modelAnchors(g.records[parent], g.firsts[parent], blk)
 	return blk
 }

@@ -305,6 +305,10 @@ var statelessTxCodes = map[ledger.ErrorCode]bool{
 	ledger.ErrBadRecipient:      true,
 	ledger.ErrBadAnchor:         true,
 	ledger.ErrCoinbaseInMempool: true,
+	// A channel transaction's layout and its voucher's channel and network.
+	ledger.ErrBadChannelTx:        true,
+	ledger.ErrVoucherWrongChannel: true,
+	ledger.ErrVoucherWrongChain:   true,
 }
 
 // validateTxMsg is the transactions topic's validator. The size is checked

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+
+	"github.com/myco-p2p/myco/internal/forkjoin"
 )
 
 type mapReader map[Address]Account
@@ -54,10 +56,10 @@ func BenchmarkBlockValidation(b *testing.B) {
 			cached.add(id)
 		}
 		for _, tc := range []struct {
-			name    string
-			workers int
-			cache   *sigCache
-		}{{"workers=1", 1, nil}, {"workers=2", 2, nil}, {"cached", 2, cached}} {
+			name  string
+			par   func(n int, fn func(i int))
+			cache *sigCache
+		}{{"workers=1", nil, nil}, {"workers=2", forkjoin.New(2), nil}, {"cached", forkjoin.New(2), cached}} {
 			b.Run(fmt.Sprintf("txs=%d/%s", n, tc.name), func(b *testing.B) {
 				b.SetBytes(int64(blk.Size()))
 				for i := 0; i < b.N; i++ {
@@ -65,7 +67,7 @@ func BenchmarkBlockValidation(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if err := verifySigs(blk.Txs, ids, tc.workers, tc.cache); err != nil {
+					if err := verifySigs(blk.Txs, ids, tc.par, tc.cache); err != nil {
 						b.Fatal(err)
 					}
 					if err := connectTxs(newView(state), blk, p); err != nil {

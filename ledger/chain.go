@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
-	"runtime"
 	"sort"
 	"sync"
 )
@@ -20,9 +19,11 @@ type Config struct {
 	Store Store
 	// Logger receives the chain's logs; nil discards them.
 	Logger *slog.Logger
-	// SigWorkers is how many goroutines verify a block's signatures;
-	// 0 means GOMAXPROCS.
-	SigWorkers int
+	// Parallel, when set, runs fn(0) … fn(n-1), possibly at once, and
+	// returns when all have returned (internal/forkjoin makes one): the
+	// chain verifies a block's signatures through it. Nil runs them one
+	// after another, so the ledger itself starts no goroutine.
+	Parallel func(n int, fn func(i int))
 	// SigCacheSize bounds the signature cache (default 100000).
 	SigCacheSize int
 	// MaxOrphans bounds the orphan pool (default 100).
@@ -37,12 +38,12 @@ type Config struct {
 // blocks, transactions and the time; it reads no clock and does no I/O but
 // through its Store. Its methods are safe for concurrent use.
 type Chain struct {
-	mu      sync.Mutex
-	p       *Params
-	store   Store
-	log     *slog.Logger
-	workers int
-	sigs    *sigCache
+	mu    sync.Mutex
+	p     *Params
+	store Store
+	log   *slog.Logger
+	par   func(n int, fn func(i int))
+	sigs  *sigCache
 
 	index   map[Hash]*blockNode
 	main    []*blockNode // main[h] is the main-chain block at height h
@@ -69,7 +70,7 @@ func OpenChain(cfg Config) (*Chain, error) {
 		p:        cfg.Params,
 		store:    cfg.Store,
 		log:      cfg.Logger,
-		workers:  cfg.SigWorkers,
+		par:      cfg.Parallel,
 		index:    make(map[Hash]*blockNode),
 		orphans:  make(map[Hash]*orphan),
 		byParent: make(map[Hash][]Hash),
@@ -78,9 +79,6 @@ func OpenChain(cfg Config) (*Chain, error) {
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
-	}
-	if c.workers <= 0 {
-		c.workers = runtime.GOMAXPROCS(0)
 	}
 	if cfg.SigCacheSize == 0 {
 		cfg.SigCacheSize = 100_000

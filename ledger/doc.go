@@ -153,11 +153,11 @@
 //     writes anything; if a block fails it and its descendants are marked
 //     invalid and the next best branch is tried.
 //   - Concurrency. Chain's methods are safe for concurrent use (one mutex).
-//     The only goroutines are the signature verifiers inside one block
-//     validation (Config.SigWorkers, GOMAXPROCS by default; 1 means none),
-//     which all end before the call returns: a fork-join within a call,
-//     not a goroutine the package owns, so it keeps verification of a big
-//     block on every core without a lifecycle to manage.
+//     The package starts no goroutine: a big block's signatures are
+//     verified on several cores only through the runner its opener hands
+//     in (Config.Parallel; leveldbstore.OpenChain passes a fork-join over
+//     GOMAXPROCS goroutines from internal/forkjoin that all end before the
+//     call returns), and one after another without one.
 //   - Storage. One atomic batch per connected or disconnected block
 //     (accounts, anchor indexes, undo record, height index, tx index, tip). A crash between
 //     the batches of a reorganisation leaves a consistent chain on a branch

@@ -279,7 +279,7 @@ func (c *Chain) reorganize(target *blockNode, log *connectLog) (*blockNode, erro
 		if err != nil {
 			return a, err
 		}
-		if err := verifySigs(blk.Txs, ids, c.workers, c.sigs); err != nil {
+		if err := verifySigs(blk.Txs, ids, c.par, c.sigs); err != nil {
 			return a, err
 		}
 		bv := newView(acc)

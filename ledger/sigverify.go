@@ -48,10 +48,10 @@ func (c *sigCache) remove(id Hash) {
 }
 
 // verifySigs checks the signatures of every non-coinbase transaction,
-// spread over workers goroutines that all end before it returns. Cached ids
-// are skipped. With several failures, the one of the lowest index is
-// reported, so the outcome does not depend on scheduling.
-func verifySigs(txs []*Tx, ids []Hash, workers int, cache *sigCache) error {
+// through par when it is set (see Config.Parallel), else one after
+// another. Cached ids are skipped. With several failures, the one of the
+// lowest index is reported, so the outcome does not depend on scheduling.
+func verifySigs(txs []*Tx, ids []Hash, par func(n int, fn func(i int)), cache *sigCache) error {
 	var todo []int
 	for i, tx := range txs {
 		if tx.Kind == TxCoinbase {
@@ -66,25 +66,13 @@ func verifySigs(txs []*Tx, ids []Hash, workers int, cache *sigCache) error {
 		return nil
 	}
 	errs := make([]error, len(todo))
-	if workers > len(todo) {
-		workers = len(todo)
-	}
-	if workers <= 1 {
-		for j, i := range todo {
-			errs[j] = txs[i].VerifySignature()
+	check := func(j int) { errs[j] = txs[todo[j]].VerifySignature() }
+	if par == nil {
+		for j := range todo {
+			check(j)
 		}
 	} else {
-		var wg sync.WaitGroup
-		chunk := (len(todo) + workers - 1) / workers
-		for start := 0; start < len(todo); start += chunk {
-			end := min(start+chunk, len(todo))
-			wg.Go(func() {
-				for j := start; j < end; j++ {
-					errs[j] = txs[todo[j]].VerifySignature()
-				}
-			})
-		}
-		wg.Wait()
+		par(len(todo), check)
 	}
 	for _, err := range errs {
 		if err != nil {

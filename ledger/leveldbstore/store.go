@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 
-	"github.com/myco-p2p/myco/ledger"
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 	"github.com/syndtr/goleveldb/leveldb/util"
+
+	"github.com/myco-p2p/myco/internal/forkjoin"
+	"github.com/myco-p2p/myco/ledger"
 )
 
 // Store is a ledger.Store on goleveldb.
@@ -92,7 +95,8 @@ func OpenChain(dir string, n ledger.Network, logger *slog.Logger) (*ledger.Chain
 	if err != nil {
 		return nil, err
 	}
-	c, err := ledger.OpenChain(ledger.Config{Params: n.Params(), Store: s, Logger: logger})
+	c, err := ledger.OpenChain(ledger.Config{Params: n.Params(), Store: s, Logger: logger,
+		Parallel: forkjoin.New(runtime.GOMAXPROCS(0))})
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -139,7 +139,7 @@ type protectCollector struct {
 	n                                     *Node
 	banned, bans, delayed, refused, score *prometheus.Desc
 	provRecords, provEvicted, dhtRefused  *prometheus.Desc
-	dhtDisk, throttled                    *prometheus.Desc
+	dhtDisk, throttled, gatedBanned       *prometheus.Desc
 }
 
 func newProtectCollector(n *Node) *protectCollector {
@@ -157,11 +157,13 @@ func newProtectCollector(n *Node) *protectCollector {
 		dhtDisk:     prometheus.NewDesc("myco_dht_disk_bytes", "Size of the DHT's datastore on disk.", nil, nil),
 		throttled: prometheus.NewDesc("myco_conns_throttled_total",
 			"Inbound connections dropped before the handshake: too many from an address a banned peer used.", nil, nil),
+		gatedBanned: prometheus.NewDesc("myco_conns_gated_banned_total",
+			"Connections of banned peers refused once their handshake named them (each cost a handshake).", nil, nil),
 	}
 }
 
 func (c *protectCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.banned, c.bans, c.delayed, c.refused, c.score, c.provRecords, c.provEvicted, c.dhtRefused, c.dhtDisk, c.throttled} {
+	for _, d := range []*prometheus.Desc{c.banned, c.bans, c.delayed, c.refused, c.score, c.provRecords, c.provEvicted, c.dhtRefused, c.dhtDisk, c.throttled, c.gatedBanned} {
 		ch <- d
 	}
 }
@@ -172,7 +174,9 @@ func (c *protectCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.bans, prometheus.CounterValue, float64(st.Bans))
 	ch <- prometheus.MustNewConstMetric(c.delayed, prometheus.CounterValue, float64(st.RequestsDelayed))
 	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(st.RequestsRefused))
-	ch <- prometheus.MustNewConstMetric(c.throttled, prometheus.CounterValue, float64(c.n.netsync.Blocklist().Throttled()))
+	bl := c.n.netsync.Blocklist()
+	ch <- prometheus.MustNewConstMetric(c.throttled, prometheus.CounterValue, float64(bl.Throttled()))
+	ch <- prometheus.MustNewConstMetric(c.gatedBanned, prometheus.CounterValue, float64(bl.GatedBanned()))
 	ps := c.n.dht.ProviderStore()
 	ch <- prometheus.MustNewConstMetric(c.provRecords, prometheus.GaugeValue, float64(ps.Records))
 	ch <- prometheus.MustNewConstMetric(c.provEvicted, prometheus.CounterValue, float64(ps.Evicted))

@@ -81,3 +81,28 @@ func banText(d time.Duration) string {
 	}
 	return d.Round(time.Millisecond).String()
 }
+
+// idleCPU is the share of one core the victim spends over window while
+// nobody asks it anything: the baseline an attack's cost is read against.
+func idleCPU(t *testing.T, v *victim, window time.Duration) float64 {
+	t.Helper()
+	before := measure(v)
+	<-time.After(window) // a measurement window, not a wait for an event
+	return (measure(v).cpu - before.cpu).Seconds() / window.Seconds()
+}
+
+// metricValue reads an unlabelled metric from a /metrics scrape.
+func metricValue(t *testing.T, metrics, name string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(metrics, "\n") {
+		if rest, ok := strings.CutPrefix(l, name+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", name, err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("no metric %s in the scrape", name)
+	return 0
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/myco-p2p/myco/internal/attack"
 	"github.com/myco-p2p/myco/ledger"
+	"github.com/myco-p2p/myco/ledger/netsync"
 	"github.com/myco-p2p/myco/node"
 )
 
@@ -144,16 +145,22 @@ func TestAttackSyncFloodBanned(t *testing.T) {
 	}
 	waitHeight(t, v.repo, height)
 
-	// The attacker floods for 5 s, reconnecting and flooding again
-	// whenever it is dropped.
-	a := newAttacker(t)
+	// The victim's idle CPU over a window, then the same window with the
+	// attacker flooding, reconnecting and flooding again whenever it is
+	// dropped; the difference is what the flood cost.
 	const window = 5 * time.Second
+	idle := idleCPU(t, v, window)
+	a := newAttacker(t)
 	before := measure(v)
+	start := time.Now()
 	res, reconnects := attack.PersistHeaders(ctx, a, v.addr, ledger.NetworkDev, 50, window)
 	after := measure(v)
-	t.Logf("sync flood: %+v, %d reconnects; victim CPU over the %s: %.0f%% of one core", res, reconnects, window,
-		100*(after.cpu-before.cpu).Seconds()/window.Seconds())
-	report(t, "chain sync flood, 50 streams of get-headers from genesis (700 headers), 5 s",
+	m := scrape(t, v.repo)
+	elapsed := time.Since(start)
+	gated, throttled := metricValue(t, m, "myco_conns_gated_banned_total"), metricValue(t, m, "myco_conns_throttled_total")
+	t.Logf("sync flood: %+v, %d reconnects (%.0f throttled before the handshake, %.0f refused after it); victim CPU over the %s: %.0f%% of one core, idle %.0f%%",
+		res, reconnects, throttled, gated, window, 100*(after.cpu-before.cpu).Seconds()/window.Seconds(), 100*idle)
+	report(t, fmt.Sprintf("chain sync flood, 50 streams of get-headers from genesis (700 headers), then redialling TCP+QUIC, 5 s (victim idle %.0f%%)", 100*idle),
 		fmt.Sprintf("%d requests, %d reconnects", res.Requests, reconnects), res.BytesOut, res.BytesIn, before, after, res.Banned)
 	if res.Banned == 0 {
 		t.Fatalf("the flooder was not banned: %+v", res)
@@ -163,6 +170,15 @@ func TestAttackSyncFloodBanned(t *testing.T) {
 	maxHeaders := 20000 + 1000*window.Seconds()
 	if got := float64(res.BytesIn) / float64(4+3+ledger.HeaderSize*height) * height; got > maxHeaders {
 		t.Errorf("the victim sent %d bytes (%.0f headers) in %s; the budget allows %.0f", res.BytesIn, got, window, maxHeaders)
+	}
+	// What stands for the CPU: once banned, the attacker's redials reach
+	// a handshake (TCP or QUIC) only at the banned address's accept rate;
+	// every other attempt is dropped before any cryptography.
+	if maxHandshakes := netsync.BannedAcceptBurst + netsync.BannedAcceptRate*elapsed.Seconds(); gated > maxHandshakes {
+		t.Errorf("%.0f handshakes of the banned attacker in %s; the throttle allows %.0f", gated, elapsed, maxHandshakes)
+	}
+	if reconnects > 100 && throttled == 0 {
+		t.Errorf("%d reconnects and none throttled", reconnects)
 	}
 	assertBanned(t, v, a, "over its chain request budget")
 }

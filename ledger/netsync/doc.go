@@ -61,8 +61,13 @@
 //     connections a second (burst 5) from them get to the handshake, so a
 //     banned peer reconnecting in a loop costs us a few handshakes a
 //     second, not one per attempt; other peers behind the same address
-//     (a NAT, a loopback testnet) still connect, only not in a flood. Blocklist.List and
-//     Service.Misbehaviour expose bans and scores to the API and metrics.
+//     (a NAT, a loopback testnet) still connect, only not in a flood.
+//     go-libp2p gates a QUIC connection only after its TLS handshake, so
+//     the throttle also sits in the host's resource manager
+//     (Blocklist.ResourceManager), which QUIC consults on the first
+//     packet: a throttled QUIC attempt costs us one refusal packet, no
+//     handshake. Blocklist.List and Service.Misbehaviour expose bans and
+//     scores to the API and metrics.
 //   - Sync. One request per stream, a uint32 length-prefixed frame each
 //     way, sizes checked before allocating, deadlines on every stream,
 //     Reset on every error. A round sends our block locator, receives up to

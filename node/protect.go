@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/myco-p2p/myco/ledger/netsync"
+	"github.com/myco-p2p/myco/swarm"
 )
 
 // ProtectConfig bounds what one peer may ask of this node: the "protect"
@@ -45,6 +46,17 @@ type ProtectConfig struct {
 	DHTWritesPerSecond           float64 `json:"dht_writes_per_second,omitempty"`
 	DHTWriteBurst                float64 `json:"dht_write_burst,omitempty"`
 
+	// Swarm (/myco/swarm/1.0.0) control messages (every message but a
+	// block), per peer over all its sessions: messages a second and their
+	// burst [5000, 20000]; their bytes a second and burst (sizes with
+	// k/M/G) [1M, 4M]; how long a peer may stay over budget, its messages
+	// held back, before its session stream is reset (Go duration) [5s].
+	SwarmMessagesPerSecond float64 `json:"swarm_messages_per_second,omitempty"`
+	SwarmMessageBurst      float64 `json:"swarm_message_burst,omitempty"`
+	SwarmBytesPerSecond    string  `json:"swarm_bytes_per_second,omitempty"`
+	SwarmByteBurst         string  `json:"swarm_byte_burst,omitempty"`
+	SwarmMaxDelay          string  `json:"swarm_max_delay,omitempty"`
+
 	// MempoolMaxPerPeer bounds the pending transactions first relayed by
 	// one peer [1000]; past it the peer's transactions are ignored.
 	MempoolMaxPerPeer int `json:"mempool_max_per_peer,omitempty"`
@@ -56,7 +68,7 @@ const overBudgetScore = 10
 
 // validate checks every field and says which one is wrong.
 func (p ProtectConfig) validate() error {
-	for name, d := range map[string]string{"ban_duration": p.BanDuration, "chain_max_delay": p.ChainMaxDelay} {
+	for name, d := range map[string]string{"ban_duration": p.BanDuration, "chain_max_delay": p.ChainMaxDelay, "swarm_max_delay": p.SwarmMaxDelay} {
 		if d == "" {
 			continue
 		}
@@ -75,12 +87,17 @@ func (p ProtectConfig) validate() error {
 		"dht_max_provider_records":          float64(p.DHTMaxProviderRecords),
 		"dht_max_provider_records_per_peer": float64(p.DHTMaxProviderRecordsPerPeer),
 		"mempool_max_per_peer":              float64(p.MempoolMaxPerPeer),
+		"swarm_messages_per_second":         p.SwarmMessagesPerSecond,
+		"swarm_message_burst":               p.SwarmMessageBurst,
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s %v: must not be negative", name, v)
 		}
 	}
-	for name, s := range map[string]string{"chain_bytes_per_second": p.ChainBytesPerSecond, "chain_byte_burst": p.ChainByteBurst} {
+	for name, s := range map[string]string{
+		"chain_bytes_per_second": p.ChainBytesPerSecond, "chain_byte_burst": p.ChainByteBurst,
+		"swarm_bytes_per_second": p.SwarmBytesPerSecond, "swarm_byte_burst": p.SwarmByteBurst,
+	} {
 		if _, err := ParseSize(s); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -117,6 +134,22 @@ func (p ProtectConfig) chainBudget() netsync.Budget {
 	return b
 }
 
+// swarmBudget is the swarm's per-peer control-message budget; zero fields
+// are the swarm's defaults.
+func (p ProtectConfig) swarmBudget() swarm.Budget {
+	b := swarm.Budget{MessagesPerSecond: p.SwarmMessagesPerSecond, MessageBurst: p.SwarmMessageBurst}
+	if n, err := ParseSize(p.SwarmBytesPerSecond); err == nil {
+		b.BytesPerSecond = float64(n)
+	}
+	if n, err := ParseSize(p.SwarmByteBurst); err == nil {
+		b.ByteBurst = float64(n)
+	}
+	if d, err := time.ParseDuration(p.SwarmMaxDelay); err == nil {
+		b.MaxDelay = d
+	}
+	return b
+}
+
 // Bans lists the banned peers, soonest expiry first, as PeerInfo entries
 // marked Banned.
 func (n *Node) Bans() []PeerInfo {
@@ -140,6 +173,7 @@ type protectCollector struct {
 	banned, bans, delayed, refused, score *prometheus.Desc
 	provRecords, provEvicted, dhtRefused  *prometheus.Desc
 	dhtDisk, throttled, gatedBanned       *prometheus.Desc
+	swarmMsgs, swarmDelayed, swarmRefused *prometheus.Desc
 }
 
 func newProtectCollector(n *Node) *protectCollector {
@@ -159,11 +193,17 @@ func newProtectCollector(n *Node) *protectCollector {
 			"Inbound connections dropped before the handshake: too many from an address a banned peer used.", nil, nil),
 		gatedBanned: prometheus.NewDesc("myco_conns_gated_banned_total",
 			"Connections of banned peers refused once their handshake named them (each cost a handshake).", nil, nil),
+		swarmMsgs: prometheus.NewDesc("myco_swarm_control_messages_total",
+			"Swarm control messages (all but blocks) received and charged to their peer's budget.", nil, nil),
+		swarmDelayed: prometheus.NewDesc("myco_swarm_messages_delayed_total",
+			"Swarm control messages handled late because their peer was over its budget.", nil, nil),
+		swarmRefused: prometheus.NewDesc("myco_swarm_messages_refused_total",
+			"Swarm control messages refused (the session stream reset) because their peer stayed over its budget.", nil, nil),
 	}
 }
 
 func (c *protectCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.banned, c.bans, c.delayed, c.refused, c.score, c.provRecords, c.provEvicted, c.dhtRefused, c.dhtDisk, c.throttled, c.gatedBanned} {
+	for _, d := range []*prometheus.Desc{c.banned, c.bans, c.delayed, c.refused, c.score, c.provRecords, c.provEvicted, c.dhtRefused, c.dhtDisk, c.throttled, c.gatedBanned, c.swarmMsgs, c.swarmDelayed, c.swarmRefused} {
 		ch <- d
 	}
 }
@@ -177,6 +217,10 @@ func (c *protectCollector) Collect(ch chan<- prometheus.Metric) {
 	bl := c.n.netsync.Blocklist()
 	ch <- prometheus.MustNewConstMetric(c.throttled, prometheus.CounterValue, float64(bl.Throttled()))
 	ch <- prometheus.MustNewConstMetric(c.gatedBanned, prometheus.CounterValue, float64(bl.GatedBanned()))
+	sb := c.n.swarm.BudgetStats()
+	ch <- prometheus.MustNewConstMetric(c.swarmMsgs, prometheus.CounterValue, float64(sb.Messages))
+	ch <- prometheus.MustNewConstMetric(c.swarmDelayed, prometheus.CounterValue, float64(sb.Delayed))
+	ch <- prometheus.MustNewConstMetric(c.swarmRefused, prometheus.CounterValue, float64(sb.Refused))
 	ps := c.n.dht.ProviderStore()
 	ch <- prometheus.MustNewConstMetric(c.provRecords, prometheus.GaugeValue, float64(ps.Records))
 	ch <- prometheus.MustNewConstMetric(c.provEvicted, prometheus.CounterValue, float64(ps.Evicted))

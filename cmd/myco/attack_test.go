@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -311,4 +314,49 @@ func TestAttackUnfundedTxFlood(t *testing.T) {
 		t.Fatalf("the flooder was not banned: %+v", res)
 	}
 	assertBanned(t, v, a, "cannot pay")
+}
+
+// A flood of swarm control messages (interested and not-interested in
+// turn, on a session of a root the victim shares) is read at the budget's
+// pace, then refused, and its sender banned.
+func TestAttackSwarmControlFlood(t *testing.T) {
+	v := startVictim(t)
+	src := filepath.Join(t.TempDir(), "shared.bin")
+	data := make([]byte, 8<<20)
+	rand.Read(data)
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := myco(t, v.repo, "share", src)
+	if r.code != 0 {
+		t.Fatalf("share: exit %d: %s", r.code, r.stderr)
+	}
+	root, err := cid.Decode(strings.TrimSpace(r.stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const window = 5 * time.Second
+	idle := idleCPU(t, v, window)
+	a, ctx := connectedAttacker(t, v, 2*time.Minute)
+	u0 := measure(v)
+	start := time.Now()
+	res := attack.FloodSwarmControl(ctx, a, v.id, root)
+	u1 := measure(v)
+	elapsed := time.Since(start)
+	m := scrape(t, v.repo)
+	handled := metricValue(t, m, "myco_swarm_control_messages_total") - metricValue(t, m, "myco_swarm_messages_refused_total")
+	t.Logf("swarm control flood: %+v; the victim handled %.0f messages in %s, CPU %.0f%% of one core (idle %.0f%%)",
+		res, handled, elapsed.Round(time.Millisecond), 100*(u1.cpu-u0.cpu).Seconds()/elapsed.Seconds(), 100*idle)
+	report(t, fmt.Sprintf("swarm: interested/not-interested flood on one session, default budget (%s; victim idle %.0f%%)", elapsed.Round(time.Millisecond), 100*idle),
+		fmt.Sprintf("%d messages, %d streams", res.Messages, res.Streams), res.BytesOut, res.BytesIn, u0, u1, res.Banned)
+	if res.Banned == 0 {
+		t.Fatalf("the flooder was not banned: %+v", res)
+	}
+	// What stands for the CPU: the victim handles no more than the
+	// default budget allows over the attack (a burst of 20,000, then
+	// 5000 a second).
+	if limit := 20000 + 5000*elapsed.Seconds(); handled > limit {
+		t.Errorf("the victim handled %.0f control messages in %s; the budget allows %.0f", handled, elapsed, limit)
+	}
+	assertBanned(t, v, a, "over its swarm message budget")
 }

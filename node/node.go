@@ -266,6 +266,7 @@ func New(repo *Repo, opts Options) (*Node, error) {
 		BanThreshold: cfg.Protect.BanThreshold,
 		BanDuration:  banDuration,
 		Budget:       cfg.Protect.chainBudget(),
+		GossipBudget: cfg.Protect.gossipBudget(),
 		// A peer's share of the mempool.
 		MaxPeerMempoolTxs: cfg.Protect.MempoolMaxPerPeer,
 	})

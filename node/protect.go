@@ -57,6 +57,16 @@ type ProtectConfig struct {
 	SwarmByteBurst         string  `json:"swarm_byte_burst,omitempty"`
 	SwarmMaxDelay          string  `json:"swarm_max_delay,omitempty"`
 
+	// Gossip: blocks and transactions one peer may relay to us a second,
+	// and their bursts [10, 50; 1000, 10000]; past them what it relays is
+	// dropped unvalidated, and once it is further in debt than
+	// gossip_max_delay of its rate (Go duration) [5s] refused and scored.
+	GossipBlocksPerSecond float64 `json:"gossip_blocks_per_second,omitempty"`
+	GossipBlockBurst      float64 `json:"gossip_block_burst,omitempty"`
+	GossipTxsPerSecond    float64 `json:"gossip_txs_per_second,omitempty"`
+	GossipTxBurst         float64 `json:"gossip_tx_burst,omitempty"`
+	GossipMaxDelay        string  `json:"gossip_max_delay,omitempty"`
+
 	// MempoolMaxPerPeer bounds the pending transactions first relayed by
 	// one peer [1000]; past it the peer's transactions are ignored.
 	MempoolMaxPerPeer int `json:"mempool_max_per_peer,omitempty"`
@@ -68,7 +78,7 @@ const overBudgetScore = 10
 
 // validate checks every field and says which one is wrong.
 func (p ProtectConfig) validate() error {
-	for name, d := range map[string]string{"ban_duration": p.BanDuration, "chain_max_delay": p.ChainMaxDelay, "swarm_max_delay": p.SwarmMaxDelay} {
+	for name, d := range map[string]string{"ban_duration": p.BanDuration, "chain_max_delay": p.ChainMaxDelay, "swarm_max_delay": p.SwarmMaxDelay, "gossip_max_delay": p.GossipMaxDelay} {
 		if d == "" {
 			continue
 		}
@@ -89,6 +99,10 @@ func (p ProtectConfig) validate() error {
 		"mempool_max_per_peer":              float64(p.MempoolMaxPerPeer),
 		"swarm_messages_per_second":         p.SwarmMessagesPerSecond,
 		"swarm_message_burst":               p.SwarmMessageBurst,
+		"gossip_blocks_per_second":          p.GossipBlocksPerSecond,
+		"gossip_block_burst":                p.GossipBlockBurst,
+		"gossip_txs_per_second":             p.GossipTxsPerSecond,
+		"gossip_tx_burst":                   p.GossipTxBurst,
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s %v: must not be negative", name, v)
@@ -134,6 +148,21 @@ func (p ProtectConfig) chainBudget() netsync.Budget {
 	return b
 }
 
+// gossipBudget is what one peer may relay to us; zero fields are
+// netsync's defaults.
+func (p ProtectConfig) gossipBudget() netsync.GossipBudget {
+	g := netsync.GossipBudget{
+		BlocksPerSecond: p.GossipBlocksPerSecond,
+		BlockBurst:      p.GossipBlockBurst,
+		TxsPerSecond:    p.GossipTxsPerSecond,
+		TxBurst:         p.GossipTxBurst,
+	}
+	if d, err := time.ParseDuration(p.GossipMaxDelay); err == nil {
+		g.MaxDelay = d
+	}
+	return g
+}
+
 // swarmBudget is the swarm's per-peer control-message budget; zero fields
 // are the swarm's defaults.
 func (p ProtectConfig) swarmBudget() swarm.Budget {
@@ -174,6 +203,8 @@ type protectCollector struct {
 	provRecords, provEvicted, dhtRefused  *prometheus.Desc
 	dhtDisk, throttled, gatedBanned       *prometheus.Desc
 	swarmMsgs, swarmDelayed, swarmRefused *prometheus.Desc
+	gossipChecked, gossipShed             *prometheus.Desc
+	gossipRefused                         *prometheus.Desc
 }
 
 func newProtectCollector(n *Node) *protectCollector {
@@ -193,6 +224,12 @@ func newProtectCollector(n *Node) *protectCollector {
 			"Inbound connections dropped before the handshake: too many from an address a banned peer used.", nil, nil),
 		gatedBanned: prometheus.NewDesc("myco_conns_gated_banned_total",
 			"Connections of banned peers refused once their handshake named them (each cost a handshake).", nil, nil),
+		gossipChecked: prometheus.NewDesc("myco_gossip_checked_total",
+			"Gossiped blocks and transactions from peers passed on to validation within their relay's budget.", nil, nil),
+		gossipShed: prometheus.NewDesc("myco_gossip_shed_total",
+			"Gossiped blocks and transactions dropped unvalidated because their relay was over its gossip budget.", nil, nil),
+		gossipRefused: prometheus.NewDesc("myco_gossip_refused_total",
+			"Gossiped blocks and transactions refused, and their relay scored, because it was far over its gossip budget.", nil, nil),
 		swarmMsgs: prometheus.NewDesc("myco_swarm_control_messages_total",
 			"Swarm control messages (all but blocks) received and charged to their peer's budget.", nil, nil),
 		swarmDelayed: prometheus.NewDesc("myco_swarm_messages_delayed_total",
@@ -203,7 +240,7 @@ func newProtectCollector(n *Node) *protectCollector {
 }
 
 func (c *protectCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.banned, c.bans, c.delayed, c.refused, c.score, c.provRecords, c.provEvicted, c.dhtRefused, c.dhtDisk, c.throttled, c.gatedBanned, c.swarmMsgs, c.swarmDelayed, c.swarmRefused} {
+	for _, d := range []*prometheus.Desc{c.banned, c.bans, c.delayed, c.refused, c.score, c.provRecords, c.provEvicted, c.dhtRefused, c.dhtDisk, c.throttled, c.gatedBanned, c.swarmMsgs, c.swarmDelayed, c.swarmRefused, c.gossipChecked, c.gossipShed, c.gossipRefused} {
 		ch <- d
 	}
 }
@@ -214,6 +251,9 @@ func (c *protectCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.bans, prometheus.CounterValue, float64(st.Bans))
 	ch <- prometheus.MustNewConstMetric(c.delayed, prometheus.CounterValue, float64(st.RequestsDelayed))
 	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(st.RequestsRefused))
+	ch <- prometheus.MustNewConstMetric(c.gossipChecked, prometheus.CounterValue, float64(st.GossipChecked))
+	ch <- prometheus.MustNewConstMetric(c.gossipShed, prometheus.CounterValue, float64(st.GossipShed))
+	ch <- prometheus.MustNewConstMetric(c.gossipRefused, prometheus.CounterValue, float64(st.GossipRefused))
 	bl := c.n.netsync.Blocklist()
 	ch <- prometheus.MustNewConstMetric(c.throttled, prometheus.CounterValue, float64(bl.Throttled()))
 	ch <- prometheus.MustNewConstMetric(c.gatedBanned, prometheus.CounterValue, float64(bl.GatedBanned()))

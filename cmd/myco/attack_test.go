@@ -360,3 +360,34 @@ func TestAttackSwarmControlFlood(t *testing.T) {
 	}
 	assertBanned(t, v, a, "over its swarm message budget")
 }
+
+// A flood of transactions the victim can only ignore (each sender's nonce
+// one ahead: it may be honest) is validated within the gossip budget,
+// shed past it, and its relay banned once further over.
+func TestAttackGossipValidationFlood(t *testing.T) {
+	v := startVictim(t)
+	const window = 5 * time.Second
+	idle := idleCPU(t, v, window)
+	a, ctx := connectedAttacker(t, v, 2*time.Minute)
+	u0 := measure(v)
+	start := time.Now()
+	res := attack.FloodGappedTxs(ctx, a, v.id, ledger.NetworkDev, 200_000)
+	u1 := measure(v)
+	elapsed := time.Since(start)
+	m := scrape(t, v.repo)
+	checked, shed := metricValue(t, m, "myco_gossip_checked_total"), metricValue(t, m, "myco_gossip_shed_total")
+	t.Logf("gossip validation flood: %+v; the victim validated %.0f and shed %.0f in %s, CPU %.0f%% of one core (idle %.0f%%)",
+		res, checked, shed, elapsed.Round(time.Millisecond), 100*(u1.cpu-u0.cpu).Seconds()/elapsed.Seconds(), 100*idle)
+	report(t, fmt.Sprintf("gossip: transfers with a nonce one ahead and a signature never checked (ignored, never scored), default budget (%s; victim idle %.0f%%)", elapsed.Round(time.Millisecond), 100*idle),
+		fmt.Sprintf("%d txs", res.Published), res.BytesOut, 0, u0, u1, res.Banned)
+	if res.Banned == 0 {
+		t.Fatalf("the flooder was not banned: %+v", res)
+	}
+	// What stands for the CPU: no more validations than the default
+	// budget allows (a burst of 10,000 transactions and 50 blocks, then
+	// 1000 and 10 a second).
+	if limit := 10050 + 1010*elapsed.Seconds(); checked > limit {
+		t.Errorf("the victim validated %.0f gossiped messages in %s; the budget allows %.0f", checked, elapsed, limit)
+	}
+	assertBanned(t, v, a, "over its gossip budget")
+}

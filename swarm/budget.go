@@ -41,18 +41,11 @@ type Budget struct {
 }
 
 func (b *Budget) defaults() {
-	def := func(v *float64, d float64) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&b.MessagesPerSecond, 5000)
-	def(&b.MessageBurst, 20000)
-	def(&b.BytesPerSecond, 1<<20)
-	def(&b.ByteBurst, 4<<20)
-	if b.MaxDelay <= 0 {
-		b.MaxDelay = 5 * time.Second
-	}
+	tokenbucket.Default(&b.MessagesPerSecond, 5000)
+	tokenbucket.Default(&b.MessageBurst, 20000)
+	tokenbucket.Default(&b.BytesPerSecond, 1<<20)
+	tokenbucket.Default(&b.ByteBurst, 4<<20)
+	tokenbucket.Default(&b.MaxDelay, 5*time.Second)
 }
 
 // ErrOverBudget: a peer stayed over its control-message budget for longer

@@ -34,21 +34,14 @@ type Budget struct {
 }
 
 func (b *Budget) defaults() {
-	def := func(v *float64, d float64) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&b.RequestsPerSecond, 100)
-	def(&b.RequestBurst, 500)
-	def(&b.HeadersPerSecond, 1000)
-	def(&b.HeaderBurst, 20000)
-	def(&b.BytesPerSecond, 8<<20)
-	def(&b.ByteBurst, 64<<20)
-	def(&b.OverBudgetScore, 10)
-	if b.MaxDelay <= 0 {
-		b.MaxDelay = 5 * time.Second
-	}
+	tokenbucket.Default(&b.RequestsPerSecond, 100)
+	tokenbucket.Default(&b.RequestBurst, 500)
+	tokenbucket.Default(&b.HeadersPerSecond, 1000)
+	tokenbucket.Default(&b.HeaderBurst, 20000)
+	tokenbucket.Default(&b.BytesPerSecond, 8<<20)
+	tokenbucket.Default(&b.ByteBurst, 64<<20)
+	tokenbucket.Default(&b.OverBudgetScore, 10)
+	tokenbucket.Default(&b.MaxDelay, 5*time.Second)
 }
 
 // peerBudget is one peer's buckets.
@@ -159,18 +152,11 @@ type GossipBudget struct {
 }
 
 func (g *GossipBudget) defaults() {
-	def := func(v *float64, d float64) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&g.BlocksPerSecond, 10)
-	def(&g.BlockBurst, 50)
-	def(&g.TxsPerSecond, 1000)
-	def(&g.TxBurst, 10000)
-	if g.MaxDelay <= 0 {
-		g.MaxDelay = 5 * time.Second
-	}
+	tokenbucket.Default(&g.BlocksPerSecond, 10)
+	tokenbucket.Default(&g.BlockBurst, 50)
+	tokenbucket.Default(&g.TxsPerSecond, 1000)
+	tokenbucket.Default(&g.TxBurst, 10000)
+	tokenbucket.Default(&g.MaxDelay, 5*time.Second)
 }
 
 // gossipBudgets holds every peer's gossip buckets.

@@ -136,16 +136,21 @@ func (p ProtectConfig) chainBudget() netsync.Budget {
 		HeadersPerSecond:  p.ChainHeadersPerMinute / 60,
 		HeaderBurst:       p.ChainHeaderBurst,
 	}
-	if n, err := ParseSize(p.ChainBytesPerSecond); err == nil {
-		b.BytesPerSecond = float64(n)
-	}
-	if n, err := ParseSize(p.ChainByteBurst); err == nil {
-		b.ByteBurst = float64(n)
-	}
-	if d, err := time.ParseDuration(p.ChainMaxDelay); err == nil {
-		b.MaxDelay = d
-	}
+	b.BytesPerSecond, b.ByteBurst, b.MaxDelay = bytesAndDelay(p.ChainBytesPerSecond, p.ChainByteBurst, p.ChainMaxDelay)
 	return b
+}
+
+// bytesAndDelay parses a budget's byte rate, byte burst and delay
+// (validate has checked them); one left out is zero, its default.
+func bytesAndDelay(rate, burst, delay string) (r, b float64, d time.Duration) {
+	if n, err := ParseSize(rate); err == nil {
+		r = float64(n)
+	}
+	if n, err := ParseSize(burst); err == nil {
+		b = float64(n)
+	}
+	d, _ = time.ParseDuration(delay)
+	return r, b, d
 }
 
 // gossipBudget is what one peer may relay to us; zero fields are
@@ -157,9 +162,7 @@ func (p ProtectConfig) gossipBudget() netsync.GossipBudget {
 		TxsPerSecond:    p.GossipTxsPerSecond,
 		TxBurst:         p.GossipTxBurst,
 	}
-	if d, err := time.ParseDuration(p.GossipMaxDelay); err == nil {
-		g.MaxDelay = d
-	}
+	g.MaxDelay, _ = time.ParseDuration(p.GossipMaxDelay) // validate has checked it
 	return g
 }
 
@@ -167,15 +170,7 @@ func (p ProtectConfig) gossipBudget() netsync.GossipBudget {
 // are the swarm's defaults.
 func (p ProtectConfig) swarmBudget() swarm.Budget {
 	b := swarm.Budget{MessagesPerSecond: p.SwarmMessagesPerSecond, MessageBurst: p.SwarmMessageBurst}
-	if n, err := ParseSize(p.SwarmBytesPerSecond); err == nil {
-		b.BytesPerSecond = float64(n)
-	}
-	if n, err := ParseSize(p.SwarmByteBurst); err == nil {
-		b.ByteBurst = float64(n)
-	}
-	if d, err := time.ParseDuration(p.SwarmMaxDelay); err == nil {
-		b.MaxDelay = d
-	}
+	b.BytesPerSecond, b.ByteBurst, b.MaxDelay = bytesAndDelay(p.SwarmBytesPerSecond, p.SwarmByteBurst, p.SwarmMaxDelay)
 	return b
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseSize(t *testing.T) {
@@ -73,6 +74,11 @@ func TestConfigValidateNamesTheBadField(t *testing.T) {
 		{"ban duration", func(c *Config) { c.Protect.BanDuration = "forever" }, "ban_duration"},
 		{"chain requests", func(c *Config) { c.Protect.ChainRequestsPerSecond = -1 }, "chain_requests_per_second"},
 		{"chain bytes", func(c *Config) { c.Protect.ChainBytesPerSecond = "lots" }, "chain_bytes_per_second"},
+		{"swarm messages", func(c *Config) { c.Protect.SwarmMessagesPerSecond = -1 }, "swarm_messages_per_second"},
+		{"swarm bytes", func(c *Config) { c.Protect.SwarmByteBurst = "lots" }, "swarm_byte_burst"},
+		{"swarm delay", func(c *Config) { c.Protect.SwarmMaxDelay = "soon" }, "swarm_max_delay"},
+		{"gossip txs", func(c *Config) { c.Protect.GossipTxBurst = -5 }, "gossip_tx_burst"},
+		{"gossip delay", func(c *Config) { c.Protect.GossipMaxDelay = "-1s" }, "gossip_max_delay"},
 	}
 	for _, tc := range cases {
 		c := DefaultConfig("dev")
@@ -250,4 +256,18 @@ func FuzzLoadConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The protect section's swarm and gossip knobs reach the budgets, sizes
+// and durations parsed; what is left out stays zero (the default).
+func TestProtectBudgets(t *testing.T) {
+	p := ProtectConfig{SwarmMessagesPerSecond: 7, SwarmBytesPerSecond: "2M", SwarmMaxDelay: "3s", GossipTxsPerSecond: 9, GossipMaxDelay: "2s"}
+	sb := p.swarmBudget()
+	if sb.MessagesPerSecond != 7 || sb.BytesPerSecond != 2<<20 || sb.ByteBurst != 0 || sb.MaxDelay != 3*time.Second {
+		t.Errorf("swarm budget %+v", sb)
+	}
+	gb := p.gossipBudget()
+	if gb.TxsPerSecond != 9 || gb.BlocksPerSecond != 0 || gb.MaxDelay != 2*time.Second {
+		t.Errorf("gossip budget %+v", gb)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -22,6 +21,8 @@ import (
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/myco-p2p/myco/ledger/netsync"
 )
 
 // userAgent is what identify tells other peers about us.
@@ -55,7 +56,7 @@ const hopProtocol = protocol.ID("/libp2p/circuit/relay/0.2.0/hop")
 // UPnP/NAT-PMP port mapping. The relay service is started beside it
 // (relay.go).
 // Metrics go to reg.
-func newHost(sk crypto.PrivKey, hc hostConfig, reg prometheus.Registerer, gater connmgr.ConnectionGater) (host.Host, error) {
+func newHost(sk crypto.PrivKey, hc hostConfig, reg prometheus.Registerer, gater *netsync.Blocklist) (host.Host, error) {
 	lim := hc.Limits
 	mem, err := ParseSize(lim.MaxMemory)
 	if err != nil {
@@ -98,7 +99,9 @@ func newHost(sk crypto.PrivKey, hc hostConfig, reg prometheus.Registerer, gater 
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ResourceManager(rm),
+		// The gater throttles a banned peer's address before the QUIC
+		// handshake through the resource manager (see Blocklist).
+		libp2p.ResourceManager(gater.ResourceManager(rm)),
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(gater),
 		libp2p.PrometheusRegisterer(reg),

@@ -257,6 +257,14 @@ func New(repo *Repo, opts Options) (_ *Node, err error) {
 		// A session may go through a relay that carries data once no
 		// direct connection came.
 		RelayedData: func(p peer.ID) bool { return carriesData(h, p) },
+		Budget:      cfg.Protect.swarmBudget(),
+		// A peer reset for staying over its message budget counts
+		// towards the one ban netsync keeps.
+		OnOverBudget: func(p peer.ID) {
+			if ns := chainSvc.Load(); ns != nil {
+				ns.Penalize(p, overBudgetScore, "over its swarm message budget")
+			}
+		},
 		OnBroken: func(root cid.Cid, err error) {
 			if n := self.Load(); n != nil {
 				n.onBroken(root, err)
@@ -277,6 +285,7 @@ func New(repo *Repo, opts Options) (_ *Node, err error) {
 		BanThreshold: cfg.Protect.BanThreshold,
 		BanDuration:  banDuration,
 		Budget:       cfg.Protect.chainBudget(),
+		GossipBudget: cfg.Protect.gossipBudget(),
 		// A peer's share of the mempool.
 		MaxPeerMempoolTxs: cfg.Protect.MempoolMaxPerPeer,
 	})

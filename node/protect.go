@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/myco-p2p/myco/ledger/netsync"
+	"github.com/myco-p2p/myco/swarm"
 )
 
 // ProtectConfig bounds what one peer may ask of this node: the "protect"
@@ -45,6 +46,27 @@ type ProtectConfig struct {
 	DHTWritesPerSecond           float64 `json:"dht_writes_per_second,omitempty"`
 	DHTWriteBurst                float64 `json:"dht_write_burst,omitempty"`
 
+	// Swarm (/myco/swarm/1.0.0) control messages (every message but a
+	// block), per peer over all its sessions: messages a second and their
+	// burst [5000, 20000]; their bytes a second and burst (sizes with
+	// k/M/G) [1M, 4M]; how long a peer may stay over budget, its messages
+	// held back, before its session stream is reset (Go duration) [5s].
+	SwarmMessagesPerSecond float64 `json:"swarm_messages_per_second,omitempty"`
+	SwarmMessageBurst      float64 `json:"swarm_message_burst,omitempty"`
+	SwarmBytesPerSecond    string  `json:"swarm_bytes_per_second,omitempty"`
+	SwarmByteBurst         string  `json:"swarm_byte_burst,omitempty"`
+	SwarmMaxDelay          string  `json:"swarm_max_delay,omitempty"`
+
+	// Gossip: blocks and transactions one peer may relay to us a second,
+	// and their bursts [10, 50; 1000, 10000]; past them what it relays is
+	// dropped unvalidated, and once it is further in debt than
+	// gossip_max_delay of its rate (Go duration) [5s] refused and scored.
+	GossipBlocksPerSecond float64 `json:"gossip_blocks_per_second,omitempty"`
+	GossipBlockBurst      float64 `json:"gossip_block_burst,omitempty"`
+	GossipTxsPerSecond    float64 `json:"gossip_txs_per_second,omitempty"`
+	GossipTxBurst         float64 `json:"gossip_tx_burst,omitempty"`
+	GossipMaxDelay        string  `json:"gossip_max_delay,omitempty"`
+
 	// MempoolMaxPerPeer bounds the pending transactions first relayed by
 	// one peer [1000]; past it the peer's transactions are ignored.
 	MempoolMaxPerPeer int `json:"mempool_max_per_peer,omitempty"`
@@ -56,7 +78,7 @@ const overBudgetScore = 10
 
 // validate checks every field and says which one is wrong.
 func (p ProtectConfig) validate() error {
-	for name, d := range map[string]string{"ban_duration": p.BanDuration, "chain_max_delay": p.ChainMaxDelay} {
+	for name, d := range map[string]string{"ban_duration": p.BanDuration, "chain_max_delay": p.ChainMaxDelay, "swarm_max_delay": p.SwarmMaxDelay, "gossip_max_delay": p.GossipMaxDelay} {
 		if d == "" {
 			continue
 		}
@@ -75,12 +97,21 @@ func (p ProtectConfig) validate() error {
 		"dht_max_provider_records":          float64(p.DHTMaxProviderRecords),
 		"dht_max_provider_records_per_peer": float64(p.DHTMaxProviderRecordsPerPeer),
 		"mempool_max_per_peer":              float64(p.MempoolMaxPerPeer),
+		"swarm_messages_per_second":         p.SwarmMessagesPerSecond,
+		"swarm_message_burst":               p.SwarmMessageBurst,
+		"gossip_blocks_per_second":          p.GossipBlocksPerSecond,
+		"gossip_block_burst":                p.GossipBlockBurst,
+		"gossip_txs_per_second":             p.GossipTxsPerSecond,
+		"gossip_tx_burst":                   p.GossipTxBurst,
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s %v: must not be negative", name, v)
 		}
 	}
-	for name, s := range map[string]string{"chain_bytes_per_second": p.ChainBytesPerSecond, "chain_byte_burst": p.ChainByteBurst} {
+	for name, s := range map[string]string{
+		"chain_bytes_per_second": p.ChainBytesPerSecond, "chain_byte_burst": p.ChainByteBurst,
+		"swarm_bytes_per_second": p.SwarmBytesPerSecond, "swarm_byte_burst": p.SwarmByteBurst,
+	} {
 		if _, err := ParseSize(s); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -105,15 +136,41 @@ func (p ProtectConfig) chainBudget() netsync.Budget {
 		HeadersPerSecond:  p.ChainHeadersPerMinute / 60,
 		HeaderBurst:       p.ChainHeaderBurst,
 	}
-	if n, err := ParseSize(p.ChainBytesPerSecond); err == nil {
-		b.BytesPerSecond = float64(n)
+	b.BytesPerSecond, b.ByteBurst, b.MaxDelay = bytesAndDelay(p.ChainBytesPerSecond, p.ChainByteBurst, p.ChainMaxDelay)
+	return b
+}
+
+// bytesAndDelay parses a budget's byte rate, byte burst and delay
+// (validate has checked them); one left out is zero, its default.
+func bytesAndDelay(rate, burst, delay string) (r, b float64, d time.Duration) {
+	if n, err := ParseSize(rate); err == nil {
+		r = float64(n)
 	}
-	if n, err := ParseSize(p.ChainByteBurst); err == nil {
-		b.ByteBurst = float64(n)
+	if n, err := ParseSize(burst); err == nil {
+		b = float64(n)
 	}
-	if d, err := time.ParseDuration(p.ChainMaxDelay); err == nil {
-		b.MaxDelay = d
+	d, _ = time.ParseDuration(delay)
+	return r, b, d
+}
+
+// gossipBudget is what one peer may relay to us; zero fields are
+// netsync's defaults.
+func (p ProtectConfig) gossipBudget() netsync.GossipBudget {
+	g := netsync.GossipBudget{
+		BlocksPerSecond: p.GossipBlocksPerSecond,
+		BlockBurst:      p.GossipBlockBurst,
+		TxsPerSecond:    p.GossipTxsPerSecond,
+		TxBurst:         p.GossipTxBurst,
 	}
+	g.MaxDelay, _ = time.ParseDuration(p.GossipMaxDelay) // validate has checked it
+	return g
+}
+
+// swarmBudget is the swarm's per-peer control-message budget; zero fields
+// are the swarm's defaults.
+func (p ProtectConfig) swarmBudget() swarm.Budget {
+	b := swarm.Budget{MessagesPerSecond: p.SwarmMessagesPerSecond, MessageBurst: p.SwarmMessageBurst}
+	b.BytesPerSecond, b.ByteBurst, b.MaxDelay = bytesAndDelay(p.SwarmBytesPerSecond, p.SwarmByteBurst, p.SwarmMaxDelay)
 	return b
 }
 
@@ -139,7 +196,10 @@ type protectCollector struct {
 	n                                     *Node
 	banned, bans, delayed, refused, score *prometheus.Desc
 	provRecords, provEvicted, dhtRefused  *prometheus.Desc
-	dhtDisk, throttled                    *prometheus.Desc
+	dhtDisk, throttled, gatedBanned       *prometheus.Desc
+	swarmMsgs, swarmDelayed, swarmRefused *prometheus.Desc
+	gossipChecked, gossipShed             *prometheus.Desc
+	gossipRefused                         *prometheus.Desc
 }
 
 func newProtectCollector(n *Node) *protectCollector {
@@ -157,11 +217,25 @@ func newProtectCollector(n *Node) *protectCollector {
 		dhtDisk:     prometheus.NewDesc("myco_dht_disk_bytes", "Size of the DHT's datastore on disk.", nil, nil),
 		throttled: prometheus.NewDesc("myco_conns_throttled_total",
 			"Inbound connections dropped before the handshake: too many from an address a banned peer used.", nil, nil),
+		gatedBanned: prometheus.NewDesc("myco_conns_gated_banned_total",
+			"Connections of banned peers refused once their handshake named them (each cost a handshake).", nil, nil),
+		gossipChecked: prometheus.NewDesc("myco_gossip_checked_total",
+			"Gossiped blocks and transactions from peers passed on to validation within their relay's budget.", nil, nil),
+		gossipShed: prometheus.NewDesc("myco_gossip_shed_total",
+			"Gossiped blocks and transactions dropped unvalidated because their relay was over its gossip budget.", nil, nil),
+		gossipRefused: prometheus.NewDesc("myco_gossip_refused_total",
+			"Gossiped blocks and transactions refused, and their relay scored, because it was far over its gossip budget.", nil, nil),
+		swarmMsgs: prometheus.NewDesc("myco_swarm_control_messages_total",
+			"Swarm control messages (all but blocks) received and charged to their peer's budget.", nil, nil),
+		swarmDelayed: prometheus.NewDesc("myco_swarm_messages_delayed_total",
+			"Swarm control messages handled late because their peer was over its budget.", nil, nil),
+		swarmRefused: prometheus.NewDesc("myco_swarm_messages_refused_total",
+			"Swarm control messages refused (the session stream reset) because their peer stayed over its budget.", nil, nil),
 	}
 }
 
 func (c *protectCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.banned, c.bans, c.delayed, c.refused, c.score, c.provRecords, c.provEvicted, c.dhtRefused, c.dhtDisk, c.throttled} {
+	for _, d := range []*prometheus.Desc{c.banned, c.bans, c.delayed, c.refused, c.score, c.provRecords, c.provEvicted, c.dhtRefused, c.dhtDisk, c.throttled, c.gatedBanned, c.swarmMsgs, c.swarmDelayed, c.swarmRefused, c.gossipChecked, c.gossipShed, c.gossipRefused} {
 		ch <- d
 	}
 }
@@ -172,7 +246,16 @@ func (c *protectCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.bans, prometheus.CounterValue, float64(st.Bans))
 	ch <- prometheus.MustNewConstMetric(c.delayed, prometheus.CounterValue, float64(st.RequestsDelayed))
 	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(st.RequestsRefused))
-	ch <- prometheus.MustNewConstMetric(c.throttled, prometheus.CounterValue, float64(c.n.netsync.Blocklist().Throttled()))
+	ch <- prometheus.MustNewConstMetric(c.gossipChecked, prometheus.CounterValue, float64(st.GossipChecked))
+	ch <- prometheus.MustNewConstMetric(c.gossipShed, prometheus.CounterValue, float64(st.GossipShed))
+	ch <- prometheus.MustNewConstMetric(c.gossipRefused, prometheus.CounterValue, float64(st.GossipRefused))
+	bl := c.n.netsync.Blocklist()
+	ch <- prometheus.MustNewConstMetric(c.throttled, prometheus.CounterValue, float64(bl.Throttled()))
+	ch <- prometheus.MustNewConstMetric(c.gatedBanned, prometheus.CounterValue, float64(bl.GatedBanned()))
+	sb := c.n.swarm.BudgetStats()
+	ch <- prometheus.MustNewConstMetric(c.swarmMsgs, prometheus.CounterValue, float64(sb.Messages))
+	ch <- prometheus.MustNewConstMetric(c.swarmDelayed, prometheus.CounterValue, float64(sb.Delayed))
+	ch <- prometheus.MustNewConstMetric(c.swarmRefused, prometheus.CounterValue, float64(sb.Refused))
 	ps := c.n.dht.ProviderStore()
 	ch <- prometheus.MustNewConstMetric(c.provRecords, prometheus.GaugeValue, float64(ps.Records))
 	ch <- prometheus.MustNewConstMetric(c.provEvicted, prometheus.CounterValue, float64(ps.Evicted))

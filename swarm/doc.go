@@ -261,6 +261,21 @@
 //     peer may queue at most 64 requests (more are rejected as overloaded)
 //     and 65536 control messages (more and it is dropped).
 //
+// # Message budget
+//
+// Every control message (all but blocks, which the download limiter and
+// their CIDs govern) is charged to its peer's Budget before it is handled:
+// token buckets of messages and of bytes per peer, over all its sessions,
+// on the service's clock. Within them a message is handled at once; once a
+// peer is in debt its reader waits for the tokens (the stream is not read
+// meanwhile, so flow control stalls the sender), and the peer counts as
+// over budget until its buckets are half full again. A message that finds
+// its peer over budget for longer than MaxDelay and still in debt ends the
+// session stream with ErrOverBudget and is reported to
+// Config.OnOverBudget (the node scores it through netsync, so a flood
+// that keeps reconnecting is banned). The defaults are about ten times
+// what an honest fetch at full speed sends (one request per leaf).
+//
 // # Accounting
 //
 // Service.Stats lists every peer exchanged with since the service started,

@@ -182,6 +182,11 @@ func (pc *peerConn) readLoop() error {
 			}
 			continue
 		}
+		// A control message is charged to its peer's budget before it
+		// is handled (budget.go).
+		if err := s.svc.admitMessage(pc.ctx, pc.id, 1+m.payloadLen()); err != nil {
+			return err
+		}
 		s.stepFrom(pc, evMessage{id: pc.id, msg: m, now: s.svc.now()})
 	}
 }

@@ -115,6 +115,12 @@ type Config struct {
 	// within directWait (the hole punch failed); over any other limited
 	// connection it waits for a direct one. Nil means never.
 	RelayedData func(peer.ID) bool
+	// Budget bounds the control messages one peer may send us
+	// (budget.go); OnOverBudget, if set, is told of a peer whose session
+	// stream was reset for staying over it (the node scores it).
+	Budget       Budget
+	OnOverBudget func(peer.ID)
+
 	// OnBroken is called once per root, on a goroutine of its own, when
 	// one of its blocks cannot be served because the file it refers to
 	// changed or vanished; the service has stopped serving the root and
@@ -194,6 +200,8 @@ type Service struct {
 	acct  *Accounting
 	// leafBufs bounds the received leaves waiting for the disk.
 	leafBufs *leafBufs
+	// budget holds each peer's control-message buckets.
+	budget *budgets
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -273,6 +281,7 @@ func New(h host.Host, store *chunker.Store, cfg Config) (*Service, error) {
 		down:     NewLimiter(cfg.MaxDownload, now, cfg.Clock),
 		acct:     NewAccounting(0, now),
 		leafBufs: newLeafBufs(storeSlots),
+		budget:   newBudgets(cfg.Budget),
 		ctx:      ctx,
 		cancel:   cancel,
 		sessions: make(map[cid.Cid]*session),
@@ -372,6 +381,7 @@ func (s *Service) tickLoop(ticks <-chan time.Time) {
 		}
 		s.banMu.Unlock()
 		s.acct.Prune(now, accountIdle, maxAccounts)
+		s.budget.sweep(now)
 		for _, sess := range s.sessionList() {
 			sess.tick(now)
 		}
@@ -657,6 +667,9 @@ func (s *Service) handleStream(st network.Stream) {
 	st.SetDeadline(time.Now().Add(s.cfg.StreamTimeout))
 	r := NewReader(st, MaxMessageSize)
 	hs, err := readHandshake(r)
+	if err == nil {
+		err = s.admitMessage(s.ctx, remote, 1+hs.payloadLen())
+	}
 	if err != nil {
 		s.log.Debug("bad handshake", "peer", remote, "err", err)
 		st.Reset()

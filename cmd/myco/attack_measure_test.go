@@ -25,18 +25,11 @@ const clockTicks = 100
 func measure(v *victim) usage {
 	var u usage
 	pid := v.d.cmd.Process.Pid
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
+	cpu, ok := processCPU(pid)
+	if !ok {
 		return u
 	}
-	// The command name may hold spaces: fields count from after its ")".
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	if len(f) < 13 {
-		return u
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	u.cpu = time.Duration(ut+st) * time.Second / clockTicks
+	u.cpu = cpu
 	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, l := range strings.Split(string(status), "\n") {
 		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
@@ -54,6 +47,22 @@ func measure(v *victim) usage {
 	})
 	u.ok = true
 	return u
+}
+
+// processCPU is the user + system time process pid has spent so far.
+func processCPU(pid int) (time.Duration, bool) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name may hold spaces: fields count from after its ")".
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / clockTicks, true
 }
 
 // report logs one row of the attack table that testnet/bench.sh prints:
@@ -80,4 +89,29 @@ func banText(d time.Duration) string {
 		return "not banned"
 	}
 	return d.Round(time.Millisecond).String()
+}
+
+// idleCPU is the share of one core the victim spends over window while
+// nobody asks it anything: the baseline an attack's cost is read against.
+func idleCPU(t *testing.T, v *victim, window time.Duration) float64 {
+	t.Helper()
+	before := measure(v)
+	<-time.After(window) // a measurement window, not a wait for an event
+	return (measure(v).cpu - before.cpu).Seconds() / window.Seconds()
+}
+
+// metricValue reads an unlabelled metric from a /metrics scrape.
+func metricValue(t *testing.T, metrics, name string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(metrics, "\n") {
+		if rest, ok := strings.CutPrefix(l, name+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", name, err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("no metric %s in the scrape", name)
+	return 0
 }

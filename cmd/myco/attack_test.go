@@ -2,17 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/myco-p2p/myco/internal/attack"
 	"github.com/myco-p2p/myco/ledger"
+	"github.com/myco-p2p/myco/ledger/netsync"
 	"github.com/myco-p2p/myco/node"
 )
 
@@ -144,17 +148,27 @@ func TestAttackSyncFloodBanned(t *testing.T) {
 	}
 	waitHeight(t, v.repo, height)
 
-	// The attacker floods for 5 s, reconnecting and flooding again
-	// whenever it is dropped.
-	a := newAttacker(t)
+	// The victim's idle CPU over a window, then the same window with the
+	// attacker flooding, reconnecting and flooding again whenever it is
+	// dropped; the difference is what the flood cost.
 	const window = 5 * time.Second
+	idle := idleCPU(t, v, window)
+	a := newAttacker(t)
 	before := measure(v)
+	// The attacker's side: this test process, which also holds the
+	// source's host (idle by then).
+	self0, _ := processCPU(os.Getpid())
+	start := time.Now()
 	res, reconnects := attack.PersistHeaders(ctx, a, v.addr, ledger.NetworkDev, 50, window)
 	after := measure(v)
-	t.Logf("sync flood: %+v, %d reconnects; victim CPU over the %s: %.0f%% of one core", res, reconnects, window,
-		100*(after.cpu-before.cpu).Seconds()/window.Seconds())
-	report(t, "chain sync flood, 50 streams of get-headers from genesis (700 headers), 5 s",
-		fmt.Sprintf("%d requests, %d reconnects", res.Requests, reconnects), res.BytesOut, res.BytesIn, before, after, res.Banned)
+	self1, _ := processCPU(os.Getpid())
+	m := scrape(t, v.repo)
+	elapsed := time.Since(start)
+	gated, throttled := metricValue(t, m, "myco_conns_gated_banned_total"), metricValue(t, m, "myco_conns_throttled_total")
+	t.Logf("sync flood: %+v, %d reconnects (%.0f throttled before the handshake, %.0f refused after it); victim CPU over the %s: %.0f%% of one core, idle %.0f%%; attacker CPU %.0f%%",
+		res, reconnects, throttled, gated, window, 100*(after.cpu-before.cpu).Seconds()/window.Seconds(), 100*idle, 100*(self1-self0).Seconds()/window.Seconds())
+	report(t, fmt.Sprintf("chain sync flood, 50 streams of get-headers from genesis (700 headers), then redialling TCP+QUIC, 5 s (victim idle %.0f%%)", 100*idle),
+		fmt.Sprintf("%d requests, %d reconnects, %.2f CPU-s", res.Requests, reconnects, (self1-self0).Seconds()), res.BytesOut, res.BytesIn, before, after, res.Banned)
 	if res.Banned == 0 {
 		t.Fatalf("the flooder was not banned: %+v", res)
 	}
@@ -163,6 +177,15 @@ func TestAttackSyncFloodBanned(t *testing.T) {
 	maxHeaders := 20000 + 1000*window.Seconds()
 	if got := float64(res.BytesIn) / float64(4+3+ledger.HeaderSize*height) * height; got > maxHeaders {
 		t.Errorf("the victim sent %d bytes (%.0f headers) in %s; the budget allows %.0f", res.BytesIn, got, window, maxHeaders)
+	}
+	// What stands for the CPU: once banned, the attacker's redials reach
+	// a handshake (TCP or QUIC) only at the banned address's accept rate;
+	// every other attempt is dropped before any cryptography.
+	if maxHandshakes := netsync.BannedAcceptBurst + netsync.BannedAcceptRate*elapsed.Seconds(); gated > maxHandshakes {
+		t.Errorf("%.0f handshakes of the banned attacker in %s; the throttle allows %.0f", gated, elapsed, maxHandshakes)
+	}
+	if reconnects > 100 && throttled == 0 {
+		t.Errorf("%d reconnects and none throttled", reconnects)
 	}
 	assertBanned(t, v, a, "over its chain request budget")
 }
@@ -295,4 +318,97 @@ func TestAttackUnfundedTxFlood(t *testing.T) {
 		t.Fatalf("the flooder was not banned: %+v", res)
 	}
 	assertBanned(t, v, a, "cannot pay")
+}
+
+// A flood of swarm control messages (interested and not-interested in
+// turn, on a session of a root the victim shares) is read at the budget's
+// pace, then refused, and its sender banned.
+func TestAttackSwarmControlFlood(t *testing.T) {
+	v := startVictim(t)
+	src := filepath.Join(t.TempDir(), "shared.bin")
+	data := make([]byte, 8<<20)
+	rand.Read(data)
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := myco(t, v.repo, "share", src)
+	if r.code != 0 {
+		t.Fatalf("share: exit %d: %s", r.code, r.stderr)
+	}
+	root, err := cid.Decode(strings.TrimSpace(r.stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const window = 5 * time.Second
+	idle := idleCPU(t, v, window)
+	a, ctx := connectedAttacker(t, v, 2*time.Minute)
+	u0 := measure(v)
+	start := time.Now()
+	res := attack.FloodSwarmControl(ctx, a, v.id, root)
+	u1 := measure(v)
+	elapsed := time.Since(start)
+	m := scrape(t, v.repo)
+	handled := metricValue(t, m, "myco_swarm_control_messages_total") - metricValue(t, m, "myco_swarm_messages_refused_total")
+	t.Logf("swarm control flood: %+v; the victim handled %.0f messages in %s, CPU %.0f%% of one core (idle %.0f%%)",
+		res, handled, elapsed.Round(time.Millisecond), 100*(u1.cpu-u0.cpu).Seconds()/elapsed.Seconds(), 100*idle)
+	report(t, fmt.Sprintf("swarm: interested/not-interested flood on one session, default budget (%s; victim idle %.0f%%)", elapsed.Round(time.Millisecond), 100*idle),
+		fmt.Sprintf("%d messages, %d streams", res.Messages, res.Streams), res.BytesOut, res.BytesIn, u0, u1, res.Banned)
+	if res.Banned == 0 {
+		t.Fatalf("the flooder was not banned: %+v", res)
+	}
+	// What stands for the CPU: the victim handles no more than the
+	// default budget allows over the attack (a burst of 20,000, then
+	// 5000 a second).
+	if limit := 20000 + 5000*elapsed.Seconds(); handled > limit {
+		t.Errorf("the victim handled %.0f control messages in %s; the budget allows %.0f", handled, elapsed, limit)
+	}
+	assertBanned(t, v, a, "over its swarm message budget")
+}
+
+// A flood of transactions the victim can only ignore (each sender's nonce
+// one ahead: it may be honest) is validated within the gossip budget,
+// shed past it, and its relay banned once further over. The budget is a
+// tenth of the default (100 a second, burst 1000) so that the attacker,
+// which publishes through a stock pubsub and may manage only a few hundred
+// a second on a busy machine, is always over it.
+func TestAttackGossipValidationFlood(t *testing.T) {
+	repo := initRepo(t)
+	cfg, err := node.LoadConfig(filepath.Join(repo, node.ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rate, burst = 100, 1000
+	cfg.Protect.GossipTxsPerSecond, cfg.Protect.GossipTxBurst = rate, burst
+	if err := cfg.Save(filepath.Join(repo, node.ConfigFile)); err != nil {
+		t.Fatal(err)
+	}
+	v := startVictimOn(t, repo)
+	const window = 5 * time.Second
+	idle := idleCPU(t, v, window)
+	a, ctx := connectedAttacker(t, v, 2*time.Minute)
+	u0 := measure(v)
+	start := time.Now()
+	res := attack.FloodGappedTxs(ctx, a, v.id, ledger.NetworkDev, 200_000)
+	u1 := measure(v)
+	elapsed := time.Since(start)
+	m := scrape(t, v.repo)
+	checked, shed := metricValue(t, m, "myco_gossip_checked_total"), metricValue(t, m, "myco_gossip_shed_total")
+	t.Logf("gossip validation flood: %+v; the victim validated %.0f and shed %.0f in %s, CPU %.0f%% of one core (idle %.0f%%)",
+		res, checked, shed, elapsed.Round(time.Millisecond), 100*(u1.cpu-u0.cpu).Seconds()/elapsed.Seconds(), 100*idle)
+	report(t, fmt.Sprintf("gossip: transfers with a nonce one ahead and a signature never checked (ignored, never scored), budget %d/s burst %d (%s; victim idle %.0f%%)",
+		rate, burst, elapsed.Round(time.Millisecond), 100*idle),
+		fmt.Sprintf("%d txs", res.Published), res.BytesOut, 0, u0, u1, res.Banned)
+	if res.Banned == 0 {
+		t.Fatalf("the flooder was not banned: %+v", res)
+	}
+	// What stands for the CPU: no more validations than the budget
+	// allows (its burst and 50 blocks, then its rate and 10 blocks a
+	// second), and 5 s of the rate shed before the first refusal.
+	if limit := burst + 50 + (rate+10)*elapsed.Seconds(); checked > limit {
+		t.Errorf("the victim validated %.0f gossiped messages in %s; the budget allows %.0f", checked, elapsed, limit)
+	}
+	if shed < 5*rate {
+		t.Errorf("%.0f messages shed; want the 5 s of debt, %d, before any refusal", shed, 5*rate)
+	}
+	assertBanned(t, v, a, "over its gossip budget")
 }

@@ -2,6 +2,7 @@ package attack
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -31,6 +32,23 @@ type TxFlood struct {
 // until target drops the connection or ctx ends. Signing is the
 // attacker's cost: the keys are cheap, the signatures real.
 func FloodUnfundedTxs(ctx context.Context, h host.Host, target peer.ID, n ledger.Network, max int) TxFlood {
+	return floodTxs(ctx, h, target, n, max, 0)
+}
+
+// FloodGappedTxs publishes transfers whose nonce is one past their
+// sender's next: a victim cannot tell one from an honest sender's whose
+// previous transaction has not reached it yet, so it ignores each without
+// scoring its relay, but spends a validation on it. The attacker signs
+// one and sends it with a different signature each time (the last bytes
+// count), since a victim that stops at the nonce never checks it: the
+// flood costs the attacker no signing at all.
+func FloodGappedTxs(ctx context.Context, h host.Host, target peer.ID, n ledger.Network, max int) TxFlood {
+	return floodTxs(ctx, h, target, n, max, 1)
+}
+
+// floodTxs publishes transfers of nonce nonce: from a fresh key each when
+// nonce is 0, else one signed transfer with its signature altered.
+func floodTxs(ctx context.Context, h host.Host, target peer.ID, n ledger.Network, max int, nonce uint64) TxFlood {
 	var res TxFlood
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -58,13 +76,19 @@ func FloodUnfundedTxs(ctx context.Context, h host.Host, target peer.ID, n ledger
 	g := ledgertest.New(n.Params(), 0)
 	to := ledgertest.Addr(ledgertest.DeterministicKey(1))
 	start := time.Now()
+	gapped := g.Transfer(ledgertest.DeterministicKey(999_999), to, ledger.Coin, 1000, nonce)
 	for i := range max {
 		if h.Network().Connectedness(target) != network.Connected {
 			res.Banned = time.Since(start)
 			return res
 		}
-		tx := g.Transfer(ledgertest.DeterministicKey(1_000_000+i), to, ledger.Coin, 1000, 0)
-		data := tx.Encode()
+		var data []byte
+		if nonce == 0 {
+			data = g.Transfer(ledgertest.DeterministicKey(1_000_000+i), to, ledger.Coin, 1000, 0).Encode()
+		} else {
+			binary.BigEndian.PutUint64(gapped.Sig[len(gapped.Sig)-8:], uint64(i))
+			data = gapped.Encode()
+		}
 		if err := topic.Publish(ctx, data); err != nil {
 			res.Err = err
 			return res

@@ -70,3 +70,11 @@ func Judge(wait, maxDelay time.Duration) Verdict {
 		return Refuse
 	}
 }
+
+// Default sets a zero or negative rate, burst or delay to d: a budget's
+// fields that a config leaves out take their defaults.
+func Default[T float64 | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}

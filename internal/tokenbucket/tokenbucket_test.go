@@ -41,3 +41,13 @@ func TestJudge(t *testing.T) {
 		}
 	}
 }
+
+func TestDefault(t *testing.T) {
+	rate, burst, delay := 0.0, 7.0, -time.Second
+	Default(&rate, 100)
+	Default(&burst, 500)
+	Default(&delay, 5*time.Second)
+	if rate != 100 || burst != 7 || delay != 5*time.Second {
+		t.Fatalf("rate %v, burst %v, delay %v; want 100, 7 (given), 5s", rate, burst, delay)
+	}
+}

@@ -1,9 +1,11 @@
 package netsync
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/control"
@@ -29,6 +31,13 @@ type Blocklist struct {
 	// ban ends, and a bucket of accepts for each (see InterceptAccept).
 	ips       map[string]*ipBan
 	throttled uint64
+	// gatedBanned counts the connections of banned peers refused once
+	// their handshake told us who they were: each cost us a handshake.
+	gatedBanned uint64
+	// quicEarly is set once ResourceManager wraps the host's resource
+	// manager: QUIC connections are then throttled before their handshake
+	// and InterceptAccept lets them through.
+	quicEarly atomic.Bool
 }
 
 // ipBan throttles inbound connections from an address a banned peer used.
@@ -37,13 +46,13 @@ type ipBan struct {
 	accept tokenbucket.Bucket
 }
 
-// While an address is marked, it may open acceptRate new connections a
-// second (burst acceptBurst) before the handshake; more are dropped
+// While an address is marked, it may open BannedAcceptRate new connections
+// a second (burst BannedAcceptBurst) before the handshake; more are dropped
 // before any cryptography. Peers that share the address (a NAT, a
 // loopback testnet) still connect, only not in a flood.
 const (
-	acceptRate  = 2
-	acceptBurst = 5
+	BannedAcceptRate  = 2
+	BannedAcceptBurst = 5
 )
 
 // Ban is one banned peer.
@@ -180,29 +189,78 @@ func (b *Blocklist) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return !
 // known before the handshake, so an inbound connection gets that far,
 // except from an address a banned peer used: from there only a few a
 // second do, so a banned peer reconnecting in a loop costs us no more
-// than a few handshakes a second.
+// than a few handshakes a second. go-libp2p calls it before the handshake
+// for TCP but after it for QUIC; QUIC is throttled before its handshake
+// by the resource manager ResourceManager returns, once that is in place.
 func (b *Blocklist) InterceptAccept(c network.ConnMultiaddrs) bool {
-	ip, err := manet.ToIP(c.RemoteMultiaddr())
+	if b.quicEarly.Load() && isQUIC(c.RemoteMultiaddr()) {
+		return true
+	}
+	return b.allowInbound(c.RemoteMultiaddr())
+}
+
+// allowInbound takes one token from the accept bucket of the address a
+// new inbound connection comes from, if a banned peer used that address,
+// and reports whether the connection may go on to its handshake.
+func (b *Blocklist) allowInbound(remote ma.Multiaddr) bool {
+	ip, err := manet.ToIP(remote)
 	if err != nil {
 		return true
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	e := b.ips[ip.String()]
+	if len(b.ips) == 0 {
+		return true
+	}
+	key := ip.String()
+	e := b.ips[key]
 	if e == nil {
 		return true
 	}
 	now := b.now()
 	if !now.Before(e.until) {
-		delete(b.ips, ip.String())
+		delete(b.ips, key)
 		return true
 	}
-	if e.accept.Take(now, 1, acceptRate, acceptBurst) > 0 {
+	if e.accept.Take(now, 1, BannedAcceptRate, BannedAcceptBurst) > 0 {
 		e.accept.Give(1)
 		b.throttled++
 		return false
 	}
 	return true
+}
+
+func isQUIC(a ma.Multiaddr) bool {
+	_, err := a.ValueForProtocol(ma.P_QUIC_V1)
+	return err == nil
+}
+
+// errThrottled is the resource manager's refusal of a QUIC connection
+// from a banned peer's address over its accept budget.
+var errThrottled = errors.New("inbound connections from a banned peer's address are throttled")
+
+// ResourceManager wraps the host's resource manager so that an inbound
+// QUIC connection from an address a banned peer used is throttled, like a
+// TCP one in InterceptAccept, before its handshake: go-libp2p opens an
+// inbound QUIC connection's resource scope when the first packet arrives,
+// and calls the gater's InterceptAccept only once the TLS handshake is
+// done. Without it a banned peer redialling over QUIC costs us a full
+// handshake per attempt. Pass the result to libp2p.ResourceManager.
+func (b *Blocklist) ResourceManager(rm network.ResourceManager) network.ResourceManager {
+	b.quicEarly.Store(true)
+	return &gatedResources{ResourceManager: rm, bl: b}
+}
+
+type gatedResources struct {
+	network.ResourceManager
+	bl *Blocklist
+}
+
+func (g *gatedResources) OpenConnection(dir network.Direction, usefd bool, remote ma.Multiaddr) (network.ConnManagementScope, error) {
+	if dir == network.DirInbound && remote != nil && isQUIC(remote) && !g.bl.allowInbound(remote) {
+		return nil, errThrottled
+	}
+	return g.ResourceManager.OpenConnection(dir, usefd, remote)
 }
 
 // Throttled counts the inbound connections dropped before the handshake
@@ -216,7 +274,21 @@ func (b *Blocklist) Throttled() uint64 {
 // InterceptSecured implements connmgr.ConnectionGater: a banned peer's
 // connection is refused once its identity is known.
 func (b *Blocklist) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
-	return !b.Banned(p)
+	if !b.Banned(p) {
+		return true
+	}
+	b.mu.Lock()
+	b.gatedBanned++
+	b.mu.Unlock()
+	return false
+}
+
+// GatedBanned counts the connections of banned peers refused after
+// their handshake: what banned peers cost us in handshakes.
+func (b *Blocklist) GatedBanned() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.gatedBanned
 }
 
 // InterceptUpgraded implements connmgr.ConnectionGater.

@@ -34,21 +34,14 @@ type Budget struct {
 }
 
 func (b *Budget) defaults() {
-	def := func(v *float64, d float64) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&b.RequestsPerSecond, 100)
-	def(&b.RequestBurst, 500)
-	def(&b.HeadersPerSecond, 1000)
-	def(&b.HeaderBurst, 20000)
-	def(&b.BytesPerSecond, 8<<20)
-	def(&b.ByteBurst, 64<<20)
-	def(&b.OverBudgetScore, 10)
-	if b.MaxDelay <= 0 {
-		b.MaxDelay = 5 * time.Second
-	}
+	tokenbucket.Default(&b.RequestsPerSecond, 100)
+	tokenbucket.Default(&b.RequestBurst, 500)
+	tokenbucket.Default(&b.HeadersPerSecond, 1000)
+	tokenbucket.Default(&b.HeaderBurst, 20000)
+	tokenbucket.Default(&b.BytesPerSecond, 8<<20)
+	tokenbucket.Default(&b.ByteBurst, 64<<20)
+	tokenbucket.Default(&b.OverBudgetScore, 10)
+	tokenbucket.Default(&b.MaxDelay, 5*time.Second)
 }
 
 // peerBudget is one peer's buckets.
@@ -129,6 +122,90 @@ func (b *budgets) sweep(now time.Time) {
 	for p, pb := range b.peers {
 		if now.Sub(pb.last) > idle+b.cfg.MaxDelay {
 			delete(b.peers, p)
+		}
+	}
+}
+
+// GossipBudget is how many gossiped messages from one peer (the peer that
+// relayed them to us, whoever published them) we validate, per topic.
+// Each is a token bucket on the service's clock; zero fields take the
+// defaults in brackets. A gossiped message cannot be held back without
+// holding one of the validation slots pubsub shares among all peers, so a
+// peer over its budget is slowed by shedding: what it relays past its
+// tokens is dropped before any validation (not forwarded, not scored),
+// as long as its debt is within MaxDelay of its rate; further over, each
+// message it relays is refused and the RPC that carried it scores
+// OverBudgetScore, so a flood is banned after about ten such RPCs.
+type GossipBudget struct {
+	// Blocks a peer may relay [10/s, burst 50]: a dev chain makes one a
+	// second, main one a minute.
+	BlocksPerSecond float64
+	BlockBurst      float64
+	// Transactions a peer may relay [1000/s, burst 10,000]: ten times
+	// what main's blocks can confirm (a megabyte a minute), and about two
+	// full dev blocks at once.
+	TxsPerSecond float64
+	TxBurst      float64
+	// MaxDelay is how far in debt (in seconds of its rate) a peer's
+	// messages are shed rather than refused [5 s].
+	MaxDelay time.Duration
+}
+
+func (g *GossipBudget) defaults() {
+	tokenbucket.Default(&g.BlocksPerSecond, 10)
+	tokenbucket.Default(&g.BlockBurst, 50)
+	tokenbucket.Default(&g.TxsPerSecond, 1000)
+	tokenbucket.Default(&g.TxBurst, 10000)
+	tokenbucket.Default(&g.MaxDelay, 5*time.Second)
+}
+
+// gossipBudgets holds every peer's gossip buckets.
+type gossipBudgets struct {
+	cfg   GossipBudget
+	mu    sync.Mutex
+	peers map[peer.ID]*gossipPeer
+}
+
+type gossipPeer struct {
+	blocks, txs tokenbucket.Bucket
+	last        time.Time
+}
+
+func newGossipBudgets(cfg GossipBudget) *gossipBudgets {
+	cfg.defaults()
+	return &gossipBudgets{cfg: cfg, peers: make(map[peer.ID]*gossipPeer)}
+}
+
+// take charges one message of a topic (block selects the blocks bucket)
+// relayed by p at now.
+func (g *gossipBudgets) take(p peer.ID, now time.Time, block bool) verdict {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gp := g.peers[p]
+	if gp == nil {
+		gp = &gossipPeer{}
+		g.peers[p] = gp
+	}
+	gp.last = now
+	bk, rate, burst := &gp.txs, g.cfg.TxsPerSecond, g.cfg.TxBurst
+	if block {
+		bk, rate, burst = &gp.blocks, g.cfg.BlocksPerSecond, g.cfg.BlockBurst
+	}
+	v := tokenbucket.Judge(bk.Take(now, 1, rate, burst), g.cfg.MaxDelay)
+	if v == refuse {
+		bk.Give(1)
+	}
+	return v
+}
+
+// sweep forgets peers idle long enough for their buckets to be full.
+func (g *gossipBudgets) sweep(now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	idle := time.Duration(max(g.cfg.BlockBurst/g.cfg.BlocksPerSecond, g.cfg.TxBurst/g.cfg.TxsPerSecond)*float64(time.Second)) + g.cfg.MaxDelay
+	for p, gp := range g.peers {
+		if now.Sub(gp.last) > idle {
+			delete(g.peers, p)
 		}
 	}
 }

@@ -154,8 +154,8 @@ func TestBlocklistThrottlesBannedAddress(t *testing.T) {
 			accepted++
 		}
 	}
-	if accepted != acceptBurst || b.Throttled() != 100-acceptBurst {
-		t.Fatalf("%d of 100 reconnects accepted (%d throttled); want the burst, %d", accepted, b.Throttled(), acceptBurst)
+	if accepted != BannedAcceptBurst || b.Throttled() != 100-BannedAcceptBurst {
+		t.Fatalf("%d of 100 reconnects accepted (%d throttled); want the burst, %d", accepted, b.Throttled(), BannedAcceptBurst)
 	}
 	if !b.InterceptAccept(connAddrs{ma.StringCast("/ip4/198.51.100.1/tcp/1")}) {
 		t.Fatal("another address was throttled")
@@ -169,5 +169,47 @@ func TestBlocklistThrottlesBannedAddress(t *testing.T) {
 		if !b.InterceptAccept(connAddrs{from}) {
 			t.Fatal("throttled after the ban ended")
 		}
+	}
+}
+
+// With the resource manager wrapped, a QUIC connection from a banned
+// peer's address is throttled when its first packet opens its scope,
+// before the handshake, and not charged again by InterceptAccept after
+// it; TCP and QUIC from one address share one bucket. A banned peer that
+// gets through its handshake is refused and counted.
+func TestBlocklistThrottlesQUICBeforeHandshake(t *testing.T) {
+	clock := newClock(time.Unix(1000, 0))
+	b := NewBlocklist(clock.Now, time.Minute)
+	rm := b.ResourceManager(&network.NullResourceManager{})
+	p := peer.ID("peer")
+	b.BanFor(p, time.Minute, "test")
+	b.MarkAddrs(p, []ma.Multiaddr{ma.StringCast("/ip4/192.0.2.7/tcp/4040")})
+	quicAddr := ma.StringCast("/ip4/192.0.2.7/udp/4041/quic-v1")
+	opened := 0
+	for range 100 {
+		if _, err := rm.OpenConnection(network.DirInbound, false, quicAddr); err == nil {
+			opened++
+			if !b.InterceptAccept(connAddrs{quicAddr}) {
+				t.Fatal("a QUIC connection let through before its handshake was throttled after it")
+			}
+		}
+	}
+	if opened != BannedAcceptBurst {
+		t.Fatalf("%d of 100 QUIC reconnects got to the handshake; want the burst, %d", opened, BannedAcceptBurst)
+	}
+	if b.InterceptAccept(connAddrs{ma.StringCast("/ip4/192.0.2.7/tcp/5555")}) {
+		t.Fatal("TCP from the address got a token the QUIC connections had taken")
+	}
+	if _, err := rm.OpenConnection(network.DirOutbound, false, quicAddr); err != nil {
+		t.Fatalf("an outbound connection was throttled: %v", err)
+	}
+	if _, err := rm.OpenConnection(network.DirInbound, false, ma.StringCast("/ip4/198.51.100.1/udp/1/quic-v1")); err != nil {
+		t.Fatalf("another address was throttled: %v", err)
+	}
+	if b.InterceptSecured(network.DirInbound, p, connAddrs{quicAddr}) || b.GatedBanned() != 1 {
+		t.Fatalf("the banned peer's handshake was let through or not counted (%d)", b.GatedBanned())
+	}
+	if !b.InterceptSecured(network.DirInbound, peer.ID("other"), connAddrs{quicAddr}) || b.GatedBanned() != 1 {
+		t.Fatal("another peer was refused after its handshake")
 	}
 }

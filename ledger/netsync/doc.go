@@ -51,6 +51,17 @@
 //     honest peer sync a long chain from genesis one request at a time
 //     (20,000 headers at once, then 1000 a second) without ever waiting
 //     more than 2 s.
+//   - Gossip budget. What a peer relays on the topics is charged to its
+//     GossipBudget (blocks and transactions, each a token bucket) in
+//     pubsub's RPC inspector, before pubsub checks a signature or runs a
+//     validator: some messages cost a validation and can only be
+//     ignored, never scored (a transaction whose nonce is a little ahead
+//     may be honest), so only a budget bounds them. A gossiped message
+//     cannot wait without holding a validation slot every peer shares,
+//     so a peer a little over its budget is shed (its messages dropped
+//     unvalidated); more than MaxDelay of its rate in debt, refused, and
+//     the RPC scores OverBudgetScore through the event loop (the
+//     inspector runs on pubsub's loop, which a ban calls back into).
 //   - Bans. A peer is banned once (under the service's lock) and the ban
 //     is one Warn line with the peer, the reason and the duration; what is
 //     still queued from a banned peer is dropped without scoring or
@@ -61,8 +72,13 @@
 //     connections a second (burst 5) from them get to the handshake, so a
 //     banned peer reconnecting in a loop costs us a few handshakes a
 //     second, not one per attempt; other peers behind the same address
-//     (a NAT, a loopback testnet) still connect, only not in a flood. Blocklist.List and
-//     Service.Misbehaviour expose bans and scores to the API and metrics.
+//     (a NAT, a loopback testnet) still connect, only not in a flood.
+//     go-libp2p gates a QUIC connection only after its TLS handshake, so
+//     the throttle also sits in the host's resource manager
+//     (Blocklist.ResourceManager), which QUIC consults on the first
+//     packet: a throttled QUIC attempt costs us one refusal packet, no
+//     handshake. Blocklist.List and Service.Misbehaviour expose bans and
+//     scores to the API and metrics.
 //   - Sync. One request per stream, a uint32 length-prefixed frame each
 //     way, sizes checked before allocating, deadlines on every stream,
 //     Reset on every error. A round sends our block locator, receives up to

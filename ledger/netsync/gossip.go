@@ -99,6 +99,9 @@ func (s *Service) startGossip(ctx context.Context) error {
 		pubsub.WithRawTracer(s.mesh),
 		pubsub.WithMessageIdFn(contentID),
 		pubsub.WithMaxMessageSize(s.p.MaxBlockSize+64<<10),
+		// Each peer's gossip budget is charged before pubsub does any
+		// work for what it relays (signature checks, validation).
+		pubsub.WithAppSpecificRpcInspector(s.inspectRPC),
 		// pubsub warns about every message when the host has no connection
 		// manager with decaying tags (mocknet); only its errors go to our log.
 		pubsub.WithLogger(slog.New(minLevel{s.log.Handler(), slog.LevelError}).With("subsystem", "pubsub")),
@@ -128,6 +131,48 @@ func (s *Service) startGossip(ctx context.Context) error {
 		s.subs = append(s.subs, sub)
 	}
 	s.ps, s.blocks, s.txs = ps, blocks, txs
+	return nil
+}
+
+// inspectRPC charges the blocks and transactions in an RPC to the gossip
+// budget of the peer that sent it, before pubsub checks or validates
+// them, and takes out those over the budget (see GossipBudget). It runs
+// on pubsub's event loop, so a score it gives goes to the service's
+// event loop (penalize) rather than into pubsub again.
+func (s *Service) inspectRPC(from peer.ID, rpc *pubsub.RPC) error {
+	msgs := rpc.GetPublish()
+	if len(msgs) == 0 || from == s.h.ID() {
+		return nil
+	}
+	now := s.now()
+	kept := msgs[:0]
+	refused := false
+	for _, m := range msgs {
+		var block bool
+		switch m.GetTopic() {
+		case s.blocksTopicName:
+			block = true
+		case s.txsTopicName:
+		default:
+			kept = append(kept, m) // not ours: the topic is not joined
+			continue
+		}
+		switch s.gossip.take(from, now, block) {
+		case serveNow:
+			s.gossipKept.Add(1)
+			kept = append(kept, m)
+		case serveLater:
+			s.gossipShed.Add(1)
+		case refuse:
+			s.gossipRefused.Add(1)
+			refused = true
+		}
+	}
+	clear(msgs[len(kept):])
+	rpc.Publish = kept
+	if refused {
+		s.penalize(from, s.cfg.Budget.OverBudgetScore, "over its gossip budget")
+	}
 	return nil
 }
 

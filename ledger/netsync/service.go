@@ -77,8 +77,10 @@ type Config struct {
 	// against its relay [64].
 	MaxPeerMempoolTxs int
 	MaxNonceAhead     int
-	// Budget bounds what one peer may ask of the chain protocol.
-	Budget Budget
+	// Budget bounds what one peer may ask of the chain protocol;
+	// GossipBudget what it may relay to us on the topics.
+	Budget       Budget
+	GossipBudget GossipBudget
 	// OnBan, if set, is called when a peer is banned, with the reason.
 	OnBan func(p peer.ID, reason string)
 	// OnTx, if set, is called when a transaction from a peer entered the
@@ -133,6 +135,7 @@ func (c *Config) defaults() {
 		c.RequestTimeout = 30 * time.Second
 	}
 	c.Budget.defaults()
+	c.GossipBudget.defaults()
 	if c.MaxPeerMempoolTxs <= 0 {
 		c.MaxPeerMempoolTxs = 1000
 	}
@@ -177,7 +180,15 @@ type Stats struct {
 	// Bans counts the bans since start.
 	RequestsDelayed uint64
 	RequestsRefused uint64
-	Bans            uint64
+	// GossipChecked counts the gossiped blocks and transactions from
+	// peers passed on to validation within their relay's budget,
+	// GossipShed those dropped unvalidated because their relay was a
+	// little over its gossip budget, GossipRefused those refused (and
+	// scored) further over it.
+	GossipChecked uint64
+	GossipShed    uint64
+	GossipRefused uint64
+	Bans          uint64
 	// Orphans and FutureBlocks wait outside the chain; Banned peers are
 	// blocked now.
 	Orphans      int
@@ -231,8 +242,33 @@ type Service struct {
 	refused    atomic.Uint64
 	bans       atomic.Uint64
 	budget     *budgets
-	shares     *txShares
-	peerScores atomic.Pointer[map[peer.ID]float64]
+	gossip     *gossipBudgets
+	// gossipKept, gossipShed and gossipRefused count what the gossip
+	// budget passed and dropped; penalties carries the scores it gives
+	// to the event loop.
+	gossipKept    atomic.Uint64
+	gossipShed    atomic.Uint64
+	gossipRefused atomic.Uint64
+	penalties     chan penalty
+	shares        *txShares
+	peerScores    atomic.Pointer[map[peer.ID]float64]
+}
+
+// penalty is a score given where misbehave cannot run (pubsub's event
+// loop), applied by the service's event loop.
+type penalty struct {
+	p      peer.ID
+	points float64
+	reason string
+}
+
+// penalize queues a score for the event loop; when the queue is full the
+// score is dropped (a peer that floods gives more).
+func (s *Service) penalize(p peer.ID, points float64, reason string) {
+	select {
+	case s.penalties <- penalty{p, points, reason}:
+	default:
+	}
 }
 
 type announcement struct {
@@ -268,6 +304,8 @@ func New(h host.Host, chain *ledger.Chain, cfg Config) (*Service, error) {
 		future:          newFuturePool(cfg.MaxFutureBlocks, cfg.FutureHorizon),
 		scores:          make(map[peer.ID]float64),
 		budget:          newBudgets(cfg.Budget),
+		gossip:          newGossipBudgets(cfg.GossipBudget),
+		penalties:       make(chan penalty, 64),
 		shares:          newTxShares(cfg.MaxPeerMempoolTxs),
 		connCh:          make(chan peer.ID, 256),
 		syncReq:         make(chan peer.ID, 64),
@@ -411,6 +449,9 @@ func (s *Service) Stats() Stats {
 		BlocksServed:    s.served.Load(),
 		RequestsDelayed: s.delayed.Load(),
 		RequestsRefused: s.refused.Load(),
+		GossipChecked:   s.gossipKept.Load(),
+		GossipShed:      s.gossipShed.Load(),
+		GossipRefused:   s.gossipRefused.Load(),
 		Bans:            s.bans.Load(),
 		Banned:          s.bl.Len(),
 	}
@@ -571,6 +612,8 @@ func (s *Service) eventLoop(ctx context.Context, ticks <-chan time.Time) {
 				continue
 			}
 			s.requestSync(p)
+		case pn := <-s.penalties:
+			s.misbehave(pn.p, pn.points, pn.reason)
 		case <-ticks:
 			s.tick()
 		}
@@ -592,6 +635,7 @@ func (s *Service) tick() {
 	}
 	s.mu.Unlock()
 	s.budget.sweep(now)
+	s.gossip.sweep(now)
 	s.shares.prune(s.chain.HasTx, s.connected)
 	for _, b := range due {
 		if v := s.acceptBlock(b.blk, b.from); v == pubsub.ValidationAccept {

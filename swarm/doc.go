@@ -116,6 +116,23 @@
 // session failing a timed-out request (Picker.Failed returns the leaf to the
 // pool at once) and by endgame.
 //
+// # Super-seeding
+//
+// A seeder whose upload is the swarm's bottleneck should not send a leaf
+// twice before the swarm has it once. With Config.SuperSeed (by default
+// SuperSeedAuto: on for a kept root whose serving session starts while
+// MaxUpload caps the node) a serving session works as libtorrent's
+// super-seeding (superseed.go): its bitfield is empty, and it tells each
+// peer with Have of two leaves (superSeedOffers) no peer was told of yet,
+// rarest first; a peer may request only the leaves it was told of (others
+// are rejected as not found). It tells a peer of a new leaf once one of its
+// leaves spread: another peer announced it, or the peer has it and no
+// other peer lacks it (a lone downloader is not stalled). A peer sends no
+// Have for a leaf it knows we have, so a leaf we sent counts as the
+// peer's. The downloaders' own picker is unchanged: rarest first among
+// the session's peers, after RandomFirst random leaves, so what the seeder
+// sent one peer is what the others fetch from it.
+//
 // # Accounting and rate limits
 //
 // Accounting keeps per-peer bytes up and down and rates over a sliding

@@ -343,7 +343,10 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 	svc.rootUploaded(s.root, len(data))
 	s.acct.Uploaded(pc.id, len(data), now)
 	if ref.IsLeaf() {
-		s.stepFrom(pc, evSent{id: pc.id, n: len(data), now: now})
+		if svc.cfg.served != nil {
+			svc.cfg.served(pc.id, ref.Index)
+		}
+		s.stepFrom(pc, evSent{id: pc.id, index: ref.Index, n: len(data), now: now})
 	}
 	return nil
 }

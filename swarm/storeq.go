@@ -82,7 +82,7 @@ type stages struct {
 	// The writer's, serving: served leaves; read: reading them from the
 	// store; write: handing them to the stream (encryption, flow
 	// control); idle: nothing to send (no request queued).
-	served             int
+	served            int
 	read, write, idle time.Duration
 }
 

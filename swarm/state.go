@@ -347,10 +347,12 @@ func (s *sessionState) step(ev any) {
 	case evSent:
 		if s.peers[ev.id] != nil {
 			s.apply(s.choker.Sent(ev.id, ev.n, ev.now))
-			if s.super != nil {
+			if ps := s.peers[ev.id]; s.super != nil && ps.has != nil && ev.index < ps.has.Len() {
 				// The peer has the leaf now (it sends no Have for a
 				// leaf it knows we have).
+				ps.has.Set(ev.index)
 				s.tell(s.super.PeerHas(ev.id, ev.index))
+				s.closeIfDone(ps)
 			}
 		}
 	case evTick:

@@ -334,6 +334,7 @@ pipe_up() {
 		repo="$pipe_dir/node$i"
 		"$MYCO" --repo "$repo" init --network dev >/dev/null
 		"$MYCO" --repo "$repo" config set security "$1" >/dev/null
+		"$MYCO" --repo "$repo" config set log_level debug >/dev/null # for the stage timers
 		args=(--repo "$repo" daemon --api 127.0.0.1:0 --listen /ip4/127.0.0.1/tcp/0)
 		if [ -n "$boot" ]; then args+=(--bootstrap "$boot"); fi
 		log="$pipe_dir/node$i.log"
@@ -351,6 +352,17 @@ mkdir -p "$pipe_dir"
 trap 'pipe_stop; rm -rf "$pipe_dir"; cleanup' EXIT
 pipe_src="$pipe_dir/src.bin"
 head -c $((1 << 30)) /dev/urandom >"$pipe_src"
+# go_secs DURATION: a Go duration (1.5s, 350ms, 80µs) in seconds.
+go_secs() {
+	awk -v d="$1" 'BEGIN {
+		m = 0
+		if (d ~ /^[0-9]+m[0-9]/) { m = substr(d, 1, index(d, "m") - 1); d = substr(d, index(d, "m") + 1) }
+		u = d; sub(/^[0-9.]+/, "", u); v = substr(d, 1, length(d) - length(u))
+		f = (u == "ms") ? 1e-3 : (u == "µs" || u == "us") ? 1e-6 : (u == "ns") ? 1e-9 : 1
+		printf "%.3f", 60 * m + v * f }'
+}
+# stage NODE KIND KEY: KEY of the last "peer stages, KIND" line of NODE's log, in seconds.
+stage() { go_secs "$(grep -h "peer stages, $2" "$pipe_dir/node$1.log" "$pipe_dir/node$1.err" 2>/dev/null | tail -n 1 | grep -o " $3=[^ ]*" | cut -d= -f2)"; }
 # pipe_run SECURITY: three fetches; sets pipe_mbs, pipe_seed, pipe_leech
 # (medians: MB/s, seeder and leecher CPU-s per GiB), pipe_sec (the
 # connection's security protocol as the leecher reports it).
@@ -367,6 +379,11 @@ pipe_run() {
 		l1=$(cpu_ticks "${pipe_pids[1]}")
 		cmp -s "$pipe_src" "$pipe_dir/out.bin" || die "the fetched 1 GiB file differs"
 		[ "$k" != 0 ] || pipe_sec=$("$MYCO" --repo "$pipe_dir/node1" peers --json | grep -o '"security": *"[^"]*"' | head -n1 | cut -d'"' -f4)
+		# The stream ends (and logs its stages) once both hold everything.
+		for ((w = 0; w < 50; w++)); do
+			[ "$(grep -hc 'peer stages, receiving' "$pipe_dir/node1.log" "$pipe_dir/node1.err" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')" -gt "$k" ] && break
+			sleep 0.1
+		done
 		"$MYCO" --repo "$pipe_dir/node1" rm "$c" >/dev/null
 		rm -f "$pipe_dir/out.bin"
 		mbs+=("$(awk -v s="$secs" 'BEGIN { printf "%.1f", 1073741824 / s / 1e6 }')")
@@ -374,6 +391,8 @@ pipe_run() {
 		lc+=("$(awk -v a="$l0" -v b="$l1" -v t="$tck" 'BEGIN { printf "%.3f", (b - a) / t }')")
 		echo "   $1: ${mbs[-1]} MB/s, seeder ${sc[-1]} CPU-s, leecher ${lc[-1]} CPU-s" >&2
 	done
+	pipe_net=$(stage 1 receiving net) pipe_store=$(stage 1 receiving store) pipe_secs=$secs
+	pipe_read=$(stage 0 serving read) pipe_write=$(stage 0 serving write) pipe_idle=$(stage 0 serving idle)
 	pipe_stop
 	pipe_mbs=$(median3 "${mbs[@]}")
 	pipe_seed=$(median3 "${sc[@]}")
@@ -399,6 +418,9 @@ row "  CPU-s per GiB, seeder / leecher, $t_sec (after)" "${t_seed} / ${t_leech} 
 	"$(awk -v a="$t_seed" -v b="$t_leech" -v c="$n_seed" -v d="$n_leech" 'BEGIN{printf "%.2f", (a+b)/(c+d)}')" "< 1 (issue: 2.2 / 2.3 with noise)"
 row "  the same fetch with $n_sec first (before), vs its CPU floor" "${n_mbs%.*} MB/s" "${floor_n} MB/s floor" \
 	"$(awk -v a="$n_mbs" -v b="$floor_n" 'BEGIN{printf "%.2f", a/b}')" "-"
+row "  the last tls fetch's time: leecher waits on the network / verifies+writes; seeder reads / sends / idles" \
+	"$(awk -v a="$pipe_net" -v b="$pipe_store" -v c="$pipe_read" -v d="$pipe_write" -v e="$pipe_idle" -v t="$pipe_secs" \
+		'BEGIN { printf "%.0f/%.0f; %.0f/%.0f/%.0f %%", 100*a/t, 100*b/t, 100*c/t, 100*d/t, 100*e/t }')" "${pipe_secs%.*} s fetch" "-" "the sender never idle"
 row "  raw stream CPU-s per GiB, both ends together: tls / noise" "${rawcpu_t} / ${rawcpu_n} s" "-" \
 	"$(awk -v a="$rawcpu_t" -v b="$rawcpu_n" 'BEGIN{printf "%.2f", a/b}')" "-"
 printf '\n%-100s | %-20s | %-20s | %-6s | %s\n' "1 GiB one-to-one" "figure" "reference" "ratio" "target"

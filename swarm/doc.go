@@ -127,9 +127,11 @@
 // rarest first; a peer may request only the leaves it was told of (others
 // are rejected as not found). It tells a peer of a new leaf once one of its
 // leaves spread: another peer announced it, or the peer has it and no
-// other peer lacks it (a lone downloader is not stalled). A peer sends no
-// Have for a leaf it knows we have, so a leaf we sent counts as the
-// peer's. The downloaders' own picker is unchanged: rarest first among
+// other peer lacks it (a lone downloader is not stalled). A leaf we sent
+// counts as the peer's; and a downloader sends Have of each leaf it gets
+// to every peer that does not hold every leaf, also to one that announced
+// the leaf (as BitTorrent does), so the seeder sees leaves spread even
+// when it told more than one peer of them. The downloaders' own picker is unchanged: rarest first among
 // the session's peers, after RandomFirst random leaves, so what the seeder
 // sent one peer is what the others fetch from it.
 //

@@ -1000,8 +1000,11 @@ func (s *sessionState) gotLeaf(i int) {
 	if s.cfg.freeRide {
 		return
 	}
+	// Every peer that lacks a leaf is told, also of leaves it has, as
+	// BitTorrent does: a super-seeding seeder (which announced only some
+	// leaves) learns from it that the leaf spread.
 	for _, ps := range s.sortedPeers() {
-		if ps.has == nil || !ps.has.Has(i) {
+		if ps.has == nil || !ps.has.Complete() {
 			s.send(ps.id, &Have{Index: i})
 		}
 	}

@@ -94,20 +94,7 @@ func TestSuperSeedFirstUploadsDistinct(t *testing.T) {
 	const leaves, nLeech = 64, 6
 	data := randomBytes(t, leaves*16<<10)
 	root := n.share(seed, data, 16<<10)
-	var leeches []*testNode
-	for i := range nLeech {
-		leeches = append(leeches, n.node(fmt.Sprint("leech", i), Config{}))
-	}
-	var dls []*Download
-	var dests []string
-	for _, l := range leeches {
-		dl, dest := l.fetch(t, root)
-		dls, dests = append(dls, dl), append(dests, dest)
-	}
-	for i, dl := range dls {
-		waitDone(t, dl)
-		checkFile(t, dests[i], data)
-	}
+	n.leechAll(nLeech, root, data)
 	mu.Lock()
 	defer mu.Unlock()
 	// Until every leaf was told to one peer none is told to a second, and

@@ -19,6 +19,16 @@ rows=()
 
 # row WHAT FIGURE REFERENCE RATIO TARGET
 row() { rows+=("$1|$2|$3|$4|$5"); }
+# print_table TITLE: the rows so far, as a table whose first column is TITLE.
+print_table() {
+	local r what fig ref ratio target
+	printf '\n%-100s | %-20s | %-20s | %-6s | %s\n' "$1" "figure" "reference" "ratio" "target"
+	printf '%s\n' "$(printf -- '-%.0s' {1..160})"
+	for r in "${rows[@]}"; do
+		IFS='|' read -r what fig ref ratio target <<<"$r"
+		printf '%-100s | %-20s | %-20s | %-6s | %s\n' "$what" "$fig" "$ref" "$ratio" "$target"
+	done
+}
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
@@ -293,12 +303,7 @@ cleanup
 # === end of the many-small-files section =====================================
 
 # --- the table ----------------------------------------------------------------
-printf '\n%-100s | %-20s | %-20s | %-6s | %s\n' "what" "figure" "reference" "ratio" "target"
-printf '%s\n' "$(printf -- '-%.0s' {1..160})"
-for r in "${rows[@]}"; do
-	IFS='|' read -r what fig ref ratio target <<<"$r"
-	printf '%-100s | %-20s | %-20s | %-6s | %s\n' "$what" "$fig" "$ref" "$ratio" "$target"
-done
+print_table "what"
 
 # === swarm: 1 GiB one-to-one against the CPU floor (issue 20; h-pipe) =======
 # Two dev daemons of their own (TCP only, so the security transport is the
@@ -423,12 +428,7 @@ row "  the last tls fetch's time: leecher waits on the network / verifies+writes
 		'BEGIN { printf "%.0f/%.0f; %.0f/%.0f/%.0f %%", 100*a/t, 100*b/t, 100*c/t, 100*d/t, 100*e/t }')" "${pipe_secs%.*} s fetch" "-" "the sender never idle"
 row "  raw stream CPU-s per GiB, both ends together: tls / noise" "${rawcpu_t} / ${rawcpu_n} s" "-" \
 	"$(awk -v a="$rawcpu_t" -v b="$rawcpu_n" 'BEGIN{printf "%.2f", a/b}')" "-"
-printf '\n%-100s | %-20s | %-20s | %-6s | %s\n' "1 GiB one-to-one" "figure" "reference" "ratio" "target"
-printf '%s\n' "$(printf -- '-%.0s' {1..160})"
-for r in "${rows[@]}"; do
-	IFS='|' read -r what fig ref ratio target <<<"$r"
-	printf '%-100s | %-20s | %-20s | %-6s | %s\n' "$what" "$fig" "$ref" "$ratio" "$target"
-done
+print_table "1 GiB one-to-one"
 trap cleanup EXIT
 # === end of the 1 GiB one-to-one section ======================================
 

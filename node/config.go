@@ -65,7 +65,18 @@ type Config struct {
 	NoAnnounce []string `json:"no_announce,omitempty"`
 	// Protect bounds what one peer may ask of this node (see ProtectConfig).
 	Protect ProtectConfig `json:"protect,omitzero"`
+	// Security chooses which secure channel a TCP connection offers
+	// first: "tls" (TLS 1.3, the default: AES-GCM where the CPU has AES
+	// instructions) or "noise" (Noise's ChaCha20-Poly1305, for machines
+	// without them). Both are always offered; QUIC has TLS 1.3 built in.
+	Security string `json:"security,omitempty"`
 }
+
+// Security transports of Config.Security.
+const (
+	SecurityTLS   = "tls"
+	SecurityNoise = "noise"
+)
 
 // DHT modes of DHTConfig.Mode.
 const (
@@ -281,6 +292,11 @@ func (c Config) Validate() error {
 	}
 	if c.Limits.MaxFDs < 0 {
 		return fmt.Errorf("max_fds %d: must not be negative", c.Limits.MaxFDs)
+	}
+	switch c.Security {
+	case "", SecurityTLS, SecurityNoise:
+	default:
+		return fmt.Errorf("security %q: must be tls or noise", c.Security)
 	}
 	switch c.DHT.Mode {
 	case "", DHTModeAuto, DHTModeServer, DHTModeClient:

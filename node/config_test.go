@@ -64,6 +64,7 @@ func TestConfigValidateNamesTheBadField(t *testing.T) {
 		{"memory", func(c *Config) { c.Limits.MaxMemory = "lots" }, "max_memory"},
 		{"water marks", func(c *Config) { c.Limits.ConnLow, c.Limits.ConnHigh = 10, 5 }, "conn_low"},
 		{"dht mode", func(c *Config) { c.DHT.Mode = "both" }, "dht mode"},
+		{"security", func(c *Config) { c.Security = "plaintext" }, "security"},
 		{"static relay without peer id", func(c *Config) { c.Relay.Static = []string{"/ip4/198.51.100.1/tcp/1"} }, "relay static"},
 		{"relay reservations", func(c *Config) { c.Relay.MaxReservations = -1 }, "max_reservations"},
 		{"relay circuit data", func(c *Config) { c.Relay.CircuitData = "much" }, "circuit_data"},

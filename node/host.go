@@ -38,6 +38,8 @@ type hostConfig struct {
 	Relays     []peer.AddrInfo
 	Announce   []string
 	NoAnnounce []string
+	// Security is Config.Security: which secure channel TCP offers first.
+	Security string
 }
 
 // hopProtocol is the circuit relay v2 protocol a relay serves; a peer whose
@@ -47,7 +49,7 @@ const hopProtocol = protocol.ID("/libp2p/circuit/relay/0.2.0/hop")
 // newHost builds the libp2p host of a daemon: TCP and QUIC; TLS 1.3 offered
 // before Noise, as kubo does (with AES instructions TLS's AES-GCM costs half
 // the CPU of Noise's ChaCha20-Poly1305: BenchmarkSecureStream), Noise kept
-// for peers that want it; yamux,
+// for peers that want it (config security "noise" offers it first); yamux,
 // a resource manager scaled to the configured memory and descriptors, and a
 // connection manager with the configured water marks, and the gater that
 // refuses banned peers. For reaching and being reached from behind NATs it
@@ -96,8 +98,7 @@ func newHost(sk crypto.PrivKey, hc hostConfig, reg prometheus.Registerer, gater 
 		libp2p.ListenAddrStrings(hc.Listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
-		libp2p.Security(libp2ptls.ID, libp2ptls.New),
-		libp2p.Security(noise.ID, noise.New),
+		securityOptions(hc.Security),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		// The gater throttles a banned peer's address before the QUIC
 		// handshake through the resource manager (see Blocklist).
@@ -114,6 +115,17 @@ func newHost(sk crypto.PrivKey, hc hostConfig, reg prometheus.Registerer, gater 
 	}
 	setHost(h)
 	return h, nil
+}
+
+// securityOptions offers TLS 1.3 and Noise, "noise" first when asked to
+// (config security), TLS first otherwise.
+func securityOptions(first string) libp2p.Option {
+	tls := libp2p.Security(libp2ptls.ID, libp2ptls.New)
+	nz := libp2p.Security(noise.ID, noise.New)
+	if first == SecurityNoise {
+		return libp2p.ChainOptions(nz, tls)
+	}
+	return libp2p.ChainOptions(tls, nz)
 }
 
 // reachOptions are the libp2p options for reachability, relays and hole

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -170,6 +171,7 @@ func New(repo *Repo, opts Options) (_ *Node, err error) {
 			Relays:     append(relays, boot...),
 			Announce:   cfg.Announce,
 			NoAnnounce: cfg.NoAnnounce,
+			Security:   cfg.Security,
 		}, reg, blocklist)
 		if err != nil {
 			return nil, err
@@ -540,6 +542,9 @@ type ConnInfo struct {
 	Direction string `json:"direction"`
 	Relayed   bool   `json:"relayed"`
 	Transport string `json:"transport"`
+	// Security is the secure channel: "/tls/1.0.0" or "/noise" on TCP,
+	// "tls" for QUIC (TLS 1.3 is part of it).
+	Security string `json:"security"`
 }
 
 // Peers lists the connected peers, one entry each, sorted by id. An entry's
@@ -561,6 +566,7 @@ func (n *Node) Peers() []PeerInfo {
 				Direction: directionName(c.Stat().Direction),
 				Relayed:   relayed,
 				Transport: transport,
+				Security:  connSecurity(c),
 			})
 		}
 		// Direct connections first, otherwise in the swarm's order.
@@ -582,6 +588,18 @@ func (n *Node) Peers() []PeerInfo {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// connSecurity names the connection's secure channel.
+func connSecurity(c network.Conn) string {
+	st := c.ConnState()
+	if st.Security != "" {
+		return string(st.Security)
+	}
+	if strings.HasPrefix(st.Transport, "quic") {
+		return "tls"
+	}
+	return "unknown"
 }
 
 func directionName(d network.Direction) string {

@@ -76,7 +76,7 @@ func rawTransfer(b *testing.B, from, to host.Host, size int) time.Duration {
 // against one raw go-libp2p stream between the same two hosts in the same
 // run. MB/s is the swarm's; x-raw is swarm throughput over raw.
 func BenchmarkTransfer(b *testing.B) {
-	for _, size := range []int{16 << 20, 64 << 20} {
+	for _, size := range []int{16 << 20, 64 << 20, 256 << 20} {
 		b.Run(fmt.Sprintf("%dMiB", size>>20), func(b *testing.B) { benchTransfer(b, size) })
 	}
 }
@@ -87,14 +87,16 @@ func benchTransfer(b *testing.B, size int) {
 		b.Fatal(err)
 	}
 	pair := newTransferPair(b, seedH, leechH, size)
-	var raw, swarm time.Duration
+	var raw, swarm, cpu time.Duration
 	b.SetBytes(int64(size))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		raw += rawTransfer(b, seedH, leechH, size)
 		b.StartTimer()
+		c0 := processCPU(b)
 		took, _ := pair.fetch(b, i)
+		cpu += processCPU(b) - c0
 		swarm += took
 	}
 	b.StopTimer()
@@ -102,6 +104,13 @@ func benchTransfer(b *testing.B, size int) {
 	swarmRate := float64(size) * float64(b.N) / swarm.Seconds() / 1e6
 	b.ReportMetric(rawRate, "raw-MB/s")
 	b.ReportMetric(swarmRate/rawRate, "x-raw")
+	if cpu > 0 {
+		// Both ends run in this process: their CPU time over two cores is
+		// the shortest the fetch could take on this machine.
+		gib := float64(size) * float64(b.N) / (1 << 30)
+		b.ReportMetric(cpu.Seconds()/gib, "cpu-s/GiB")
+		b.ReportMetric(swarm.Seconds()/(cpu.Seconds()/2), "x-floor-time")
+	}
 }
 
 // transferPair is a seeder that shares size random bytes (1 MiB leaves)

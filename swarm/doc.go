@@ -116,6 +116,25 @@
 // session failing a timed-out request (Picker.Failed returns the leaf to the
 // pool at once) and by endgame.
 //
+// # Super-seeding
+//
+// A seeder whose upload is the swarm's bottleneck should not send a leaf
+// twice before the swarm has it once. With Config.SuperSeed (by default
+// SuperSeedAuto: on for a kept root whose serving session starts while
+// MaxUpload caps the node) a serving session works as libtorrent's
+// super-seeding (superseed.go): its bitfield is empty, and it tells each
+// peer with Have of two leaves (superSeedOffers) no peer was told of yet,
+// rarest first; a peer may request only the leaves it was told of (others
+// are rejected as not found). It tells a peer of a new leaf once one of its
+// leaves spread: another peer announced it, or the peer has it and no
+// other peer lacks it (a lone downloader is not stalled). A leaf we sent
+// counts as the peer's; and a downloader sends Have of each leaf it gets
+// to every peer that does not hold every leaf, also to one that announced
+// the leaf (as BitTorrent does), so the seeder sees leaves spread even
+// when it told more than one peer of them. The downloaders' own picker is unchanged: rarest first among
+// the session's peers, after RandomFirst random leaves, so what the seeder
+// sent one peer is what the others fetch from it.
+//
 // # Accounting and rate limits
 //
 // Accounting keeps per-peer bytes up and down and rates over a sliding
@@ -256,6 +275,15 @@
 //     while it has fewer than MaxSessionPeers peers.
 //   - PeerAddrs lists the peers of unfinished downloads with their
 //     addresses, for the node to remember and redial after a restart.
+//   - Stages: each stream times its pipeline and logs it (Debug, "peer
+//     stages") when it ends: receiving, the reader's wait for frames (the
+//     sender, decryption, flow control) and for the store queue, the
+//     store's verify-and-write time and its idle time; serving, the
+//     writer's time reading blocks from the store, handing them to the
+//     stream, and idle with no request queued. On a 1 GiB loopback fetch
+//     they show the leecher waiting on the network and the seeder's writer
+//     never idle, its time in store.Get (a pread and the re-hash of the
+//     leaf): the sender is the critical path, not the request pipeline.
 //   - Memory: a stream reserves 2 MiB + 64 KiB from the resource manager
 //     (read buffer, one block being served), at most MaxPeers streams; a
 //     peer may queue at most 64 requests (more are rejected as overloaded)

@@ -35,6 +35,7 @@ type peerConn struct {
 	// once the goroutine is done.
 	storeQ   chan storeJob
 	storeErr error
+	stages   stages
 	stopOnce sync.Once
 	// trial caps what the peer gets while on the optimistic slot; only
 	// the writer uses it.
@@ -155,6 +156,7 @@ func (pc *peerConn) run() {
 	if pc.storeErr != nil && !errors.Is(err, ErrBadData) {
 		err = pc.storeErr
 	}
+	pc.stages.log(s.log, pc.id)
 	s.remove(pc)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, ErrBadData) {
 		s.log.Debug("peer left", "peer", pc.id, "err", err)
@@ -164,6 +166,7 @@ func (pc *peerConn) run() {
 func (pc *peerConn) readLoop() error {
 	s := pc.sess
 	for {
+		t0 := s.svc.now()
 		m, err := pc.r.ReadMessage()
 		if err != nil {
 			return err
@@ -174,6 +177,9 @@ func (pc *peerConn) readLoop() error {
 		default:
 		}
 		if b, ok := m.(*Block); ok {
+			if b.Ref.IsLeaf() {
+				pc.stages.net += s.svc.now().Sub(t0)
+			}
 			if err := s.svc.down.Wait(pc.ctx, len(b.Data)); err != nil {
 				return err
 			}
@@ -194,14 +200,19 @@ func (pc *peerConn) readLoop() error {
 // queueLeaf hands leaf i to the store goroutine, in a copy: data is the
 // reader's buffer. It waits for a free buffer and a place in the queue.
 func (pc *peerConn) queueLeaf(i int, data []byte) error {
-	bufs := pc.sess.svc.leafBufs
+	svc := pc.sess.svc
+	bufs := svc.leafBufs
+	t0 := svc.now()
 	buf, err := bufs.get(pc.ctx, len(data))
 	if err != nil {
 		return err
 	}
+	pc.stages.queue += svc.now().Sub(t0)
 	copy(buf, data)
+	t0 = svc.now()
 	select {
 	case pc.storeQ <- storeJob{index: i, data: buf}:
+		pc.stages.queue += svc.now().Sub(t0)
 		return nil
 	case <-pc.stop:
 		bufs.put(buf)
@@ -212,15 +223,21 @@ func (pc *peerConn) queueLeaf(i int, data []byte) error {
 // storeLoop verifies and writes the leaves the reader queues. After an
 // error (bad data ends the peer) it only frees the rest of the queue.
 func (pc *peerConn) storeLoop() {
-	bufs := pc.sess.svc.leafBufs
+	svc := pc.sess.svc
+	t := svc.now()
 	for job := range pc.storeQ {
+		t0 := svc.now()
+		pc.stages.storeIdle += t0.Sub(t)
 		if pc.storeErr == nil {
 			if err := pc.sess.storeLeaf(pc, job.index, job.data); err != nil {
 				pc.storeErr = err
 				pc.halt()
 			}
 		}
-		bufs.put(job.data)
+		svc.leafBufs.put(job.data)
+		t = svc.now()
+		pc.stages.store += t.Sub(t0)
+		pc.stages.leaves++
 	}
 }
 
@@ -270,11 +287,13 @@ func (pc *peerConn) writeLoop() {
 			if idle := pc.sess.svc.cfg.writerIdle; idle != nil {
 				idle()
 			}
+			t0 := pc.sess.svc.now()
 			select {
 			case <-pc.wake:
 			case <-pc.stop:
 				return
 			}
+			pc.stages.idle += pc.sess.svc.now().Sub(t0)
 			continue
 		}
 		pc.st.SetWriteDeadline(time.Now().Add(timeout))
@@ -312,7 +331,9 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 			}
 		}
 	}
+	t0 := svc.now()
 	data, err := svc.store.Get(pc.ctx, c)
+	t1 := svc.now()
 	if err != nil {
 		if errors.Is(err, chunker.ErrSourceChanged) || errors.Is(err, chunker.ErrSourceMissing) {
 			// The shared file changed or vanished: the root cannot be
@@ -344,11 +365,19 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 		return err
 	}
 	now := svc.now()
+	if ref.IsLeaf() {
+		pc.stages.served++
+		pc.stages.read += t1.Sub(t0)
+		pc.stages.write += now.Sub(t1)
+	}
 	svc.acct.Uploaded(pc.id, len(data), now)
 	svc.rootUploaded(s.root, len(data))
 	s.acct.Uploaded(pc.id, len(data), now)
 	if ref.IsLeaf() {
-		s.stepFrom(pc, evSent{id: pc.id, n: len(data), now: now})
+		if svc.cfg.served != nil {
+			svc.cfg.served(pc.id, ref.Index)
+		}
+		s.stepFrom(pc, evSent{id: pc.id, index: ref.Index, n: len(data), now: now})
 	}
 	return nil
 }

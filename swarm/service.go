@@ -105,6 +105,10 @@ type Config struct {
 	// StreamTimeout bounds opening a stream and the handshake, and every
 	// write (real time: these are socket deadlines; default 20 s).
 	StreamTimeout time.Duration
+	// SuperSeed chooses when a kept root is super-seeded (default
+	// SuperSeedAuto: when its serving session starts while MaxUpload caps
+	// the node).
+	SuperSeed SuperSeedMode
 	// Seed seeds the choker's and picker's randomness (0: random).
 	Seed uint64
 	// IdleLimit is the default FetchOptions.IdleLimit (default 10 min).
@@ -134,6 +138,8 @@ type Config struct {
 	corrupt      func(index int, data []byte) []byte
 	freeRide     bool
 	refuseLeaves bool
+	// served is called with every leaf this node sent, in order.
+	served func(to peer.ID, index int)
 	// writerIdle is called when a stream's writer has nothing left to
 	// send and waits (the fake-clock tests' driver learns the swarm may be
 	// idle).
@@ -154,6 +160,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.IdleLimit < 0 {
 		return c, errors.New("negative idle limit")
+	}
+	if c.SuperSeed < SuperSeedAuto || c.SuperSeed > SuperSeedOff {
+		return c, fmt.Errorf("super-seed mode %d", c.SuperSeed)
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -504,6 +513,7 @@ func (s *Service) stateConfig(opts FetchOptions) stateConfig {
 		useName:        opts.UseName,
 		freeRide:       s.cfg.freeRide,
 		refuseLeaves:   s.cfg.refuseLeaves,
+		superSeed:      s.cfg.SuperSeed == SuperSeedOn || s.cfg.SuperSeed == SuperSeedAuto && s.up.Rate() > 0,
 	}
 }
 

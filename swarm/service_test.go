@@ -337,6 +337,28 @@ func waitDone(t *testing.T, dl *Download) chunker.RootInfo {
 	return info
 }
 
+// leechAll starts count leechers that fetch root at once and waits until
+// each holds data.
+func (n *testNet) leechAll(count int, root cid.Cid, data []byte) []*testNode {
+	t := n.t
+	t.Helper()
+	var leeches []*testNode
+	for i := range count {
+		leeches = append(leeches, n.node("leech"+string(rune('a'+i)), Config{}))
+	}
+	var dls []*Download
+	var dests []string
+	for _, l := range leeches {
+		dl, dest := l.fetch(t, root)
+		dls, dests = append(dls, dl), append(dests, dest)
+	}
+	for i, dl := range dls {
+		waitDone(t, dl)
+		checkFile(t, dests[i], data)
+	}
+	return leeches
+}
+
 func checkFile(t *testing.T, path string, want []byte) {
 	t.Helper()
 	got, err := os.ReadFile(path)
@@ -407,20 +429,7 @@ func TestManyLeechersTrade(t *testing.T) {
 	data := randomBytes(t, 2<<20)
 	root := n.share(seed, data, 32<<10)
 	const nLeech = 4
-	var leeches []*testNode
-	for i := range nLeech {
-		leeches = append(leeches, n.node("leech"+string(rune('a'+i)), Config{}))
-	}
-	var dls []*Download
-	var dests []string
-	for _, l := range leeches {
-		dl, dest := l.fetch(t, root)
-		dls, dests = append(dls, dl), append(dests, dest)
-	}
-	for i, dl := range dls {
-		waitDone(t, dl)
-		checkFile(t, dests[i], data)
-	}
+	leeches := n.leechAll(nLeech, root, data)
 	var traded int64
 	for _, l := range leeches {
 		var fromLeeches int64

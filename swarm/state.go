@@ -71,6 +71,8 @@ type stateConfig struct {
 	useName            bool
 	freeRide           bool
 	refuseLeaves       bool // test hook: reject every leaf request as overloaded
+	// superSeed: a kept root is super-seeded (superSeeder).
+	superSeed bool
 }
 
 type nodeReq struct {
@@ -187,10 +189,12 @@ type (
 		err error
 		now time.Time
 	}
+	// evSent: leaf index of n bytes was sent to the peer.
 	evSent struct {
-		id  peer.ID
-		n   int
-		now time.Time
+		id    peer.ID
+		index int
+		n     int
+		now   time.Time
 	}
 	evTick struct {
 		now   time.Time
@@ -230,6 +234,8 @@ type sessionState struct {
 	missing []cid.Cid
 	picker  *Picker
 	choker  *Choker
+	// super is the super-seeding of a kept root (nil when not).
+	super *superSeeder
 
 	peers    map[peer.ID]*peerState
 	dialing  map[peer.ID]bool
@@ -341,6 +347,13 @@ func (s *sessionState) step(ev any) {
 	case evSent:
 		if s.peers[ev.id] != nil {
 			s.apply(s.choker.Sent(ev.id, ev.n, ev.now))
+			if ps := s.peers[ev.id]; s.super != nil && ps.has != nil && ev.index < ps.has.Len() {
+				// The peer has the leaf now (it sends no Have for a
+				// leaf it knows we have).
+				ps.has.Set(ev.index)
+				s.tell(s.super.PeerHas(ev.id, ev.index))
+				s.closeIfDone(ps)
+			}
 		}
 	case evTick:
 		s.tick(ev)
@@ -406,6 +419,9 @@ func (s *sessionState) setLayout(l *chunker.Layout, have []bool, now time.Time) 
 	if !s.fetching {
 		s.have = NewFullBitfield(n)
 		s.bytes = max(l.Size, 0)
+		if s.cfg.superSeed && !s.download {
+			s.super = newSuperSeeder(n, s.rng)
+		}
 	} else {
 		s.have = BitfieldFromBools(have)
 		if s.have.Len() != n {
@@ -432,9 +448,10 @@ func (s *sessionState) setLayout(l *chunker.Layout, have []bool, now time.Time) 
 }
 
 // bitfieldMsg is what we announce: everything we hold (nothing for a
-// free-rider).
+// free-rider, nor when super-seeding: Have messages tell each peer of its
+// leaves).
 func (s *sessionState) bitfieldMsg() *BitfieldMsg {
-	if s.cfg.freeRide {
+	if s.cfg.freeRide || s.super != nil {
 		return &BitfieldMsg{Have: NewBitfield(s.have.Len())}
 	}
 	return &BitfieldMsg{Have: s.have.Clone()}
@@ -450,6 +467,9 @@ func (s *sessionState) adoptBitfield(ps *peerState) error {
 		return fmt.Errorf("%w: bitfield of %d leaves, the root has %d", errProtocol, ps.rawHas.Len(), len(s.layout.Leaves))
 	}
 	ps.has, ps.rawHas = ps.rawHas, nil
+	if s.super != nil {
+		s.tell(s.super.AddPeer(ps.id, ps.has))
+	}
 	if s.picker != nil && s.fetching && !ps.broken {
 		if err := s.picker.AddPeer(ps.id, ps.has); err != nil {
 			return err
@@ -573,7 +593,19 @@ func (s *sessionState) forget(id peer.ID, now time.Time) {
 		}
 	}
 	s.apply(s.choker.RemovePeer(id, now))
+	if s.super != nil {
+		s.tell(s.super.RemovePeer(id))
+	}
 	s.requestAll(now)
+}
+
+// tell sends the Have messages of super-seeding.
+func (s *sessionState) tell(rs []reveal) {
+	for _, r := range rs {
+		if s.peers[r.peer] != nil {
+			s.send(r.peer, &Have{Index: r.index})
+		}
+	}
 }
 
 // dropPeer resets a peer's stream; peerLeft follows when its reader ends.
@@ -741,6 +773,9 @@ func (s *sessionState) message(ps *peerState, m Message, now time.Time) error {
 		if !ps.has.Set(m.Index) {
 			return nil
 		}
+		if s.super != nil {
+			s.tell(s.super.PeerHas(ps.id, m.Index))
+		}
 		if ps.inPicker {
 			if err := s.picker.PeerHas(ps.id, m.Index); err != nil {
 				return err
@@ -845,7 +880,8 @@ func (s *sessionState) onRequest(ps *peerState, ref Ref) {
 	}
 	if ref.IsLeaf() {
 		switch {
-		case s.layout == nil || ref.Index >= len(s.layout.Leaves) || !s.have.Has(ref.Index) || s.cfg.freeRide:
+		case s.layout == nil || ref.Index >= len(s.layout.Leaves) || !s.have.Has(ref.Index) || s.cfg.freeRide,
+			s.super != nil && !s.super.Told(ps.id, ref.Index):
 			s.send(ps.id, &Reject{Ref: ref, Reason: RejectNotFound})
 		case ps.amChoking:
 			s.send(ps.id, &Reject{Ref: ref, Reason: RejectChoked})
@@ -964,8 +1000,11 @@ func (s *sessionState) gotLeaf(i int) {
 	if s.cfg.freeRide {
 		return
 	}
+	// Every peer that lacks a leaf is told, also of leaves it has, as
+	// BitTorrent does: a super-seeding seeder (which announced only some
+	// leaves) learns from it that the leaf spread.
 	for _, ps := range s.sortedPeers() {
-		if ps.has == nil || !ps.has.Has(i) {
+		if ps.has == nil || !ps.has.Complete() {
 			s.send(ps.id, &Have{Index: i})
 		}
 	}

@@ -23,7 +23,7 @@ import (
 // lines; '#' starts a comment. The first command sets the session up:
 //
 //	fetch leaves=N [have=0110] [known=no] [timeout=1m] [idle=10m] [usename] [requesttimeout=30s] [pipeline=2]
-//	seed leaves=N [name=NAME]
+//	seed leaves=N [name=NAME] [superseed]
 //
 // Then events, each run at the script's clock (which starts at 0):
 //
@@ -39,7 +39,7 @@ import (
 //	stored P leaf I|node       the store verified and wrote it
 //	bad P                      the store found P's block corrupt
 //	store fails TEXT           the store failed (a full disk)
-//	sent P BYTES               a leaf of BYTES was sent to P
+//	sent P BYTES [leaf I]      a leaf of BYTES (leaf I, default 0) was sent to P
 //	tick D [xN]                advance the clock by D and tick, N times
 //	advance D                  advance the clock without a tick
 //	candidate P / dialed P     discovery found P / a dial of P ended
@@ -202,6 +202,7 @@ func (sc *scenario) setup(kind string, opts map[string]string) {
 		cfg.pipeline.Min = sc.atoi(v)
 	}
 	cfg.useName = opts["usename"] == "true"
+	cfg.superSeed = opts["superseed"] == "true"
 	rng := rand.New(rand.NewPCG(1, 2))
 	ch, err := NewChoker(ChokerConfig{}.mustDefaults(), rng, sc.now)
 	if err != nil {
@@ -337,7 +338,11 @@ func (sc *scenario) run(words []string) {
 	case cmd == "store" && len(words) > 2 && words[1] == "fails":
 		sc.step(evStoreFailed{err: errors.New(strings.Join(words[2:], " ")), now: sc.now})
 	case cmd == "sent":
-		sc.step(evSent{id: peer.ID(words[1]), n: sc.atoi(words[2]), now: sc.now})
+		index := 0
+		if len(words) >= 5 && words[3] == "leaf" {
+			index = sc.atoi(sc.subst(words[4]))
+		}
+		sc.step(evSent{id: peer.ID(words[1]), index: index, n: sc.atoi(words[2]), now: sc.now})
 	case cmd == "tick":
 		d, times := sc.dur(words[1]), 1
 		if len(words) > 2 {

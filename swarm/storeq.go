@@ -2,7 +2,11 @@ package swarm
 
 import (
 	"context"
+	"log/slog"
 	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/myco-p2p/myco/chunker"
 )
@@ -60,6 +64,36 @@ func (p *leafBufs) put(b []byte) {
 	p.free = append(p.free, b[:0])
 	p.mu.Unlock()
 	<-p.tokens
+}
+
+// stages times the receiving pipeline of one peer, to find what it waits
+// for; the peer's stream logs it (Debug) when it ends. The reader's
+// fields are written by the reader goroutine, the store's by the store
+// goroutine, and read once both are done.
+type stages struct {
+	leaves int
+	// net: the reader waiting for and decoding leaf frames (the sender,
+	// decryption, flow control); queue: the reader waiting for a free
+	// buffer or a place in the store queue (the store is behind).
+	net, queue time.Duration
+	// store: verifying and writing leaves; storeIdle: the store waiting
+	// for the next leaf.
+	store, storeIdle time.Duration
+	// The writer's, serving: served leaves; read: reading them from the
+	// store; write: handing them to the stream (encryption, flow
+	// control); idle: nothing to send (no request queued).
+	served            int
+	read, write, idle time.Duration
+}
+
+func (st *stages) log(log *slog.Logger, id peer.ID) {
+	if st.leaves > 0 {
+		log.Debug("peer stages, receiving", "peer", id, "leaves", st.leaves, "net", st.net, "queue", st.queue,
+			"store", st.store, "store_idle", st.storeIdle)
+	}
+	if st.served > 0 {
+		log.Debug("peer stages, serving", "peer", id, "leaves", st.served, "read", st.read, "write", st.write, "idle", st.idle)
+	}
 }
 
 // storeJob is one received leaf waiting to be verified and written.

@@ -19,6 +19,16 @@ rows=()
 
 # row WHAT FIGURE REFERENCE RATIO TARGET
 row() { rows+=("$1|$2|$3|$4|$5"); }
+# print_table TITLE: the rows so far, as a table whose first column is TITLE.
+print_table() {
+	local r what fig ref ratio target
+	printf '\n%-100s | %-20s | %-20s | %-6s | %s\n' "$1" "figure" "reference" "ratio" "target"
+	printf '%s\n' "$(printf -- '-%.0s' {1..160})"
+	for r in "${rows[@]}"; do
+		IFS='|' read -r what fig ref ratio target <<<"$r"
+		printf '%-100s | %-20s | %-20s | %-6s | %s\n' "$what" "$fig" "$ref" "$ratio" "$target"
+	done
+}
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
@@ -293,12 +303,134 @@ cleanup
 # === end of the many-small-files section =====================================
 
 # --- the table ----------------------------------------------------------------
-printf '\n%-100s | %-20s | %-20s | %-6s | %s\n' "what" "figure" "reference" "ratio" "target"
-printf '%s\n' "$(printf -- '-%.0s' {1..160})"
-for r in "${rows[@]}"; do
-	IFS='|' read -r what fig ref ratio target <<<"$r"
-	printf '%-100s | %-20s | %-20s | %-6s | %s\n' "$what" "$fig" "$ref" "$ratio" "$target"
-done
+print_table "what"
+
+# === swarm: 1 GiB one-to-one against the CPU floor (issue 20; h-pipe) =======
+# Two dev daemons of their own (TCP only, so the security transport is the
+# one chosen), the file and the fetch on tmpfs (/dev/shm), so that no disk
+# is in the way. Per fetch: MB/s, and each daemon's CPU-seconds per GiB from
+# /proc/PID/stat (utime+stime) before and after. The CPU floor is what two
+# cores allow: (seeder + leecher CPU-s per GiB) / 2 s per GiB; the fetch's
+# MB/s is reported as a ratio to that floor. Three fetches each with TLS
+# first (the default) and with Noise first (config security=noise), the
+# figures the medians. The reference stream: one raw libp2p stream between
+# two hosts in one process (node BenchmarkSecureStream), same transports.
+echo "== swarm: 1 GiB one-to-one on tmpfs, against the CPU floor" >&2
+rows=() # this section prints a table of its own, below the main one
+pipe_dir=/dev/shm/myco-bench-pipe-$$
+# cpu_ticks PID: utime+stime of the process, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+pipe_pids=()
+pipe_stop() {
+	local p
+	for p in "${pipe_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pipe_pids[@]}"; do
+		for ((k = 0; k < 100; k++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	pipe_pids=()
+}
+# pipe_up SECURITY: start two daemons (node 0 seeds, node 1 fetches), TCP only.
+pipe_up() {
+	local i repo boot="" log
+	rm -rf "$pipe_dir/node0" "$pipe_dir/node1"
+	for i in 0 1; do
+		repo="$pipe_dir/node$i"
+		"$MYCO" --repo "$repo" init --network dev >/dev/null
+		"$MYCO" --repo "$repo" config set security "$1" >/dev/null
+		"$MYCO" --repo "$repo" config set log_level debug >/dev/null # for the stage timers
+		args=(--repo "$repo" daemon --api 127.0.0.1:0 --listen /ip4/127.0.0.1/tcp/0)
+		if [ -n "$boot" ]; then args+=(--bootstrap "$boot"); fi
+		log="$pipe_dir/node$i.log"
+		"$MYCO" "${args[@]}" >"$log" 2>"$pipe_dir/node$i.err" &
+		pipe_pids+=($!)
+		for ((k = 0; k < 600; k++)); do
+			grep -q "daemon ready" "$log" 2>/dev/null && break
+			kill -0 "${pipe_pids[$i]}" 2>/dev/null || { cat "$pipe_dir/node$i.err" >&2; die "pipe node $i exited"; }
+			sleep 0.1
+		done
+		if [ -z "$boot" ]; then boot=$("$MYCO" --repo "$repo" id --json | json_first_addr); fi
+	done
+}
+mkdir -p "$pipe_dir"
+trap 'pipe_stop; rm -rf "$pipe_dir"; cleanup' EXIT
+pipe_src="$pipe_dir/src.bin"
+head -c $((1 << 30)) /dev/urandom >"$pipe_src"
+# go_secs DURATION: a Go duration (1.5s, 350ms, 80µs) in seconds.
+go_secs() {
+	awk -v d="$1" 'BEGIN {
+		m = 0
+		if (d ~ /^[0-9]+m[0-9]/) { m = substr(d, 1, index(d, "m") - 1); d = substr(d, index(d, "m") + 1) }
+		u = d; sub(/^[0-9.]+/, "", u); v = substr(d, 1, length(d) - length(u))
+		f = (u == "ms") ? 1e-3 : (u == "µs" || u == "us") ? 1e-6 : (u == "ns") ? 1e-9 : 1
+		printf "%.3f", 60 * m + v * f }'
+}
+# stage NODE KIND KEY: KEY of the last "peer stages, KIND" line of NODE's log, in seconds.
+stage() { go_secs "$(grep -h "peer stages, $2" "$pipe_dir/node$1.log" "$pipe_dir/node$1.err" 2>/dev/null | tail -n 1 | grep -o " $3=[^ ]*" | cut -d= -f2)"; }
+# pipe_run SECURITY: three fetches; sets pipe_mbs, pipe_seed, pipe_leech
+# (medians: MB/s, seeder and leecher CPU-s per GiB), pipe_sec (the
+# connection's security protocol as the leecher reports it).
+pipe_run() {
+	local k secs s0 l0 s1 l1 tck mbs=() sc=() lc=() c
+	tck=$(getconf CLK_TCK)
+	pipe_up "$1"
+	c=$("$MYCO" --repo "$pipe_dir/node0" share "$pipe_src")
+	for ((k = 0; k < 3; k++)); do
+		s0=$(cpu_ticks "${pipe_pids[0]}")
+		l0=$(cpu_ticks "${pipe_pids[1]}")
+		secs=$("$MYCO" --repo "$pipe_dir/node1" fetch "$c" -o "$pipe_dir/out.bin" --json | fetch_seconds)
+		s1=$(cpu_ticks "${pipe_pids[0]}")
+		l1=$(cpu_ticks "${pipe_pids[1]}")
+		cmp -s "$pipe_src" "$pipe_dir/out.bin" || die "the fetched 1 GiB file differs"
+		[ "$k" != 0 ] || pipe_sec=$("$MYCO" --repo "$pipe_dir/node1" peers --json | grep -o '"security": *"[^"]*"' | head -n1 | cut -d'"' -f4)
+		# The stream ends (and logs its stages) once both hold everything.
+		for ((w = 0; w < 50; w++)); do
+			[ "$(grep -hc 'peer stages, receiving' "$pipe_dir/node1.log" "$pipe_dir/node1.err" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')" -gt "$k" ] && break
+			sleep 0.1
+		done
+		"$MYCO" --repo "$pipe_dir/node1" rm "$c" >/dev/null
+		rm -f "$pipe_dir/out.bin"
+		mbs+=("$(awk -v s="$secs" 'BEGIN { printf "%.1f", 1073741824 / s / 1e6 }')")
+		sc+=("$(awk -v a="$s0" -v b="$s1" -v t="$tck" 'BEGIN { printf "%.3f", (b - a) / t }')")
+		lc+=("$(awk -v a="$l0" -v b="$l1" -v t="$tck" 'BEGIN { printf "%.3f", (b - a) / t }')")
+		echo "   $1: ${mbs[-1]} MB/s, seeder ${sc[-1]} CPU-s, leecher ${lc[-1]} CPU-s" >&2
+	done
+	pipe_net=$(stage 1 receiving net) pipe_store=$(stage 1 receiving store) pipe_secs=$secs
+	pipe_read=$(stage 0 serving read) pipe_write=$(stage 0 serving write) pipe_idle=$(stage 0 serving idle)
+	pipe_stop
+	pipe_mbs=$(median3 "${mbs[@]}")
+	pipe_seed=$(median3 "${sc[@]}")
+	pipe_leech=$(median3 "${lc[@]}")
+}
+pipe_run noise
+n_mbs=$pipe_mbs n_seed=$pipe_seed n_leech=$pipe_leech n_sec=$pipe_sec
+pipe_run tls
+t_mbs=$pipe_mbs t_seed=$pipe_seed t_leech=$pipe_leech t_sec=$pipe_sec
+rm -rf "$pipe_dir"
+out=$(cd "$ROOT_DIR" && go test -run '^$' -bench 'SecureStream' -benchtime 2x ./node)
+raw_t=$(metric "$out" "SecureStream/tls" "MB/s")
+raw_n=$(metric "$out" "SecureStream/noise" "MB/s")
+rawcpu_t=$(metric "$out" "SecureStream/tls" "cpu-s/GiB")
+rawcpu_n=$(metric "$out" "SecureStream/noise" "cpu-s/GiB")
+floor_t=$(awk -v a="$t_seed" -v b="$t_leech" 'BEGIN { printf "%.0f", 1073.741824 / ((a + b) / 2) }')
+floor_n=$(awk -v a="$n_seed" -v b="$n_leech" 'BEGIN { printf "%.0f", 1073.741824 / ((a + b) / 2) }')
+row "swarm: 1 GiB, 1 seeder -> 1 leecher on tmpfs, $t_sec (median of 3) vs the CPU floor" "${t_mbs%.*} MB/s" \
+	"${floor_t} MB/s floor" "$(awk -v a="$t_mbs" -v b="$floor_t" 'BEGIN{printf "%.2f", a/b}')" ">= 0.85x the floor"
+row "  the same vs one raw libp2p stream ($t_sec, both hosts in one process)" "${t_mbs%.*} MB/s" "${raw_t%.*} MB/s raw" \
+	"$(awk -v a="$t_mbs" -v b="$raw_t" 'BEGIN{printf "%.2f", a/b}')" "-"
+row "  CPU-s per GiB, seeder / leecher, $t_sec (after)" "${t_seed} / ${t_leech} s" "${n_seed} / ${n_leech} s $n_sec" \
+	"$(awk -v a="$t_seed" -v b="$t_leech" -v c="$n_seed" -v d="$n_leech" 'BEGIN{printf "%.2f", (a+b)/(c+d)}')" "< 1 (issue: 2.2 / 2.3 with noise)"
+row "  the same fetch with $n_sec first (before), vs its CPU floor" "${n_mbs%.*} MB/s" "${floor_n} MB/s floor" \
+	"$(awk -v a="$n_mbs" -v b="$floor_n" 'BEGIN{printf "%.2f", a/b}')" "-"
+row "  the last tls fetch's time: leecher waits on the network / verifies+writes; seeder reads / sends / idles" \
+	"$(awk -v a="$pipe_net" -v b="$pipe_store" -v c="$pipe_read" -v d="$pipe_write" -v e="$pipe_idle" -v t="$pipe_secs" \
+		'BEGIN { printf "%.0f/%.0f; %.0f/%.0f/%.0f %%", 100*a/t, 100*b/t, 100*c/t, 100*d/t, 100*e/t }')" "${pipe_secs%.*} s fetch" "-" "the sender never idle"
+row "  raw stream CPU-s per GiB, both ends together: tls / noise" "${rawcpu_t} / ${rawcpu_n} s" "-" \
+	"$(awk -v a="$rawcpu_t" -v b="$rawcpu_n" 'BEGIN{printf "%.2f", a/b}')" "-"
+print_table "1 GiB one-to-one"
+trap cleanup EXIT
+# === end of the 1 GiB one-to-one section ======================================
 
 # === attacks (issue 19) ========================================================
 # Each attack of cmd/myco/attack_test.go runs from a libp2p host of its own

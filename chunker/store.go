@@ -157,7 +157,7 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	}
 	db, err := leveldb.OpenFile(filepath.Join(dir, "index"), &opt.Options{
 		BlockCacheCapacity: 8 << 20,
-		WriteBuffer:        4 << 20,
+		WriteBuffer:        1 << 20,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open content store: %w", err)

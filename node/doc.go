@@ -17,9 +17,14 @@
 //     nodes per machine); main listens on all interfaces, TCP and QUIC on
 //     port 4040, and also meets peers on the LAN through mDNS.
 //   - The resource manager uses go-libp2p's scaling defaults scaled to the
-//     configured memory (default 1 GiB) and descriptors (default 1024); the
+//     configured memory (default 1 GiB) and descriptors (default 1024),
+//     except one peer's memory, capped at 6 MiB so that the muxers' receive
+//     windows of many peers stay small (host.go, peerMemory); the
 //     connection manager trims from 256 down to 64 connections, sparing
 //     connections younger than a minute.
+//   - A daemon runs its garbage collector at GOGC=50 unless the
+//     environment sets GOGC or GOMEMLIMIT (memory.go says why, with the
+//     figures, and why not a memory limit).
 //   - Bootstrap peers are dialled at start and again every 30 s while the
 //     node is connected to none of them; an unreachable one is a warning,
 //     never fatal.

@@ -47,6 +47,7 @@ type peerConn struct {
 
 func newPeerConn(s *session, st network.Stream, r *Reader, id, initiator peer.ID) *peerConn {
 	ctx, cancel := context.WithCancel(s.ctx)
+	r.UseFramePool(ctx, s.svc.frames)
 	return &peerConn{
 		ctx: ctx, cancel: cancel,
 		sess: s, id: id, initiator: initiator, st: st, r: r,
@@ -148,6 +149,7 @@ func (pc *peerConn) run() {
 		return
 	}
 	err := pc.readLoop()
+	pc.r.Release()
 	pc.halt()
 	close(pc.storeQ)
 	<-storeDone
@@ -177,7 +179,9 @@ func (pc *peerConn) readLoop() error {
 			if err := s.svc.down.Wait(pc.ctx, len(b.Data)); err != nil {
 				return err
 			}
-			if err := s.onBlock(pc, b); err != nil {
+			err := s.onBlock(pc, b) // copies b.Data out
+			pc.r.Release()
+			if err != nil {
 				return err
 			}
 			continue
@@ -307,7 +311,16 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 			}
 		}
 	}
-	data, err := svc.store.Get(pc.ctx, c)
+	var buf []byte
+	if size > 0 {
+		b, err := svc.serveBufs.get(pc.ctx, int(size))
+		if err != nil {
+			return err
+		}
+		defer svc.serveBufs.put(b)
+		buf = b
+	}
+	data, err := svc.store.GetInto(pc.ctx, c, buf)
 	if err != nil {
 		if errors.Is(err, chunker.ErrSourceChanged) || errors.Is(err, chunker.ErrSourceMissing) {
 			// The shared file changed or vanished: the root cannot be

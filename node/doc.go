@@ -22,7 +22,7 @@
 //     windows of many peers stay small (host.go, peerMemory); the
 //     connection manager trims from 256 down to 64 connections, sparing
 //     connections younger than a minute.
-//   - A daemon runs its garbage collector at GOGC=50 unless the
+//   - A daemon runs its garbage collector at GOGC=30 unless the
 //     environment sets GOGC or GOMEMLIMIT (memory.go says why, with the
 //     figures, and why not a memory limit).
 //   - Bootstrap peers are dialled at start and again every 30 s while the

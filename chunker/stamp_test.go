@@ -12,6 +12,21 @@ import (
 	"github.com/ipfs/go-cid"
 )
 
+// stampOf returns the stamp of the file at path.
+func stampOf(t *testing.T, path string) fileStamp {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _, err := stamp(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // laterThanChangeTime waits until a write in dir gets a change time after
 // c (the file system's clock has ticked past it), so the change a test
 // makes next is one a stamp can see. It polls a probe file, with a
@@ -22,20 +37,31 @@ func laterThanChangeTime(t *testing.T, dir string, c int64) {
 	defer os.Remove(probe)
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		f, err := os.Create(probe)
-		if err != nil {
+		if err := os.WriteFile(probe, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		st, _, err := stamp(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.CTime > c {
+		if stampOf(t, probe).CTime > c {
 			return
 		}
 	}
 	t.Fatalf("no change time after %d within 5 s", c)
+}
+
+// replaceByRename replaces the file at path by a new one (another inode)
+// holding data, with the old one's mtime.
+func replaceByRename(t *testing.T, path string, data []byte) {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, path+".new", data)
+	if err := os.Chtimes(path+".new", st.ModTime(), st.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestTrustedFileServedWithoutHashing: a file shared while quiet is read
@@ -71,26 +97,12 @@ func TestTrustedFileServedWithoutHashing(t *testing.T) {
 			}
 		}, false},
 		{"replaced by rename, mtime restored", func(t *testing.T, path string, leaf Leaf) {
-			st, _ := os.Stat(path)
 			bad := bytes.Clone(data)
 			bad[leaf.Offset] ^= 0xff
-			writeTestFile(t, path+".new", bad)
-			if err := os.Chtimes(path+".new", st.ModTime(), st.ModTime()); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Rename(path+".new", path); err != nil {
-				t.Fatal(err)
-			}
+			replaceByRename(t, path, bad)
 		}, false},
 		{"replaced by rename with the same bytes", func(t *testing.T, path string, leaf Leaf) {
-			st, _ := os.Stat(path)
-			writeTestFile(t, path+".new", data)
-			if err := os.Chtimes(path+".new", st.ModTime(), st.ModTime()); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Rename(path+".new", path); err != nil {
-				t.Fatal(err)
-			}
+			replaceByRename(t, path, data)
 		}, true},
 		{"truncated", func(t *testing.T, path string, leaf Leaf) {
 			if err := os.Truncate(path, int64(leaf.Offset)+1); err != nil {
@@ -128,16 +140,7 @@ func TestTrustedFileServedWithoutHashing(t *testing.T) {
 				t.Fatalf("a trusted file's leaves were hashed %d times", len(hashed))
 			}
 
-			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, _, err := stamp(f)
-			f.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			laterThanChangeTime(t, dir, st.CTime)
+			laterThanChangeTime(t, dir, stampOf(t, path).CTime)
 			leaf := l.Leaves[1]
 			tc.change(t, path, leaf)
 
@@ -182,15 +185,7 @@ func TestUntrustedFilesAreHashed(t *testing.T) {
 	data := testData(1000, 3)
 	path := filepath.Join(dir, "f")
 	writeTestFile(t, path, data)
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, _, err := stamp(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := stampOf(t, path)
 	// Shared within the racy margin of its last change.
 	s.hooks.now = func() time.Time { return time.Unix(0, st.CTime+int64(racyFine)/2) }
 	r, err := s.AddPath(ctx, path, small)

@@ -27,20 +27,6 @@ import (
 // userAgent is what identify tells other peers about us.
 const userAgent = "myco/" + Version
 
-// peerMemory is what the resource manager lets one peer's connections and
-// streams reserve (libp2p's default is 64 MiB and more, scaled with
-// max_memory). What is reserved is mostly the muxers' receive windows:
-// yamux and QUIC grow a stream's window, at medium priority (up to about
-// 60% of the peer's limit), when its reader lags, and buffer up to the
-// window. A swarm stream reserves one block (1 MiB) and its buffers (128
-// KiB) at top priority; that leaves about 2 MiB of window growth per
-// peer, more than the bandwidth-delay product of a 100 ms, 100 Mbit/s
-// path (1.25 MB). With
-// libp2p's default, a daemon that 23 peers sent to at once, with its
-// readers behind (two cores for 24 daemons), buffered tens of MiB
-// (testnet/bench.sh, many leechers).
-const peerMemory = 6 << 20
-
 // hostConfig is what newHost needs of the node's config.
 type hostConfig struct {
 	Network string
@@ -61,8 +47,7 @@ const hopProtocol = protocol.ID("/libp2p/circuit/relay/0.2.0/hop")
 // before Noise, as kubo does (with AES instructions TLS's AES-GCM costs half
 // the CPU of Noise's ChaCha20-Poly1305: BenchmarkSecureStream), Noise kept
 // for peers that want it; yamux,
-// a resource manager scaled to the configured memory and descriptors (with
-// peerMemory per peer), and a
+// a resource manager scaled to the configured memory and descriptors, and a
 // connection manager with the configured water marks, and the gater that
 // refuses banned peers. For reaching and being reached from behind NATs it
 // runs AutoNAT v2, the circuit relay v2 transport, autorelay over hc.Relays
@@ -86,10 +71,7 @@ func newHost(sk crypto.PrivKey, hc hostConfig, reg prometheus.Registerer, gater 
 	scaling := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&scaling)
 	rcmgr.MustRegisterWith(reg)
-	limits := rcmgr.PartialLimitConfig{
-		PeerDefault: rcmgr.ResourceLimits{Memory: peerMemory},
-	}.Build(scaling.Scale(mem, fds))
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits))
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(scaling.Scale(mem, fds)))
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}

@@ -16,9 +16,11 @@ import (
 // peak resident memory. Measured with 24 dev daemons, a 64 MiB file, a
 // seeder capped at 20 MB/s and 23 leechers at once (testnet/bench.sh),
 // with the pooled buffers: the largest peak RSS of any daemon was 86 MiB
-// at 100, 67 to 73 MiB at 50, 61 to 63 MiB at 30, with the same CPU-seconds
-// in all (about 30, within the noise); about 31 MiB of it is the binary's
-// own pages. A 1 GiB fetch costs the seeder no more CPU at 30.
+// at 100, 67 to 73 MiB at 50, 61 to 63 MiB at 30 with the resource
+// manager's per-peer memory capped (node/doc.go says why it is not) and
+// 66 to 70 MiB at 30 without, with the same CPU-seconds in all (about 30,
+// within the noise of a shared machine); about 31 MiB of it is the
+// binary's own pages. A 1 GiB fetch costs the seeder no more CPU at 30.
 //
 // A soft memory limit (debug.SetMemoryLimit, GOMEMLIMIT) was measured too
 // and not adopted: set low enough to matter (34 to 40 MiB), it sits just

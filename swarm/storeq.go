@@ -34,7 +34,7 @@ const (
 // block arrives and give it back once it is copied out for the store, so
 // a leecher that many peers send to holds at most frameSlots, not one per
 // peer it ever received from; its other peers' blocks wait in their
-// streams' receive windows (node/host.go bounds those per peer).
+// streams' receive windows.
 const frameSlots = 2
 
 // leafBufs hands out at most storeSlots buffers at a time. Freed buffers

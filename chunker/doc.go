@@ -65,9 +65,54 @@
 //
 // Every block is hashed against its CID whenever it is read from the store
 // (Store.Get, so also Cat, Export, serving) or received (Fetch.PutNode,
-// Fetch.PutLeaf). A mismatch is a *BlockError naming the CID and wrapping
+// Fetch.PutLeaf), except a leaf read from a trusted file (below), whose
+// bytes were hashed at import and are known not to have changed since.
+// A mismatch is a *BlockError naming the CID and wrapping
 // ErrHashMismatch; the bytes are never returned or written. Only CIDv1
 // sha2-256 raw/dag-pb CIDs are accepted (ErrUnsupportedCID otherwise).
+//
+// # Trusted files
+//
+// Hashing each leaf again every time a seeder serves it doubled the
+// seeder's SHA-256 work. So AddPath records, with each shared file, its
+// stamp (stamp.go): size, mtime, change time (unix ctime, Windows
+// ChangeTime) and identity (device and inode on Linux and macOS, from
+// fstat; volume serial number and file index on Windows, from
+// GetFileInformationByHandle, the change time from
+// GetFileInformationByHandleEx). The stamp is taken from the open file
+// before and after the import and must not have moved. A read of a
+// trusted file takes the stamp of the file it opened before and after
+// reading the leaf (two fstat calls, about a microsecond against half a
+// millisecond to hash 1 MiB); if both equal the recorded one, the bytes
+// are served without hashing. Anything else is hashed as before: a
+// rewrite in place (the change time moves, even if os.Chtimes restores
+// the mtime), a replacement by rename (another identity), a truncation.
+// When the hash then fails and the stamp differs, the error is
+// ErrSourceChanged, so the node marks the root broken. Files are opened
+// per read, not kept open: an open handle would keep a deleted file's
+// space on unix and stop the user renaming or deleting it on Windows, and
+// opening costs about as little as the stamp.
+//
+// A file is trusted only if it was quiet when the import started: its
+// last change at least 100 ms before (2 s when its timestamps are whole
+// seconds, as on file systems that keep no finer ones). A write in the
+// same clock tick as the recorded change time would leave the stamp as
+// it was; after a quiet period every later write gets a later change
+// time (git calls the other case "racily clean"). A file written just
+// before it is shared is hashed on every read, as before. What a stamp
+// cannot see: writes through a memory mapping to a page already dirty
+// (the kernel sets times at the first write fault), a clock set back, and
+// a network file system whose server clock lags ours. The leecher
+// verifies every leaf whatever the seeder does.
+//
+// File records are version 2 (keys.go): a flags byte (complete, trusted)
+// and, for a trusted file, its change time and identity. Version 1
+// records, written before stamps existed, decode as untrusted files and
+// are hashed on every read, as then; sharing the file again writes a
+// version 2 record (it replaces the references). Fetched files and
+// partial files are not trusted (a fetch's last write is moments before
+// its Finish); they are hashed as before. Platforms other than Linux,
+// macOS and Windows read no identity and hash every read.
 //
 // # Store
 //
@@ -77,10 +122,12 @@
 // leaves likewise point into its partial file while it is fetched, and
 // into its destination once finished. Internal nodes (small) and the
 // leaves of a stream import (AddReader, which has no file) live in the
-// index. Every read re-verifies; when it fails, the error says whether the
-// file is missing (ErrSourceMissing), changed size or mtime
-// (ErrSourceChanged), or holds wrong bytes at an unchanged size and mtime
-// (ErrHashMismatch). Files kept by reference are never modified or deleted
+// index. Every read re-verifies (by hash, or by the stamp of a trusted
+// file); when it fails, the error says whether the
+// file is missing (ErrSourceMissing), changed size or mtime, or, for a
+// trusted file, any part of its stamp (ErrSourceChanged), or holds wrong
+// bytes at an unchanged size and mtime (ErrHashMismatch). GetInto reads
+// a leaf into a buffer the caller gives, so a server reuses a few. Files kept by reference are never modified or deleted
 // by the store: it deletes only a fetch's own partial data (Abort,
 // DropIncoming, a fresh fetch clearing a stale one), and replaces what is
 // at a destination only for a fetch started with Force.

@@ -15,7 +15,7 @@ import (
 //	'n' cid                      block bytes kept in the index (dag-pb nodes, leaves of imports from a stream)
 //	'o' cidkey owner             owner uses the block under 'n'
 //	'O' owner cid                reverse of 'o', to release an owner
-//	'f' file                     file record: owner, complete, size, mtime, path
+//	'f' file                     file record: owner, complete, size, mtime, [trusted: ctime, dev, ino,] path
 //	'F' owner file               owner's files
 //	'l' cidkey file offset       a leaf's bytes live in file at offset -> length
 //	'L' file offset              reverse of 'l' -> cid
@@ -195,43 +195,90 @@ func decodeIncomingRecord(b []byte) (incomingRecord, error) {
 }
 
 // fileRecord is a file whose bytes hold leaves, kept by reference.
+//
+// Version 2 (flags: 1 complete, 2 trusted) adds, for a trusted file, its
+// change time and identity after the mtime. Version 1 (a byte that is 1
+// when complete, no identity) still decodes, as an untrusted file; it is
+// never rewritten in place: sharing the file again writes a version 2
+// record. A version 1 binary cannot read version 2 records.
 type fileRecord struct {
 	Owner    uint64
 	Complete bool  // size and mtime are final (a fetch in progress is not)
 	Size     int64 // at the time it was recorded
 	MTime    int64 // unix nanoseconds
+	// Trusted: every leaf was hashed from this file while its stamp was
+	// Size, MTime, CTime, Dev and Ino, and the file was quiet then
+	// (fileStamp.quietSince); reads at that stamp are not hashed again.
+	Trusted  bool
+	CTime    int64
+	Dev, Ino uint64
 	Path     string
 }
 
+const (
+	fileComplete = 1
+	fileTrusted  = 2
+)
+
+// stamp is the stamp a trusted file must still have.
+func (f fileRecord) stamp() fileStamp {
+	return fileStamp{Size: f.Size, MTime: f.MTime, CTime: f.CTime, Dev: f.Dev, Ino: f.Ino}
+}
+
 func (f fileRecord) encode() []byte {
-	b := []byte{1, 0}
+	b := []byte{2, 0}
 	if f.Complete {
-		b[1] = 1
+		b[1] |= fileComplete
+	}
+	if f.Trusted {
+		b[1] |= fileTrusted
 	}
 	b = binary.AppendUvarint(b, f.Owner)
 	b = binary.AppendVarint(b, f.Size)
 	b = binary.AppendVarint(b, f.MTime)
+	if f.Trusted {
+		b = binary.AppendVarint(b, f.CTime)
+		b = binary.AppendUvarint(b, f.Dev)
+		b = binary.AppendUvarint(b, f.Ino)
+	}
 	return append(b, f.Path...)
 }
 
 func decodeFileRecord(b []byte) (fileRecord, error) {
 	var f fileRecord
-	if len(b) < 2 || b[0] != 1 {
+	if len(b) < 2 || (b[0] != 1 && b[0] != 2) {
 		return f, fmt.Errorf("file record: %w: bad version", ErrMalformed)
 	}
-	f.Complete = b[1] == 1
+	if b[0] == 1 {
+		f.Complete = b[1] == 1
+	} else {
+		f.Complete, f.Trusted = b[1]&fileComplete != 0, b[1]&fileTrusted != 0
+	}
 	p := b[2:]
 	o, n := binary.Uvarint(p)
 	if n <= 0 {
 		return f, fmt.Errorf("file record: %w", ErrMalformed)
 	}
 	f.Owner, p = o, p[n:]
-	for _, v := range []*int64{&f.Size, &f.MTime} {
+	ints := []*int64{&f.Size, &f.MTime}
+	if f.Trusted {
+		ints = append(ints, &f.CTime)
+	}
+	for _, v := range ints {
 		x, n := binary.Varint(p)
 		if n <= 0 {
 			return f, fmt.Errorf("file record: %w", ErrMalformed)
 		}
 		*v, p = x, p[n:]
+	}
+	if f.Trusted {
+		for _, v := range []*uint64{&f.Dev, &f.Ino} {
+			x, n := binary.Uvarint(p)
+			if n <= 0 {
+				return f, fmt.Errorf("file record: %w", ErrMalformed)
+			}
+			*v, p = x, p[n:]
+		}
 	}
 	f.Path = string(p)
 	return f, nil

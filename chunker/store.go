@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/syndtr/goleveldb/leveldb"
@@ -57,6 +58,19 @@ type testHooks struct {
 	// afterRename, if set, runs in Finish between the rename and the
 	// commit of the root; an error stops Finish there, as a crash would.
 	afterRename func() error
+	// now, if set, replaces time.Now where an import decides whether
+	// a file is quiet enough to trust (fileStamp.quietSince).
+	now func() time.Time
+	// hashRef, if set, runs each time a leaf kept by reference is
+	// hashed as it is read.
+	hashRef func(c cid.Cid)
+}
+
+func (s *Store) now() time.Time {
+	if s.hooks.now != nil {
+		return s.hooks.now()
+	}
+	return time.Now()
 }
 
 // RootInfo describes a kept root.
@@ -143,7 +157,7 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	}
 	db, err := leveldb.OpenFile(filepath.Join(dir, "index"), &opt.Options{
 		BlockCacheCapacity: 8 << 20,
-		WriteBuffer:        4 << 20,
+		WriteBuffer:        1 << 20,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open content store: %w", err)
@@ -528,7 +542,8 @@ func (s *Store) importRef(ctx context.Context, w *ownedBatch, path string, p Par
 		return Entry{}, err
 	}
 	defer f.Close()
-	before, err := f.Stat()
+	start := s.now()
+	before, id, err := stamp(f)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -536,11 +551,13 @@ func (s *Store) importRef(ctx context.Context, w *ownedBatch, path string, p Par
 	if err != nil {
 		return Entry{}, err
 	}
-	rec := fileRecord{Owner: w.owner, Complete: true, Size: before.Size(), MTime: before.ModTime().UnixNano(), Path: path}
+	// Recorded first (untrusted), so the leaf references flushed before
+	// the end always have their file, and a rollback finds them.
+	rec := fileRecord{Owner: w.owner, Complete: true, Size: before.Size, MTime: before.MTime, Path: path}
 	w.b.Put(idKey(pFile, fid), rec.encode())
 	w.b.Put(ownerFileKey(w.owner, fid), nil)
 	var e Entry
-	if n := before.Size(); n <= int64(p.ChunkSize) {
+	if n := before.Size; n <= int64(p.ChunkSize) {
 		// One leaf: read whole into a buffer of its size, hashed here.
 		e, err = importSmall(f, n, &refSink{w: w, file: fid})
 	} else {
@@ -549,12 +566,18 @@ func (s *Store) importRef(ctx context.Context, w *ownedBatch, path string, p Par
 	if err != nil {
 		return Entry{}, fmt.Errorf("%s: %w", path, err)
 	}
-	after, err := f.Stat()
+	after, _, err := stamp(f)
 	if err != nil {
 		return Entry{}, err
 	}
-	if after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) || e.Size != uint64(before.Size()) {
+	if after != before || e.Size != uint64(before.Size) {
 		return Entry{}, fmt.Errorf("%s: file changed while it was being imported", path)
+	}
+	// Every leaf was hashed from the file at this stamp: reads at the
+	// same stamp need not hash again, if the file was quiet.
+	if id && before.quietSince(start) {
+		rec.Trusted, rec.CTime, rec.Dev, rec.Ino = true, before.CTime, before.Dev, before.Ino
+		w.b.Put(idKey(pFile, fid), rec.encode())
 	}
 	return e, nil
 }
@@ -663,8 +686,17 @@ func (s *Store) Has(c cid.Cid) bool {
 // Get returns the bytes of block c, verified against c. A block kept by
 // reference is read from its file; if every location fails, the error says
 // why (ErrSourceMissing, ErrSourceChanged, ErrHashMismatch), wrapped in a
-// *BlockError naming c. Unknown blocks are ErrNotFound.
+// *BlockError naming c. Unknown blocks are ErrNotFound. A leaf of a
+// trusted file whose stamp is unchanged is not hashed again (package doc).
 func (s *Store) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	return s.GetInto(ctx, c, nil)
+}
+
+// GetInto is Get reading a leaf kept by reference into buf when it has the
+// capacity (a fresh buffer otherwise), so a caller that serves many leaves
+// can reuse a few buffers. The result may or may not share buf's memory:
+// blocks kept in the index come from the index.
+func (s *Store) GetInto(ctx context.Context, c cid.Cid, buf []byte) ([]byte, error) {
 	if err := checkCID(c); err != nil {
 		return nil, err
 	}
@@ -686,7 +718,7 @@ func (s *Store) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 		fid := binary.BigEndian.Uint64(k[len(k)-16:])
 		off := int64(binary.BigEndian.Uint64(k[len(k)-8:]))
 		n, _ := binary.Uvarint(it.Value())
-		b, err := s.readRef(c, fid, off, int64(n))
+		b, err := s.readRef(c, fid, off, int64(n), buf)
 		if err == nil {
 			return b, nil
 		}
@@ -700,8 +732,10 @@ func (s *Store) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 	return nil, blockErr("get", c, ErrNotFound)
 }
 
-// readRef reads and verifies one leaf kept by reference.
-func (s *Store) readRef(c cid.Cid, fid uint64, off, n int64) ([]byte, error) {
+// readRef reads one leaf kept by reference into buf (or a new buffer if
+// buf is too small) and verifies it: by hash, or, for a trusted file, by
+// its stamp, taken before and after the read from the open file.
+func (s *Store) readRef(c cid.Cid, fid uint64, off, n int64, buf []byte) ([]byte, error) {
 	if n > MaxBlockSize {
 		return nil, blockErr("get", c, fmt.Errorf("%w: %d bytes", ErrTooLarge, n))
 	}
@@ -718,16 +752,35 @@ func (s *Store) readRef(c cid.Cid, fid uint64, off, n int64) ([]byte, error) {
 		return nil, blockErr("get", c, fmt.Errorf("%w: %s: %v", ErrSourceMissing, rec.Path, err))
 	}
 	defer f.Close()
-	buf := make([]byte, n)
+	// A trusted file at its recorded stamp holds the bytes that were
+	// hashed; a stamp unchanged across the read means no write touched it
+	// meanwhile (every write sets the change time).
+	trusted := false
+	if rec.Trusted {
+		st, id, err := stamp(f)
+		trusted = err == nil && id && st == rec.stamp()
+	}
+	if int64(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
 	_, rerr := f.ReadAt(buf, off)
+	if rerr == nil && trusted {
+		if st, _, err := stamp(f); err == nil && st == rec.stamp() {
+			return buf, nil
+		}
+	}
 	if rerr == nil {
+		if h := s.hooks.hashRef; h != nil {
+			h(c)
+		}
 		if Verify(c, buf) == nil {
 			return buf, nil
 		}
 	}
 	changed := !rec.Complete
-	if fi, err := f.Stat(); err == nil && rec.Complete {
-		changed = fi.Size() != rec.Size || fi.ModTime().UnixNano() != rec.MTime
+	if st, _, err := stamp(f); err == nil && rec.Complete {
+		changed = st.Size != rec.Size || st.MTime != rec.MTime || (rec.Trusted && st != rec.stamp())
 	}
 	if changed {
 		return nil, blockErr("get", c, fmt.Errorf("%w: %s (offset %d)", ErrSourceChanged, rec.Path, off))

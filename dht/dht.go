@@ -56,7 +56,10 @@ func New(h host.Host, cfg Config) (*DHT, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start dht: %w", err)
 	}
-	store, err := leveldb.NewDatastore(cfg.DataDir, nil)
+	// A 1 MiB write buffer (leveldb's default is 4 MiB, allocated up
+	// front): provider records are small, and the daemon's memory is
+	// budgeted (node/memory.go).
+	store, err := leveldb.NewDatastore(cfg.DataDir, &leveldb.Options{WriteBuffer: 1 << 20})
 	if err != nil {
 		return nil, fmt.Errorf("start dht: open datastore %q: %w", cfg.DataDir, err)
 	}

@@ -98,6 +98,7 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 	if err := checkAPIFree(apiAddr); err != nil {
 		return err
 	}
+	tuneGC(log)
 	n, err := New(repo, Options{Logger: log, Listen: opts.Listen, Bootstrap: opts.Bootstrap})
 	if err != nil {
 		return err

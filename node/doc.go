@@ -31,7 +31,16 @@
 //   - The resource manager uses go-libp2p's scaling defaults scaled to the
 //     configured memory (default 1 GiB) and descriptors (default 1024); the
 //     connection manager trims from 256 down to 64 connections, sparing
-//     connections younger than a minute.
+//     connections younger than a minute. Its per-peer memory is libp2p's
+//     (64 MiB and more): capping it at 6 or 16 MiB took about 5 MiB off the
+//     largest peak RSS of 24 daemons fetching at once (testnet/bench.sh),
+//     but a flooding peer then ran out of streams (each muxer stream
+//     reserves a 256 KiB window, a swarm stream 1.1 MiB more) before the
+//     DHT's write budget could ban it (TestAttackProviderFloodBanned), and
+//     a node could fetch only a few roots from one peer at a time.
+//   - A daemon runs its garbage collector at GOGC=30 unless the
+//     environment sets GOGC or GOMEMLIMIT (memory.go says why, with the
+//     figures, and why not a memory limit).
 //   - Bootstrap peers are dialled at start and again every 30 s while the
 //     node is connected to none of them; an unreachable one is a warning,
 //     never fatal.

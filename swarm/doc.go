@@ -282,10 +282,18 @@
 //     writer's time reading blocks from the store, handing them to the
 //     stream, and idle with no request queued. On a 1 GiB loopback fetch
 //     they show the leecher waiting on the network and the seeder's writer
-//     never idle, its time in store.Get (a pread and the re-hash of the
-//     leaf): the sender is the critical path, not the request pipeline.
-//   - Memory: a stream reserves 2 MiB + 64 KiB from the resource manager
-//     (read buffer, one block being served), at most MaxPeers streams; a
+//     never idle, its time in store.Get (a pread and, before files were
+//     trusted, the re-hash of the leaf): the sender is the critical path, not the request pipeline.
+//   - Memory: blocks live in buffers the service shares among its peers,
+//     not in buffers of each peer: a block being received is read into
+//     one of frameSlots (2) buffers of a FramePool, given back once it is
+//     copied into one of storeSlots (4) buffers for the store; a block
+//     being served is read (Store.GetInto) into one of serveSlots (2),
+//     given back once written. A peer's reader keeps only a small buffer
+//     (64 KiB) of its own. So a node that 30 peers send to and take from
+//     holds 8 blocks, where it held one per peer in each direction
+//     (storeq.go). A stream reserves one block and its buffers (1 MiB +
+//     128 KiB) from the resource manager, at most MaxPeers streams; a
 //     peer may queue at most 64 requests (more are rejected as overloaded)
 //     and 65536 control messages (more and it is dropped).
 //

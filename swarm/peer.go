@@ -48,6 +48,7 @@ type peerConn struct {
 
 func newPeerConn(s *session, st network.Stream, r *Reader, id, initiator peer.ID) *peerConn {
 	ctx, cancel := context.WithCancel(s.ctx)
+	r.UseFramePool(ctx, s.svc.frames)
 	return &peerConn{
 		ctx: ctx, cancel: cancel,
 		sess: s, id: id, initiator: initiator, st: st, r: r,
@@ -149,6 +150,7 @@ func (pc *peerConn) run() {
 		return
 	}
 	err := pc.readLoop()
+	pc.r.Release()
 	pc.halt()
 	close(pc.storeQ)
 	<-storeDone
@@ -183,7 +185,9 @@ func (pc *peerConn) readLoop() error {
 			if err := s.svc.down.Wait(pc.ctx, len(b.Data)); err != nil {
 				return err
 			}
-			if err := s.onBlock(pc, b); err != nil {
+			err := s.onBlock(pc, b) // copies b.Data out
+			pc.r.Release()
+			if err != nil {
 				return err
 			}
 			continue
@@ -331,8 +335,17 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 			}
 		}
 	}
+	var buf []byte
+	if size > 0 {
+		b, err := svc.serveBufs.get(pc.ctx, int(size))
+		if err != nil {
+			return err
+		}
+		defer svc.serveBufs.put(b)
+		buf = b
+	}
 	t0 := svc.now()
-	data, err := svc.store.Get(pc.ctx, c)
+	data, err := svc.store.GetInto(pc.ctx, c, buf)
 	t1 := svc.now()
 	if err != nil {
 		if errors.Is(err, chunker.ErrSourceChanged) || errors.Is(err, chunker.ErrSourceMissing) {

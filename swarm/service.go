@@ -207,8 +207,13 @@ type Service struct {
 	up    *Limiter
 	down  *Limiter
 	acct  *Accounting
-	// leafBufs bounds the received leaves waiting for the disk.
-	leafBufs *leafBufs
+	// leafBufs bounds the received leaves waiting for the disk;
+	// serveBufs the leaves being read to be sent (storeq.go).
+	leafBufs  *leafBufs
+	serveBufs *leafBufs
+	// frames lends the session streams' readers the buffers they read
+	// blocks into.
+	frames *FramePool
 	// budget holds each peer's control-message buckets.
 	budget *budgets
 
@@ -281,24 +286,26 @@ func New(h host.Host, store *chunker.Store, cfg Config) (*Service, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	now := cfg.Clock.Now()
 	s := &Service{
-		h:        h,
-		store:    store,
-		cfg:      cfg,
-		clock:    cfg.Clock,
-		log:      cfg.Logger,
-		up:       NewLimiter(cfg.MaxUpload, now, cfg.Clock),
-		down:     NewLimiter(cfg.MaxDownload, now, cfg.Clock),
-		acct:     NewAccounting(0, now),
-		leafBufs: newLeafBufs(storeSlots),
-		budget:   newBudgets(cfg.Budget),
-		ctx:      ctx,
-		cancel:   cancel,
-		sessions: make(map[cid.Cid]*session),
-		bans:     make(map[banKey]time.Time),
-		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		finished: make(map[cid.Cid]SessionStats),
-		roots:    make(map[cid.Cid]*rootBytes),
-		broken:   make(map[cid.Cid]brokenMark),
+		h:         h,
+		store:     store,
+		cfg:       cfg,
+		clock:     cfg.Clock,
+		log:       cfg.Logger,
+		up:        NewLimiter(cfg.MaxUpload, now, cfg.Clock),
+		down:      NewLimiter(cfg.MaxDownload, now, cfg.Clock),
+		acct:      NewAccounting(0, now),
+		leafBufs:  newLeafBufs(storeSlots),
+		serveBufs: newLeafBufs(serveSlots),
+		frames:    NewFramePool(frameSlots),
+		budget:    newBudgets(cfg.Budget),
+		ctx:       ctx,
+		cancel:    cancel,
+		sessions:  make(map[cid.Cid]*session),
+		bans:      make(map[banKey]time.Time),
+		rng:       rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		finished:  make(map[cid.Cid]SessionStats),
+		roots:     make(map[cid.Cid]*rootBytes),
+		broken:    make(map[cid.Cid]brokenMark),
 	}
 	ticks := cfg.Ticks
 	var ticker *time.Ticker
@@ -640,8 +647,10 @@ func (s *Service) releaseStream() {
 }
 
 // streamMemory is what a session stream reserves from the resource
-// manager: its read buffer and one block being served.
-const streamMemory = 2*MaxMessageSize + 64<<10
+// manager: one block (being received, in a buffer of the frame pool, or
+// served, in one of serveSlots), its read buffer (small messages) and its
+// write buffer.
+const streamMemory = MaxMessageSize + smallFrame + 64<<10
 
 // prepareStream attaches st to the service's resource scope.
 func prepareStream(st network.Stream) error {

@@ -20,10 +20,26 @@ import (
 // when every buffer is taken, readers wait, and the flow control of their
 // streams slows the senders. So the memory for leaves between network and
 // disk is bounded by storeSlots leaves however many peers send at once.
+//
+// Served leaves are read the same way, into one of serveSlots buffers
+// shared by every peer's writer (Store.GetInto), taken after the upload
+// limiter let the leaf through and given back once it is written to the
+// stream: a seeder with many peers holds serveSlots leaves, not one
+// freshly allocated leaf per peer and per request. Two cores keep two
+// reads and writes busy; a writer that finds them all taken waits.
 const (
-	storeSlots = 8
+	storeSlots = 4
 	storeDepth = 2
+	serveSlots = 2
 )
+
+// frameSlots is how many blocks the session readers of the whole service
+// may be reading at once (FramePool). Readers take a buffer only while a
+// block arrives and give it back once it is copied out for the store, so
+// a leecher that many peers send to holds at most frameSlots, not one per
+// peer it ever received from; its other peers' blocks wait in their
+// streams' receive windows.
+const frameSlots = 2
 
 // leafBufs hands out at most storeSlots buffers at a time. Freed buffers
 // are reused last-in first-out, so a single download keeps reusing the

@@ -2,10 +2,12 @@ package swarm
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -89,12 +91,76 @@ func (d *decoder) message(body []byte) (Message, error) {
 }
 
 // Reader reads frames from a stream. It reuses one buffer, which grows to the
-// largest message read and never beyond the reader's maximum size.
+// largest message read and never beyond the reader's maximum size; with a
+// FramePool, frames larger than smallFrame (blocks) are read into a buffer
+// lent by the pool instead, so that buffer stays small.
 type Reader struct {
 	br  *bufio.Reader
 	buf []byte
 	max int
 	dec decoder
+
+	frames *FramePool
+	ctx    context.Context // bounds the wait for a frame buffer
+	lent   []byte          // the pool's buffer holding the last message, if any
+}
+
+// smallFrame is the largest frame a Reader with a FramePool reads into its
+// own buffer: every message but a block (and a bitfield of more than half
+// a million leaves).
+const smallFrame = 64 << 10
+
+// FramePool lends Readers the buffers they read blocks into, at most its
+// size at a time, so the readers of many streams share a few instead of
+// each keeping one of MaxMessageSize for the life of its stream. A reader
+// takes one only once a block's frame starts and gives it back once the
+// block is copied out; while none is free it waits, and its stream's flow
+// control holds the sender. Safe for concurrent use.
+type FramePool struct {
+	tokens chan struct{}
+	mu     sync.Mutex
+	free   [][]byte
+}
+
+// NewFramePool returns a pool of at most n buffers.
+func NewFramePool(n int) *FramePool { return &FramePool{tokens: make(chan struct{}, n)} }
+
+func (p *FramePool) get(ctx context.Context) ([]byte, error) {
+	select {
+	case p.tokens <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if k := len(p.free); k > 0 {
+		b := p.free[k-1]
+		p.free = p.free[:k-1]
+		return b, nil
+	}
+	return make([]byte, MaxMessageSize), nil
+}
+
+func (p *FramePool) put(b []byte) {
+	p.mu.Lock()
+	p.free = append(p.free, b)
+	p.mu.Unlock()
+	<-p.tokens
+}
+
+// UseFramePool makes r read frames larger than smallFrame into buffers
+// lent by p, waiting for one until ctx ends. Call before the first
+// ReadMessage.
+func (r *Reader) UseFramePool(ctx context.Context, p *FramePool) { r.ctx, r.frames = ctx, p }
+
+// Release gives the buffer holding the last message back to the pool:
+// that message's data must not be used after. ReadMessage releases it
+// too; Release frees it sooner, once a block has been copied out.
+func (r *Reader) Release() {
+	if r.lent != nil {
+		r.frames.put(r.lent)
+		r.lent = nil
+	}
 }
 
 // NewReader returns a Reader of r that refuses frames longer than maxSize
@@ -109,8 +175,9 @@ func NewReader(r io.Reader, maxSize int) *Reader {
 // ReadMessage reads the next message. It returns io.EOF if the stream ends
 // cleanly between messages, and io.ErrUnexpectedEOF (wrapped) if it ends
 // inside one. The frame's length is checked against the maximum before any
-// buffer is grown. A Block's Data is valid until the next call.
+// buffer is grown. A Block's Data is valid until the next call or Release.
 func (r *Reader) ReadMessage() (Message, error) {
+	r.Release()
 	n, err := binary.ReadUvarint(r.br)
 	if err != nil {
 		if err == io.EOF {
@@ -125,17 +192,31 @@ func (r *Reader) ReadMessage() (Message, error) {
 		return nil, wireErr("read message", ErrMessageTooLarge,
 			"length %d, at most %d allowed", n, r.max)
 	}
-	if cap(r.buf) < int(n) {
-		r.buf = make([]byte, n)
+	var body []byte
+	if r.frames != nil && n > smallFrame {
+		b, err := r.frames.get(r.ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read message body: %w", err)
+		}
+		r.lent, body = b, b[:n]
+	} else {
+		if cap(r.buf) < int(n) {
+			r.buf = make([]byte, n)
+		}
+		body = r.buf[:n]
 	}
-	body := r.buf[:n]
 	if _, err := io.ReadFull(r.br, body); err != nil {
+		r.Release()
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, fmt.Errorf("read message body: %w", err)
 	}
-	return r.dec.message(body)
+	m, err := r.dec.message(body)
+	if err != nil {
+		r.Release()
+	}
+	return m, err
 }
 
 // Writer writes frames to a stream, reusing one buffer for headers and small

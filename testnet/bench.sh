@@ -19,7 +19,8 @@ rows=()
 
 # row WHAT FIGURE REFERENCE RATIO TARGET
 row() { rows+=("$1|$2|$3|$4|$5"); }
-# print_table TITLE: the rows so far, as a table whose first column is TITLE.
+# print_table TITLE: the rows so far, as a table whose first column is TITLE;
+# then the rows are forgotten, so the next section starts a table of its own.
 print_table() {
 	local r what fig ref ratio target
 	printf '\n%-100s | %-20s | %-20s | %-6s | %s\n' "$1" "figure" "reference" "ratio" "target"
@@ -28,6 +29,7 @@ print_table() {
 		IFS='|' read -r what fig ref ratio target <<<"$r"
 		printf '%-100s | %-20s | %-20s | %-6s | %s\n' "$what" "$fig" "$ref" "$ratio" "$target"
 	done
+	rows=()
 }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -316,7 +318,7 @@ print_table "what"
 # figures the medians. The reference stream: one raw libp2p stream between
 # two hosts in one process (node BenchmarkSecureStream), same transports.
 echo "== swarm: 1 GiB one-to-one on tmpfs, against the CPU floor" >&2
-rows=() # this section prints a table of its own, below the main one
+
 pipe_dir=/dev/shm/myco-bench-pipe-$$
 # cpu_ticks PID: utime+stime of the process, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -431,6 +433,53 @@ row "  raw stream CPU-s per GiB, both ends together: tls / noise" "${rawcpu_t} /
 print_table "1 GiB one-to-one"
 trap cleanup EXIT
 # === end of the 1 GiB one-to-one section ======================================
+
+# === swarm: many leechers at once from a capped seeder (issue 20; h-serve) ====
+# BENCH_MANY dev daemons (24 by default; as many as fit): daemon 0 shares a
+# 64 MiB file with its upload capped at 20 MB/s, and all the others fetch it
+# at the same moment. The total time is compared with the larger of two
+# bounds: the seeder's cap (every byte leaves the seeder at least once:
+# 64 MiB / 20 MB/s) and the CPU (the CPU-seconds all daemons spent during
+# the fetch, from /proc/PID/stat, over this machine's cores). The peak RSS
+# is the largest VmHWM of any daemon, over its whole life.
+many=${BENCH_MANY:-24}
+echo "== swarm: $many daemons, 64 MiB from a 20 MB/s seeder, all the others at once" >&2
+"$TESTNET_DIR/up.sh" "$many" >/dev/null
+mapfile -t mpids <"$RUN_DIR/pids"
+cpu_ticks() { local t=0 p; for p in "${mpids[@]}"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo "$t"; }
+f64="$RUN_DIR/f64.bin"
+head -c $((64 << 20)) /dev/urandom >"$f64"
+"$MYCO" --repo "$(node_repo 0)" swarm limits --max-upload 20M >/dev/null
+c=$("$MYCO" --repo "$(node_repo 0)" share "$f64")
+cpu0=$(cpu_ticks)
+t0=$(now_ms)
+pids=()
+for ((i = 1; i < many; i++)); do
+	"$MYCO" --repo "$(node_repo "$i")" fetch "$c" -o "$RUN_DIR/many$i.out" --json >/dev/null &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || die "a leecher's fetch failed"; done
+all_ms=$(($(now_ms) - t0))
+cpu_s=$(awk -v t="$(($(cpu_ticks) - cpu0))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }')
+for ((i = 1; i < many; i++)); do cmp -s "$f64" "$RUN_DIR/many$i.out" || die "leecher $i got different bytes"; done
+rss_max=0 rss_who=0
+for ((i = 0; i < many; i++)); do
+	r=$(peak_rss_mib "${mpids[$i]}")
+	[ "$r" -le "$rss_max" ] || { rss_max=$r rss_who=$i; }
+done
+cores=$(nproc)
+cap_s=$(awk 'BEGIN { printf "%.1f", 64 * 1048576 / 20e6 }')
+cpu_b=$(awk -v c="$cpu_s" -v n="$cores" 'BEGIN { printf "%.1f", c / n }')
+bound=$(awk -v a="$cap_s" -v b="$cpu_b" 'BEGIN { print (a > b ? a : b) }')
+rm -f "$f64" "$RUN_DIR"/many*.out
+row "swarm: 64 MiB, seeder capped at 20 MB/s, $((many - 1)) leechers at once (all done)" \
+	"$(awk -v ms="$all_ms" 'BEGIN { printf "%.1f s", ms / 1000 }')" "cap ${cap_s} s, CPU ${cpu_b} s (${cpu_s} CPU-s / ${cores})" \
+	"$(awk -v ms="$all_ms" -v b="$bound" 'BEGIN { printf "%.2f", ms / 1000 / b }')" "<= 2x the larger bound (client-server: $((many - 1))x cap)"
+row "swarm: largest peak RSS of the $many daemons (VmHWM; daemon $rss_who; 0 is the seeder)" "${rss_max} MiB" "64 MiB" \
+	"$(awk -v a="$rss_max" 'BEGIN { printf "%.2f", a / 64 }')" "<= 64 MiB"
+cleanup
+print_table "many leechers"
+# === end of the many-leechers section ========================================
 
 # === attacks (issue 19) ========================================================
 # Each attack of cmd/myco/attack_test.go runs from a libp2p host of its own

@@ -30,7 +30,10 @@ type Options struct {
 
 // Open opens (creating if needed) a leveldb store in dir.
 func Open(dir string, o Options) (*Store, error) {
-	db, err := leveldb.OpenFile(dir, &opt.Options{})
+	// A 1 MiB write buffer (leveldb's default is 4 MiB, allocated up front):
+	// headers and blocks arrive a few at a time, and the daemon's memory is
+	// budgeted (node/memory.go).
+	db, err := leveldb.OpenFile(dir, &opt.Options{WriteBuffer: 1 << 20})
 	if err != nil {
 		return nil, fmt.Errorf("open chain store %s: %w", dir, err)
 	}

@@ -58,7 +58,7 @@ type ProtectConfig struct {
 	SwarmMaxDelay          string  `json:"swarm_max_delay,omitempty"`
 
 	// Gossip: blocks and transactions one peer may relay to us a second,
-	// and their bursts [10, 50; 1000, 10000]; past them what it relays is
+	// and their bursts [100, 1000; 1000, 10000]; past them what it relays is
 	// dropped unvalidated, and once it is further in debt than
 	// gossip_max_delay of its rate (Go duration) [5s] refused and scored.
 	GossipBlocksPerSecond float64 `json:"gossip_blocks_per_second,omitempty"`

@@ -137,8 +137,11 @@ func (b *budgets) sweep(now time.Time) {
 // message it relays is refused and the RPC that carried it scores
 // OverBudgetScore, so a flood is banned after about ten such RPCs.
 type GossipBudget struct {
-	// Blocks a peer may relay [10/s, burst 50]: a dev chain makes one a
-	// second, main one a minute.
+	// Blocks a peer may relay [100/s, burst 1000]: main makes one a
+	// minute, a dev chain one a second but about a hundred in its first
+	// second (its difficulty starts at genesis), and a peer relays such a
+	// run at once; a block whose proof of work fails costs one header hash
+	// to refuse, so the bucket only has to bound floods.
 	BlocksPerSecond float64
 	BlockBurst      float64
 	// Transactions a peer may relay [1000/s, burst 10,000]: ten times
@@ -152,8 +155,8 @@ type GossipBudget struct {
 }
 
 func (g *GossipBudget) defaults() {
-	tokenbucket.Default(&g.BlocksPerSecond, 10)
-	tokenbucket.Default(&g.BlockBurst, 50)
+	tokenbucket.Default(&g.BlocksPerSecond, 100)
+	tokenbucket.Default(&g.BlockBurst, 1000)
 	tokenbucket.Default(&g.TxsPerSecond, 1000)
 	tokenbucket.Default(&g.TxBurst, 10000)
 	tokenbucket.Default(&g.MaxDelay, 5*time.Second)

@@ -54,6 +54,15 @@ func (s *APIServer) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET /api/v0/verify", s.verify)
 	s.handle(mux, "GET /api/v0/resolve", s.resolve)
 
+	// Payment channels (api_channels.go).
+	s.handle(mux, "GET /api/v0/channel/list", s.listChannels)
+	s.handle(mux, "POST /api/v0/channel/open", withBody(s.openChannel))
+	s.handle(mux, "POST /api/v0/channel/close", withBody(s.closeChannel))
+	s.handle(mux, "POST /api/v0/channel/refund", withBody(s.refundChannel))
+	s.handle(mux, "POST /api/v0/channel/topup", withBody(s.topupChannel))
+	s.handle(mux, "POST /api/v0/channel/pay", withBody(s.payChannel))
+	s.handle(mux, "POST /api/v0/channel/accept", withBody(s.acceptVoucher))
+
 	// Fetches and the swarm (fetch.go).
 	mux.HandleFunc("POST /api/v0/fetch", s.fetch)
 	s.handle(mux, "GET /api/v0/swarm/stats", s.swarmStats)

@@ -65,6 +65,9 @@ type Config struct {
 	NoAnnounce []string `json:"no_announce,omitempty"`
 	// Protect bounds what one peer may ask of this node (see ProtectConfig).
 	Protect ProtectConfig `json:"protect,omitzero"`
+	// Channels sets how the node settles the payment channels that pay it
+	// (see ChannelsConfig).
+	Channels ChannelsConfig `json:"channels,omitzero"`
 }
 
 // DHT modes of DHTConfig.Mode.
@@ -316,6 +319,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Protect.validate(); err != nil {
 		return fmt.Errorf("protect: %w", err)
+	}
+	if err := c.Channels.validate(); err != nil {
+		return fmt.Errorf("channels: %w", err)
 	}
 	return nil
 }

@@ -26,9 +26,10 @@ import (
 type ChannelsConfig struct {
 	// CloseMargin is how many blocks before a channel's expiry the node,
 	// as payee, closes it with the highest voucher it accepted: once the
-	// tip is at expiry - CloseMargin or above [6 on main (6 minutes), 3
-	// on dev (3 seconds)].
-	CloseMargin uint64 `json:"close_margin,omitempty"`
+	// tip is at expiry - CloseMargin or above [6 on main (6 minutes); 20
+	// on dev, whose blocks come many a second while its chain is behind
+	// its 1 s schedule, as it is from genesis on].
+	CloseMargin int `json:"close_margin,omitempty"`
 	// CloseFee is the fee of those closes, in base units [0].
 	CloseFee string `json:"close_fee,omitempty"`
 }
@@ -36,10 +37,13 @@ type ChannelsConfig struct {
 // Default close margins, in blocks.
 const (
 	defaultCloseMarginMain = 6
-	defaultCloseMarginDev  = 3
+	defaultCloseMarginDev  = 20
 )
 
 func (c ChannelsConfig) validate() error {
+	if c.CloseMargin < 0 {
+		return fmt.Errorf("close_margin %d: must not be negative", c.CloseMargin)
+	}
 	if _, err := ledger.ParseAmount(c.CloseFee); c.CloseFee != "" && err != nil {
 		return fmt.Errorf("close_fee: %w", err)
 	}
@@ -50,7 +54,7 @@ func (c ChannelsConfig) validate() error {
 func (c ChannelsConfig) closeMargin(netw ledger.Network) uint64 {
 	switch {
 	case c.CloseMargin > 0:
-		return c.CloseMargin
+		return uint64(c.CloseMargin)
 	case netw == ledger.NetworkMain:
 		return defaultCloseMarginMain
 	}

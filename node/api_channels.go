@@ -194,14 +194,20 @@ func (n *Node) OpenChannel(req ChannelOpenRequest) (ChannelTxJSON, error) {
 	return ChannelTxJSON{Channel: id.TxID, TxID: id.TxID, Amount: deposit, Expiry: expiry}, nil
 }
 
+// parse reads the channel id and the fee of a close or refund.
+func (req ChannelTxRequest) parse() (ledger.Hash, uint64, error) {
+	id, err := parseChannelID(req.Channel)
+	if err != nil {
+		return id, 0, err
+	}
+	fee, err := parseFee(req.Fee)
+	return id, fee, err
+}
+
 // CloseChannel submits the close of a channel paying the node, with the
 // highest voucher it accepted.
 func (n *Node) CloseChannel(req ChannelTxRequest) (ChannelTxJSON, error) {
-	id, err := parseChannelID(req.Channel)
-	if err != nil {
-		return ChannelTxJSON{}, err
-	}
-	fee, err := parseFee(req.Fee)
+	id, fee, err := req.parse()
 	if err != nil {
 		return ChannelTxJSON{}, err
 	}
@@ -212,32 +218,13 @@ func (n *Node) CloseChannel(req ChannelTxRequest) (ChannelTxJSON, error) {
 	return ChannelTxJSON{Channel: id.String(), TxID: tx.String(), Amount: v.Amount}, nil
 }
 
-// payerChannel returns channel id, open and paid by the node's wallet.
-func (n *Node) payerChannel(id ledger.Hash) (ledger.Channel, error) {
-	ch, err := n.channels.channel(id)
-	if err != nil {
-		return ch, err
-	}
-	if !n.channels.payerOf(ch) {
-		return ch, badRequest(fmt.Errorf("channel %s is paid by %s, not by this node's wallet", id, ch.Payer().Encode(n.network.Params())))
-	}
-	if ch.State != ledger.ChannelOpen {
-		return ch, settledError(ch)
-	}
-	return ch, nil
-}
-
 // RefundChannel submits the refund of an expired channel the node pays.
 func (n *Node) RefundChannel(req ChannelTxRequest) (ChannelTxJSON, error) {
-	id, err := parseChannelID(req.Channel)
+	id, fee, err := req.parse()
 	if err != nil {
 		return ChannelTxJSON{}, err
 	}
-	fee, err := parseFee(req.Fee)
-	if err != nil {
-		return ChannelTxJSON{}, err
-	}
-	ch, err := n.payerChannel(id)
+	ch, err := n.channels.payerChannel(id)
 	if err != nil {
 		return ChannelTxJSON{}, err
 	}
@@ -275,7 +262,7 @@ func (n *Node) TopupChannel(req ChannelTopupRequest) (ChannelTxJSON, error) {
 	if req.Expiry > maxChannelExpiry {
 		return ChannelTxJSON{}, badRequest(fmt.Errorf("expiry %d blocks: want at most %d", req.Expiry, uint64(maxChannelExpiry)))
 	}
-	ch, err := n.payerChannel(id)
+	ch, err := n.channels.payerChannel(id)
 	if err != nil {
 		return ChannelTxJSON{}, err
 	}
@@ -400,26 +387,7 @@ func blocksTo(tip, height uint64) int64 {
 
 func (s *APIServer) listChannels(*http.Request) (any, error) { return s.node.ListChannels() }
 
-func (s *APIServer) openChannel(_ *http.Request, req ChannelOpenRequest) (any, error) {
-	return s.node.OpenChannel(req)
-}
-
-func (s *APIServer) closeChannel(_ *http.Request, req ChannelTxRequest) (any, error) {
-	return s.node.CloseChannel(req)
-}
-
-func (s *APIServer) refundChannel(_ *http.Request, req ChannelTxRequest) (any, error) {
-	return s.node.RefundChannel(req)
-}
-
-func (s *APIServer) topupChannel(_ *http.Request, req ChannelTopupRequest) (any, error) {
-	return s.node.TopupChannel(req)
-}
-
-func (s *APIServer) payChannel(_ *http.Request, req ChannelPayRequest) (any, error) {
-	return s.node.PayChannel(req)
-}
-
-func (s *APIServer) acceptVoucher(_ *http.Request, req VoucherAcceptRequest) (any, error) {
-	return s.node.AcceptVoucher(req)
+// bodyCall adapts a node method of a request body to withBody.
+func bodyCall[T, R any](f func(T) (R, error)) func(*http.Request, T) (any, error) {
+	return func(_ *http.Request, req T) (any, error) { return f(req) }
 }

@@ -56,12 +56,12 @@ func (s *APIServer) routes(mux *http.ServeMux) {
 
 	// Payment channels (api_channels.go).
 	s.handle(mux, "GET /api/v0/channel/list", s.listChannels)
-	s.handle(mux, "POST /api/v0/channel/open", withBody(s.openChannel))
-	s.handle(mux, "POST /api/v0/channel/close", withBody(s.closeChannel))
-	s.handle(mux, "POST /api/v0/channel/refund", withBody(s.refundChannel))
-	s.handle(mux, "POST /api/v0/channel/topup", withBody(s.topupChannel))
-	s.handle(mux, "POST /api/v0/channel/pay", withBody(s.payChannel))
-	s.handle(mux, "POST /api/v0/channel/accept", withBody(s.acceptVoucher))
+	s.handle(mux, "POST /api/v0/channel/open", withBody(bodyCall(s.node.OpenChannel)))
+	s.handle(mux, "POST /api/v0/channel/close", withBody(bodyCall(s.node.CloseChannel)))
+	s.handle(mux, "POST /api/v0/channel/refund", withBody(bodyCall(s.node.RefundChannel)))
+	s.handle(mux, "POST /api/v0/channel/topup", withBody(bodyCall(s.node.TopupChannel)))
+	s.handle(mux, "POST /api/v0/channel/pay", withBody(bodyCall(s.node.PayChannel)))
+	s.handle(mux, "POST /api/v0/channel/accept", withBody(bodyCall(s.node.AcceptVoucher)))
 
 	// Fetches and the swarm (fetch.go).
 	mux.HandleFunc("POST /api/v0/fetch", s.fetch)

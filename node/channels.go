@@ -145,6 +145,21 @@ func (m *ChannelManager) channel(id ledger.Hash) (ledger.Channel, error) {
 	return ch, err
 }
 
+// payerChannel returns channel id, open and paid by this node's wallet.
+func (m *ChannelManager) payerChannel(id ledger.Hash) (ledger.Channel, error) {
+	ch, err := m.channel(id)
+	if err != nil {
+		return ch, err
+	}
+	if !m.payerOf(ch) {
+		return ch, badRequest(fmt.Errorf("channel %s is paid by %s, not by this node's wallet", id, ch.Payer().Encode(m.params)))
+	}
+	if ch.State != ledger.ChannelOpen {
+		return ch, settledError(ch)
+	}
+	return ch, nil
+}
+
 // settledError says that ch is closed or refunded.
 func settledError(ch ledger.Channel) error {
 	return badRequest(fmt.Errorf("channel %s was %s at height %d", ch.ID, ch.State, ch.Settled))
@@ -158,15 +173,9 @@ func (m *ChannelManager) PayerVoucher(id ledger.Hash, amount uint64) (ledger.Vou
 	if amount == 0 {
 		return ledger.Voucher{}, badRequest(errors.New("pay: the amount must be at least 1 base unit"))
 	}
-	ch, err := m.channel(id)
+	ch, err := m.payerChannel(id)
 	if err != nil {
 		return ledger.Voucher{}, err
-	}
-	if !m.payerOf(ch) {
-		return ledger.Voucher{}, badRequest(fmt.Errorf("channel %s is paid by %s, not by this node's wallet", id, ch.Payer().Encode(m.params)))
-	}
-	if ch.State != ledger.ChannelOpen {
-		return ledger.Voucher{}, settledError(ch)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

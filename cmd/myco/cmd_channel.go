@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"text/tabwriter"
@@ -83,32 +84,28 @@ func cmdChannelList() *command {
 }
 
 func cmdChannelClose() *command {
-	var fee *string
-	return &command{
-		name:    "channel close",
-		args:    "ID",
-		summary: "close a channel that pays this node with the highest voucher it accepted",
-		minArgs: 1, maxArgs: 1,
-		flags: func(fs *flag.FlagSet) { fee = fs.String("fee", "0", "fee in base units") },
-		run: func(e *env, args []string) error {
-			if err := checkAmounts("fee", *fee); err != nil {
-				return err
-			}
-			return show(e, func(c *node.Client) (node.ChannelTxJSON, error) {
-				return c.CloseChannel(e.ctx, node.ChannelTxRequest{Channel: args[0], Fee: *fee})
-			}, func(r node.ChannelTxJSON) {
-				fmt.Fprintf(e.stdout, "closing channel %s with a voucher for %d: transaction %s\n", r.Channel, r.Amount, r.TxID)
-			})
-		},
-	}
+	return channelTxCommand("channel close", "close a channel that pays this node with the highest voucher it accepted",
+		(*node.Client).CloseChannel, func(r node.ChannelTxJSON) string {
+			return fmt.Sprintf("closing channel %s with a voucher for %d: transaction %s", r.Channel, r.Amount, r.TxID)
+		})
 }
 
 func cmdChannelRefund() *command {
+	return channelTxCommand("channel refund", "take back the deposit of an expired channel this node pays",
+		(*node.Client).RefundChannel, func(r node.ChannelTxJSON) string {
+			return fmt.Sprintf("refunding %d from channel %s: transaction %s", r.Amount, r.Channel, r.TxID)
+		})
+}
+
+// channelTxCommand is a command that submits one transaction on channel
+// ID through call and says what it did with say.
+func channelTxCommand(name, summary string, call func(*node.Client, context.Context, node.ChannelTxRequest) (node.ChannelTxJSON, error),
+	say func(node.ChannelTxJSON) string) *command {
 	var fee *string
 	return &command{
-		name:    "channel refund",
+		name:    name,
 		args:    "ID",
-		summary: "take back the deposit of an expired channel this node pays",
+		summary: summary,
 		minArgs: 1, maxArgs: 1,
 		flags: func(fs *flag.FlagSet) { fee = fs.String("fee", "0", "fee in base units") },
 		run: func(e *env, args []string) error {
@@ -116,10 +113,8 @@ func cmdChannelRefund() *command {
 				return err
 			}
 			return show(e, func(c *node.Client) (node.ChannelTxJSON, error) {
-				return c.RefundChannel(e.ctx, node.ChannelTxRequest{Channel: args[0], Fee: *fee})
-			}, func(r node.ChannelTxJSON) {
-				fmt.Fprintf(e.stdout, "refunding %d from channel %s: transaction %s\n", r.Amount, r.Channel, r.TxID)
-			})
+				return call(c, e.ctx, node.ChannelTxRequest{Channel: args[0], Fee: *fee})
+			}, func(r node.ChannelTxJSON) { fmt.Fprintln(e.stdout, say(r)) })
 		},
 	}
 }

@@ -54,6 +54,15 @@ func (s *APIServer) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET /api/v0/verify", s.verify)
 	s.handle(mux, "GET /api/v0/resolve", s.resolve)
 
+	// Payment channels (api_channels.go).
+	s.handle(mux, "GET /api/v0/channel/list", s.listChannels)
+	s.handle(mux, "POST /api/v0/channel/open", withBody(bodyCall(s.node.OpenChannel)))
+	s.handle(mux, "POST /api/v0/channel/close", withBody(bodyCall(s.node.CloseChannel)))
+	s.handle(mux, "POST /api/v0/channel/refund", withBody(bodyCall(s.node.RefundChannel)))
+	s.handle(mux, "POST /api/v0/channel/topup", withBody(bodyCall(s.node.TopupChannel)))
+	s.handle(mux, "POST /api/v0/channel/pay", withBody(bodyCall(s.node.PayChannel)))
+	s.handle(mux, "POST /api/v0/channel/accept", withBody(bodyCall(s.node.AcceptVoucher)))
+
 	// Fetches and the swarm (fetch.go).
 	mux.HandleFunc("POST /api/v0/fetch", s.fetch)
 	s.handle(mux, "GET /api/v0/swarm/stats", s.swarmStats)

@@ -70,6 +70,9 @@ type Config struct {
 	// instructions) or "noise" (Noise's ChaCha20-Poly1305, for machines
 	// without them). Both are always offered; QUIC has TLS 1.3 built in.
 	Security string `json:"security,omitempty"`
+	// Channels sets how the node settles the payment channels that pay it
+	// (see ChannelsConfig).
+	Channels ChannelsConfig `json:"channels,omitzero"`
 }
 
 // Security transports of Config.Security.
@@ -332,6 +335,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Protect.validate(); err != nil {
 		return fmt.Errorf("protect: %w", err)
+	}
+	if err := c.Channels.validate(); err != nil {
+		return fmt.Errorf("channels: %w", err)
 	}
 	return nil
 }

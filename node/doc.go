@@ -153,4 +153,29 @@
 //     the path, then dag-scope's blocks. An error after a CAR's first byte
 //     aborts the connection (the client's CAR ends short). Directory
 //     listings are one HTML template with a strict Content-Security-Policy.
+//   - Payment channels (channels.go, vouchers.go, api_channels.go): the
+//     node's ChannelManager signs vouchers as payer (PayerVoucher: an
+//     amount on top of the highest it signed, so cumulative amounts only
+//     grow) and accepts them as payee (PayeeAccept: the ledger's
+//     CheckVoucher, then kept only if above the highest; a lower or equal
+//     one is ignored, not an error). Both write the voucher to a leveldb
+//     in <repo>/vouchers with a synced write before it is handed out or
+//     acknowledged, so a crash never makes the payer sign the same or a
+//     lower amount again nor the payee forget what it acknowledged. The
+//     swarm will pay and be paid through these two methods.
+//   - The payee closes each open channel it holds a voucher for with the
+//     highest one once the tip is within channels.close_margin blocks of
+//     the expiry (default 6 on main; 20 on dev, whose new chains mine
+//     many blocks a second), at every new tip and after every accepted
+//     voucher; a close dropped from the mempool is submitted again. A
+//     channel it holds no voucher for is left to the payer's refund (a
+//     close needs a voucher). Once its close is pending it refuses higher
+//     vouchers, which the close could not carry. There is no automatic
+//     refund: the payer refunds with `channel refund`, refused before
+//     the expiry height. `channel open --expiry` counts blocks from the
+//     tip (default 1440 on main, 100 on dev) and must exceed this node's
+//     close margin.
+//   - EnvCrashAfterVoucherStore makes a daemon kill itself between
+//     storing a voucher and handing it out: the crash tests' only way to
+//     stop a process at that point.
 package node

@@ -40,6 +40,10 @@ type BalanceJSON struct {
 	Nonce          uint64 `json:"nonce"`
 	PendingBalance uint64 `json:"pending_balance"`
 	PendingNonce   uint64 `json:"pending_nonce"`
+	// LockedInChannels is the deposits of the address's open payment
+	// channels as payer: its coins, out of Balance until a close or
+	// refund pays them back.
+	LockedInChannels uint64 `json:"locked_in_channels"`
 }
 
 // SendRequest is the body of POST /api/v0/send; amounts in base units.
@@ -197,7 +201,11 @@ func (n *Node) Balance(addr string) (BalanceJSON, error) {
 	if err != nil {
 		return BalanceJSON{}, err
 	}
-	out := BalanceJSON{Address: addr, Balance: acct.Balance, Nonce: acct.Nonce, PendingBalance: acct.Balance, PendingNonce: acct.Nonce}
+	locked, err := n.chain.LockedInChannels(a)
+	if err != nil {
+		return BalanceJSON{}, err
+	}
+	out := BalanceJSON{Address: addr, Balance: acct.Balance, Nonce: acct.Nonce, PendingBalance: acct.Balance, PendingNonce: acct.Nonce, LockedInChannels: locked}
 	// The mempool only holds transactions its sender can pay for, in nonce
 	// order, so applying them never goes below zero.
 	for _, tx := range n.chain.MempoolTxs() {

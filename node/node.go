@@ -79,6 +79,7 @@ type Node struct {
 	walletKey *btcec.PrivateKey
 	claims    *claims
 	claimKick chan struct{}
+	channels  *ChannelManager
 	peersKick chan struct{}
 	reach     reachState
 	holders   holders
@@ -296,6 +297,11 @@ func New(repo *Repo, opts Options) (_ *Node, err error) {
 	}
 	stack.push(ns.Close)
 	chainSvc.Store(ns)
+	vouchers, err := openVoucherStore(repo.File(VoucherDir))
+	if err != nil {
+		return nil, err
+	}
+	stack.push(vouchers.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
 		repo:      repo,
@@ -327,6 +333,19 @@ func New(repo *Repo, opts Options) (_ *Node, err error) {
 		n.wg.Wait()
 		return nil
 	})
+	closeFee, _ := parseFee(cfg.Channels.CloseFee) // Validate checked it
+	n.channels = newChannelManager(channelManagerConfig{
+		chain:  chain,
+		key:    wk,
+		store:  vouchers,
+		margin: cfg.Channels.closeMargin(netw),
+		fee:    closeFee,
+		log:    log.With("subsystem", "channels"),
+		submit: func(tx *ledger.Tx) (ledger.Hash, error) {
+			_, err := n.submitTx(tx)
+			return tx.ID(), err
+		},
+	})
 	n.miner, err = miner.New(miner.Config{
 		Chain:   chain,
 		Address: ledger.AddressFromPubKey(wk.PubKey()),
@@ -344,8 +363,12 @@ func New(repo *Repo, opts Options) (_ *Node, err error) {
 	if err := n.startReachWatch(); err != nil {
 		return nil, err
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.claimLoop()
+	go func() {
+		defer n.wg.Done()
+		n.channels.run(n.ctx)
+	}()
 	// Remembered peers are dialled, and fetches interrupted by a crash or
 	// a stop go on from the leaves on disk, in the background: re-checking
 	// partial data must not delay "daemon ready".

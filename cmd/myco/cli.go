@@ -79,7 +79,8 @@ func commands() []*command {
 		cmdCompletion(), cmdConfigShow(), cmdConfigGet(), cmdConfigSet(), cmdConfigEdit(),
 		cmdShutdown(), cmdLogLevel(), cmdLogTail(), cmdGC(), cmdStatsBW(),
 		cmdServiceInstall(), cmdServiceUninstall(), cmdServiceStart(), cmdServiceStop(), cmdServiceStatus(),
-	}, carCommands()...) // CAR files: cmd_car.go
+	}, append(carCommands(), // CAR files: cmd_car.go
+		channelCommands()...)...) // payment channels: cmd_channel.go
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

@@ -21,7 +21,7 @@ func cmdWalletBalance() *command {
 	return &command{
 		name:    "wallet balance",
 		args:    "[ADDR]",
-		summary: "show the confirmed balance and nonce of an address (default: this node's), in base units",
+		summary: "show the confirmed balance, the deposits locked in payment channels and the nonce of an address (default: this node's), in base units",
 		maxArgs: 1,
 		run: func(e *env, args []string) error {
 			addr := ""
@@ -29,7 +29,8 @@ func cmdWalletBalance() *command {
 				addr = args[0]
 			}
 			return show(e, func(c *node.Client) (node.BalanceJSON, error) { return c.Balance(e.ctx, addr) }, func(b node.BalanceJSON) {
-				fmt.Fprintf(e.stdout, "address: %s\nbalance: %d (%s coins)\nnonce: %d\n", b.Address, b.Balance, node.FormatCoins(b.Balance), b.Nonce)
+				fmt.Fprintf(e.stdout, "address: %s\nbalance: %d (%s coins)\nlocked in channels: %d (%s coins)\nnonce: %d\n",
+					b.Address, b.Balance, node.FormatCoins(b.Balance), b.LockedInChannels, node.FormatCoins(b.LockedInChannels), b.Nonce)
 			})
 		},
 	}

@@ -109,8 +109,18 @@ type daemon struct {
 // startDaemon runs `myco daemon` on repo and waits for its ready line.
 func startDaemon(t *testing.T, repo string, extra ...string) *daemon {
 	t.Helper()
+	return startDaemonEnv(t, repo, nil, extra...)
+}
+
+// startDaemonEnv is startDaemon with variables (KEY=VALUE) added to the
+// daemon's environment.
+func startDaemonEnv(t *testing.T, repo string, env []string, extra ...string) *daemon {
+	t.Helper()
 	args := append([]string{"--repo", repo, "daemon", "--api", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(mycoBin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -529,10 +529,15 @@ func (s *Service) stateConfig(opts FetchOptions) stateConfig {
 func (s *Service) session(root cid.Cid) (*session, error) {
 	if sess := s.sessionFor(root); sess != nil {
 		sess.mu.Lock()
-		broken := sess.st.phase == phaseBroken
+		ph := sess.st.phase
 		sess.mu.Unlock()
-		if broken {
+		switch ph {
+		case phaseBroken:
 			return nil, fmt.Errorf("session %s: the root is broken: its shared file changed or vanished", root)
+		case phaseStopped, phaseFailed, phaseCancelled:
+			// Ended, not yet removed (a seeding session ends with its
+			// last peer, a broken one too): the peer asks again later.
+			return nil, fmt.Errorf("session %s: ending", root)
 		}
 		return sess, nil
 	}

@@ -81,10 +81,11 @@
 // GetFileInformationByHandle, the change time from
 // GetFileInformationByHandleEx). The stamp is taken from the open file
 // before and after the import and must not have moved. A read of a
-// trusted file takes the stamp of the file it opened before and after
-// reading the leaf (two fstat calls, about a microsecond against half a
-// millisecond to hash 1 MiB); if both equal the recorded one, the bytes
-// are served without hashing. Anything else is hashed as before: a
+// trusted file takes the stamp of the file it opened after reading the
+// leaf (one fstat call, about a microsecond against half a millisecond to
+// hash 1 MiB); if it equals the recorded one, the bytes are served
+// without hashing (the change time only moves forward, so a write before
+// or during the read would show). Anything else is hashed as before: a
 // rewrite in place (the change time moves, even if os.Chtimes restores
 // the mtime), a replacement by rename (another identity), a truncation.
 // When the hash then fails and the stamp differs, the error is

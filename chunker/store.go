@@ -734,7 +734,7 @@ func (s *Store) GetInto(ctx context.Context, c cid.Cid, buf []byte) ([]byte, err
 
 // readRef reads one leaf kept by reference into buf (or a new buffer if
 // buf is too small) and verifies it: by hash, or, for a trusted file, by
-// its stamp, taken before and after the read from the open file.
+// its stamp, taken from the open file after the read.
 func (s *Store) readRef(c cid.Cid, fid uint64, off, n int64, buf []byte) ([]byte, error) {
 	if n > MaxBlockSize {
 		return nil, blockErr("get", c, fmt.Errorf("%w: %d bytes", ErrTooLarge, n))
@@ -752,21 +752,17 @@ func (s *Store) readRef(c cid.Cid, fid uint64, off, n int64, buf []byte) ([]byte
 		return nil, blockErr("get", c, fmt.Errorf("%w: %s: %v", ErrSourceMissing, rec.Path, err))
 	}
 	defer f.Close()
-	// A trusted file at its recorded stamp holds the bytes that were
-	// hashed; a stamp unchanged across the read means no write touched it
-	// meanwhile (every write sets the change time).
-	trusted := false
-	if rec.Trusted {
-		st, id, err := stamp(f)
-		trusted = err == nil && id && st == rec.stamp()
-	}
 	if int64(cap(buf)) < n {
 		buf = make([]byte, n)
 	}
 	buf = buf[:n]
 	_, rerr := f.ReadAt(buf, off)
-	if rerr == nil && trusted {
-		if st, _, err := stamp(f); err == nil && st == rec.stamp() {
+	// A trusted file still at its recorded stamp after the read holds the
+	// bytes that were hashed: every write sets the change time, which only
+	// moves forward, so a write before or during the read would show. One
+	// fstat after the read is enough.
+	if rerr == nil && rec.Trusted {
+		if st, id, err := stamp(f); err == nil && id && st == rec.stamp() {
 			return buf, nil
 		}
 	}

@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -129,18 +128,13 @@ const nameCommitTag = "myco/name-commit/v1"
 // name. It reveals nothing about the name without the salt, and binds the
 // claim to the owner, so nobody can reuse a revealed salt.
 func NameCommitment(name string, salt []byte, owner Address) Hash {
-	tag := sha256.Sum256([]byte(nameCommitTag))
-	h := sha256.New()
-	h.Write(tag[:])
-	h.Write(tag[:])
-	h.Write([]byte{byte(len(name))})
-	h.Write([]byte(name))
-	h.Write([]byte{byte(len(salt))})
-	h.Write(salt)
-	h.Write(owner[:])
-	var out Hash
-	h.Sum(out[:0])
-	return out
+	msg := make([]byte, 0, 2+len(name)+len(salt)+len(owner))
+	msg = append(msg, byte(len(name)))
+	msg = append(msg, name...)
+	msg = append(msg, byte(len(salt)))
+	msg = append(msg, salt...)
+	msg = append(msg, owner[:]...)
+	return taggedHash(nameCommitTag, msg)
 }
 
 // NewNameSalt returns a fresh random salt for a name commitment. Whoever

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 
@@ -133,14 +132,7 @@ const sigHashTag = "myco/tx/v1"
 // SigHash returns the 32-byte message the sender signs: the BIP-340 tagged
 // hash of the unsigned encoding.
 func (tx *Tx) SigHash() [32]byte {
-	tag := sha256.Sum256([]byte(sigHashTag))
-	h := sha256.New()
-	h.Write(tag[:])
-	h.Write(tag[:])
-	h.Write(tx.AppendUnsigned(make([]byte, 0, tx.Size())))
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
+	return taggedHash(sigHashTag, tx.AppendUnsigned(make([]byte, 0, tx.Size())))
 }
 
 // SenderAddress returns the address of the sender's key.

@@ -446,12 +446,13 @@ many=${BENCH_MANY:-24}
 echo "== swarm: $many daemons, 64 MiB from a 20 MB/s seeder, all the others at once" >&2
 "$TESTNET_DIR/up.sh" "$many" >/dev/null
 mapfile -t mpids <"$RUN_DIR/pids"
-cpu_ticks() { local t=0 p; for p in "${mpids[@]}"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo "$t"; }
+# cpu_ticks_all: cpu_ticks summed over every daemon of this section.
+cpu_ticks_all() { local t=0 p; for p in "${mpids[@]}"; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
 f64="$RUN_DIR/f64.bin"
 head -c $((64 << 20)) /dev/urandom >"$f64"
 "$MYCO" --repo "$(node_repo 0)" swarm limits --max-upload 20M >/dev/null
 c=$("$MYCO" --repo "$(node_repo 0)" share "$f64")
-cpu0=$(cpu_ticks)
+cpu0=$(cpu_ticks_all)
 t0=$(now_ms)
 pids=()
 for ((i = 1; i < many; i++)); do
@@ -460,7 +461,7 @@ for ((i = 1; i < many; i++)); do
 done
 for p in "${pids[@]}"; do wait "$p" || die "a leecher's fetch failed"; done
 all_ms=$(($(now_ms) - t0))
-cpu_s=$(awk -v t="$(($(cpu_ticks) - cpu0))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }')
+cpu_s=$(awk -v t="$(($(cpu_ticks_all) - cpu0))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }')
 for ((i = 1; i < many; i++)); do cmp -s "$f64" "$RUN_DIR/many$i.out" || die "leecher $i got different bytes"; done
 rss_max=0 rss_who=0
 for ((i = 0; i < many; i++)); do

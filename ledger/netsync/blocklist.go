@@ -209,9 +209,6 @@ func (b *Blocklist) allowInbound(remote ma.Multiaddr) bool {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.ips) == 0 {
-		return true
-	}
 	key := ip.String()
 	e := b.ips[key]
 	if e == nil {

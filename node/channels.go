@@ -32,6 +32,14 @@ type ChannelsConfig struct {
 	CloseMargin int `json:"close_margin,omitempty"`
 	// CloseFee is the fee of those closes, in base units [0].
 	CloseFee string `json:"close_fee,omitempty"`
+	// Price is what the node charges for each MiB it uploads, in base
+	// units ["0": free]; peers that pay get regular upload slots, others
+	// only the optimistic one (see the swarm package's Payments).
+	Price string `json:"price,omitempty"`
+	// PayMax is the budget of a fetch that gives none (fetch --pay): the
+	// most it pays priced peers in all, in base units ["0": it pays
+	// nothing].
+	PayMax string `json:"pay_max,omitempty"`
 }
 
 // Default close margins, in blocks.
@@ -44,10 +52,18 @@ func (c ChannelsConfig) validate() error {
 	if c.CloseMargin < 0 {
 		return fmt.Errorf("close_margin %d: must not be negative", c.CloseMargin)
 	}
-	if _, err := ledger.ParseAmount(c.CloseFee); c.CloseFee != "" && err != nil {
-		return fmt.Errorf("close_fee: %w", err)
+	for _, f := range []struct{ name, v string }{{"close_fee", c.CloseFee}, {"price", c.Price}, {"pay_max", c.PayMax}} {
+		if _, err := ledger.ParseAmount(f.v); f.v != "" && err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
 	}
 	return nil
+}
+
+// amount parses an amount field Validate checked ("" is 0).
+func amountOf(s string) uint64 {
+	v, _ := ledger.ParseAmount(s)
+	return v
 }
 
 // closeMargin is CloseMargin or the network's default.
@@ -99,6 +115,11 @@ type ChannelManager struct {
 	mu sync.Mutex
 	// closing maps a channel to the close this node submitted for it.
 	closing map[ledger.Hash]ledger.Hash
+
+	// openMu orders the channels opened to pay peers (swarmpay.go);
+	// opening maps a payee to the opening this node submitted for it.
+	openMu  sync.Mutex
+	opening map[ledger.Address]ledger.Hash
 }
 
 // channelManagerConfig is what a ChannelManager is made of.
@@ -126,6 +147,7 @@ func newChannelManager(c channelManagerConfig) *ChannelManager {
 		crashAfterIssue: os.Getenv(EnvCrashAfterVoucherStore) != "",
 		kick:            make(chan struct{}, 1),
 		closing:         make(map[ledger.Hash]ledger.Hash),
+		opening:         make(map[ledger.Address]ledger.Hash),
 	}
 }
 

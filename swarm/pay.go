@@ -201,6 +201,9 @@ type peerPayer struct {
 	got   int64         // bytes of leaves received (under mu)
 	paid  uint64        // what this stream's vouchers paid (under mu)
 	done  bool          // stopped paying (budget spent, or the node cannot pay)
+	// last is the last voucher sent; resent says it was sent again.
+	last   []byte
+	resent bool
 }
 
 func newPeerPayer(price uint64, payTo []byte) *peerPayer {
@@ -263,7 +266,23 @@ func (pc *peerConn) payDue(ctx context.Context, final bool) {
 		return
 	}
 	p.paid += amount
+	p.last, p.resent = v, false
 	pc.queue(&Payment{Voucher: v})
+}
+
+// resendPayment sends the last voucher again, once, when the peer says we
+// fell behind: it may have refused it because its chain had not seen the
+// channel's opening yet, and without more leaves no later voucher comes.
+func (pc *peerConn) resendPayment() {
+	p := pc.pay
+	p.mu.Lock()
+	v := p.last
+	again := v != nil && !p.resent
+	p.resent = true
+	p.mu.Unlock()
+	if again {
+		pc.queue(&Payment{Voucher: v})
+	}
 }
 
 // reservePay takes up to owed from the session's budget and returns what

@@ -212,11 +212,16 @@ func (pc *peerConn) readLoop() error {
 		if err := s.svc.admitMessage(pc.ctx, pc.id, 1+m.payloadLen()); err != nil {
 			return err
 		}
-		if p, ok := m.(*Payment); ok {
-			if err := pc.onPayment(p); err != nil {
+		switch m := m.(type) {
+		case *Payment:
+			if err := pc.onPayment(m); err != nil {
 				return err
 			}
 			continue
+		case *Reject:
+			if m.Reason == RejectUnpaid && pc.pay != nil {
+				pc.resendPayment()
+			}
 		}
 		s.stepFrom(pc, evMessage{id: pc.id, msg: m, now: s.svc.now()})
 	}

@@ -25,33 +25,45 @@ import (
 
 // payPeer returns a voucher paying req.Amount to req.PayTo (swarm.PayFunc).
 func (n *Node) payPeer(ctx context.Context, req swarm.PayRequest) ([]byte, error) {
+	return n.channels.payPeer(ctx, req, n.channelExpiry())
+}
+
+// acceptPayment keeps a voucher a peer paid this node with
+// (swarm.AcceptFunc).
+func (n *Node) acceptPayment(from peer.ID, b []byte) (uint64, error) {
+	return n.channels.acceptPayment(from, b)
+}
+
+// payPeer returns a voucher paying req.Amount to req.PayTo through a
+// channel that lives life blocks when it has to be opened.
+func (m *ChannelManager) payPeer(ctx context.Context, req swarm.PayRequest, life uint64) ([]byte, error) {
 	var payee ledger.Address
 	if len(req.PayTo) != len(payee) {
 		return nil, fmt.Errorf("peer %s announced a payee of %d bytes, not an address", req.Peer, len(req.PayTo))
 	}
 	copy(payee[:], req.PayTo)
-	if payee == n.channels.me {
+	if payee == m.me {
 		return nil, errors.New("the peer's payee is this node's own wallet")
 	}
-	id, err := n.channels.channelTo(ctx, payee, req.Amount, max(req.Budget, req.Amount), n.channelExpiry())
+	id, err := m.channelTo(ctx, payee, req.Amount, max(req.Budget, req.Amount), life)
 	if err != nil {
 		return nil, err
 	}
-	v, err := n.channels.PayerVoucher(id, req.Amount)
+	v, err := m.PayerVoucher(id, req.Amount)
 	if err != nil {
 		return nil, err
 	}
 	return v.Encode(), nil
 }
 
-// acceptPayment keeps a voucher a peer paid this node with
-// (swarm.AcceptFunc).
-func (n *Node) acceptPayment(from peer.ID, b []byte) (uint64, error) {
+// acceptPayment keeps a voucher a peer paid this node with, durably, and
+// returns what it added.
+func (m *ChannelManager) acceptPayment(from peer.ID, b []byte) (uint64, error) {
 	v, err := ledger.DecodeVoucher(b)
 	if err != nil {
 		return 0, fmt.Errorf("voucher from %s: %w", from, err)
 	}
-	acc, err := n.channels.PayeeAccept(v)
+	acc, err := m.PayeeAccept(v)
 	if err != nil {
 		return 0, err
 	}

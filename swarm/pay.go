@@ -89,6 +89,28 @@ type payBook struct {
 	mu    sync.Mutex
 	price uint64
 	accts map[peer.ID]*payAccount
+	// charged and paid total every account, forgotten ones too.
+	charged int64
+	paid    uint64
+}
+
+// Earnings are what a priced node charged and was paid since it started.
+type Earnings struct {
+	// Charged is the bytes of leaves sent to peers that pay, Paid what
+	// their vouchers added, in base units.
+	Charged int64  `json:"charged_bytes"`
+	Paid    uint64 `json:"paid"`
+}
+
+// Earnings returns what this node charged and was paid since it started
+// (zero when it is free).
+func (s *Service) Earnings() Earnings {
+	if s.pay == nil {
+		return Earnings{}
+	}
+	s.pay.mu.Lock()
+	defer s.pay.mu.Unlock()
+	return Earnings{Charged: s.pay.charged, Paid: s.pay.paid}
 }
 
 type payAccount struct {
@@ -150,6 +172,7 @@ func (b *payBook) credit(id peer.ID, amount uint64) {
 	defer b.mu.Unlock()
 	a := b.account(id)
 	a.paid += amount
+	b.paid += amount
 	a.behind = false
 	close(a.paidCh)
 	a.paidCh = make(chan struct{})
@@ -166,6 +189,7 @@ func (b *payBook) charge(ctx context.Context, clock Clock, id peer.ID, n int, wa
 		a := b.account(id)
 		if costOf(a.charged+int64(n), b.price) <= a.paid+costOf(payCredit, b.price) {
 			a.charged += int64(n)
+			b.charged += int64(n)
 			b.mu.Unlock()
 			return nil
 		}

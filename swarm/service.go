@@ -543,7 +543,11 @@ func (s *Service) stateConfig(opts FetchOptions) stateConfig {
 		useName:        opts.UseName,
 		freeRide:       s.cfg.freeRide,
 		refuseLeaves:   s.cfg.refuseLeaves,
-		superSeed:      s.cfg.SuperSeed == SuperSeedOn || s.cfg.SuperSeed == SuperSeedAuto && s.up.Rate() > 0,
+		// A priced node sells its upload: a paying peer gets every leaf
+		// it pays for, not only the ones super-seeding would let it have
+		// while other peers trade (which stalls peers that cannot reach
+		// each other).
+		superSeed: s.cfg.SuperSeed == SuperSeedOn || s.cfg.SuperSeed == SuperSeedAuto && s.up.Rate() > 0 && s.cfg.Price == 0,
 	}
 }
 

@@ -95,10 +95,10 @@ func (n *payNet) node(cfg swarm.Config, linkTo ...peer.AddrInfo) (*swarm.Service
 // the payer got the rest of its deposit back.
 func TestPricedSeederPaidForWhatItDelivers(t *testing.T) {
 	const (
-		price    = 1000    // base units per MiB
+		price    = 1000 // base units per MiB
 		size     = 16 << 20
 		upCap    = 16 << 20 // the seeder's upload cap, bytes/s
-		budget   = 100_000 // the payer's budget: 100 MiB's worth
+		budget   = 100_000  // the payer's budget: 100 MiB's worth
 		chunk    = 256 << 10
 		life     = 100
 		stepCost = 4 * price // payStep (4 MiB) at price

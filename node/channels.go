@@ -228,18 +228,34 @@ func (a Accepted) Added() uint64 { return a.Highest - a.Previous }
 // PayeeAccept checks a voucher received as payee (ledger's
 // Chain.CheckVoucher: a close's rules) and keeps it when it is above the
 // highest accepted in its channel, durably before it returns. A voucher
-// at or below that one is ignored, not an error. Once this node has
-// submitted the channel's close, a higher voucher is refused: the close
-// can no longer carry it.
+// at or below that one is ignored, not an error, and is not checked: it
+// could change nothing, and its signature is the costly part. Once this
+// node has submitted the channel's close, a higher voucher is refused:
+// the close can no longer carry it.
 func (m *ChannelManager) PayeeAccept(v ledger.Voucher) (Accepted, error) {
+	// Read without the lock: a hint, checked again under it below.
+	prev, err := m.store.amount(roleAccepted, v.Channel)
+	if err != nil {
+		return Accepted{}, err
+	}
+	if prev > 0 && v.Amount <= prev { // a voucher was accepted, so the channel pays this node
+		ch, err := m.chain.Channel(v.Channel)
+		if errors.Is(err, ledger.ErrUnknownChannel) {
+			return Accepted{}, &httpError{http.StatusNotFound, fmt.Errorf("voucher refused: %w (a reorganisation dropped its opening)", err)}
+		}
+		if err != nil {
+			return Accepted{}, err
+		}
+		return Accepted{Channel: ch, Previous: prev, Highest: prev}, nil
+	}
 	ch, err := m.chain.CheckVoucher(v, m.me)
 	if err != nil {
 		return Accepted{}, voucherError(v, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	prev, err := m.store.amount(roleAccepted, v.Channel)
-	if err != nil {
+	// Another voucher may have been accepted meanwhile.
+	if prev, err = m.store.amount(roleAccepted, v.Channel); err != nil {
 		return Accepted{}, err
 	}
 	res := Accepted{Channel: ch, Previous: prev, Highest: prev}

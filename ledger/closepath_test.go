@@ -22,32 +22,16 @@ type closeBench struct {
 }
 
 // newCloseBench builds the blocks and transactions of a closeBench on a
-// chain of its own, mining on a fixed clock so every replay is identical.
+// chain of its own (templateMiner's clock is fixed, so every replay is
+// identical).
 func newCloseBench(tb testing.TB, n int) *closeBench {
 	p := ledger.NetworkDev.Params()
 	c, _ := openMem(tb, p, ledger.MempoolConfig{})
 	defer c.Close()
 	payer := ledgertest.DeterministicKey(1000)
 	cb := &closeBench{p: p, miner: ledgertest.Addr(ledgertest.DeterministicKey(1001))}
-	now := time.UnixMilli(p.GenesisTime)
-	// template builds the next block at the next tick of the fixed clock,
-	// mines it and, unless hold, connects it.
-	template := func(to ledger.Address, hold bool) *ledger.Block {
-		tb.Helper()
-		now = now.Add(p.BlockInterval)
-		blk, err := c.BlockTemplate(to, now)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		mine(tb, p, blk)
-		if !hold {
-			if res, err := c.ProcessBlock(blk, timeAfter(blk)); err != nil || res.Status != ledger.StatusMainChain {
-				tb.Fatalf("block %d: %s %v", blk.Header.Height, res.Status, err)
-			}
-		}
-		return blk
-	}
-	cb.prefix = append(cb.prefix, template(ledgertest.Addr(payer), false))
+	mineTo := templateMiner(tb, c)
+	cb.prefix = append(cb.prefix, mineTo(ledgertest.Addr(payer)))
 	deposit := p.Subsidy(1) / uint64(2*n)
 	var opens []*ledger.Tx
 	for i := range n {
@@ -60,7 +44,7 @@ func newCloseBench(tb testing.TB, n int) *closeBench {
 		}
 		opens = append(opens, open)
 	}
-	cb.prefix = append(cb.prefix, template(cb.miner, false))
+	cb.prefix = append(cb.prefix, mineTo(cb.miner))
 	for i, open := range opens {
 		payee := ledgertest.DeterministicKey(2000 + i)
 		v, err := ledger.SignVoucher(payer, p.ChainID, open.ID(), deposit/2)
@@ -73,13 +57,13 @@ func newCloseBench(tb testing.TB, n int) *closeBench {
 		}
 		cb.closes = append(cb.closes, cl)
 	}
-	cb.empty = template(cb.miner, false)
+	cb.empty = mineTo(cb.miner)
 	for _, cl := range cb.closes {
 		if _, err := c.AddTx(cl); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	cb.full = template(cb.miner, true)
+	cb.full = mineTo(cb.miner)
 	if len(cb.full.Txs) != n+1 {
 		tb.Fatalf("the template holds %d transactions, want the %d closes and a coinbase", len(cb.full.Txs), n)
 	}

@@ -292,10 +292,7 @@ func TestChannelManagerLeavesChannelsWithoutVoucher(t *testing.T) {
 // when several arrive at once.
 func TestChannelManagerPayeeAcceptChecksOnlyHigherVouchers(t *testing.T) {
 	w := newChannelWorld(t)
-	payer, pst := w.manager(w.payerKey, w.payerDir)
-	defer pst.Close()
-	payee, est := w.manager(w.payeeKey, w.payeeDir)
-	defer est.Close()
+	payer, payee := w.managers()
 	const deposit = 1000
 	id := w.open(deposit, 50)
 	v, err := payer.PayerVoucher(id, 100)
@@ -354,4 +351,14 @@ func TestChannelManagerPayeeAcceptChecksOnlyHigherVouchers(t *testing.T) {
 	if got, want := stored(), vs[len(vs)-1].Amount; got != want {
 		t.Fatalf("after concurrent vouchers the payee holds %d; want %d", got, want)
 	}
+}
+
+// managers opens the payer's and the payee's channel managers, whose
+// stores close at the end of the test.
+func (w *channelWorld) managers() (payer, payee *ChannelManager) {
+	payer, pst := w.manager(w.payerKey, w.payerDir)
+	w.t.Cleanup(func() { pst.Close() })
+	payee, est := w.manager(w.payeeKey, w.payeeDir)
+	w.t.Cleanup(func() { est.Close() })
+	return payer, payee
 }

@@ -285,10 +285,11 @@ func TestChannelManagerLeavesChannelsWithoutVoucher(t *testing.T) {
 	}
 }
 
-// TestChannelManagerPayeeAcceptChecksOnlyHigherVouchers: a voucher at or
-// below the highest accepted one is ignored before its signature is
-// checked (one with a broken signature is ignored too: it could change
-// nothing), while a higher one is fully checked before it is stored, also
+// TestChannelManagerPayeeAcceptChecksOnlyHigherVouchers: a voucher below
+// the highest accepted one, or that one again, is ignored before its
+// signature is checked (one with a broken signature is ignored too: it
+// could change nothing); one for the same amount with another signature,
+// and a higher one, are fully checked before anything is stored, also
 // when several arrive at once.
 func TestChannelManagerPayeeAcceptChecksOnlyHigherVouchers(t *testing.T) {
 	w := newChannelWorld(t)
@@ -311,18 +312,23 @@ func TestChannelManagerPayeeAcceptChecksOnlyHigherVouchers(t *testing.T) {
 		return got
 	}
 
-	for _, amount := range []uint64{100, 40} {
-		stale := v
-		stale.Amount = amount
-		stale.Sig[0] ^= 0xff // would fail verification
+	lower := v
+	lower.Amount = 40
+	lower.Sig[0] ^= 0xff // would fail verification
+	for _, stale := range []ledger.Voucher{v, lower} {
 		a, err := payee.PayeeAccept(stale)
 		if err != nil || a.Accepted || a.Previous != 100 || a.Highest != 100 || a.Channel.Deposit != deposit {
-			t.Errorf("stale voucher for %d: %+v, %v; want it ignored unchecked, with the channel", amount, a, err)
+			t.Errorf("stale voucher for %d: %+v, %v; want it ignored unchecked, with the channel", stale.Amount, a, err)
 		}
+	}
+	var re *ledger.RuleError
+	resigned := v
+	resigned.Sig[0] ^= 0xff
+	if _, err := payee.PayeeAccept(resigned); !errors.As(err, &re) || re.Code != ledger.ErrBadVoucherSignature {
+		t.Errorf("the kept amount with another, broken signature: %v; want ErrBadVoucherSignature", err)
 	}
 	higher := v
 	higher.Amount = 200
-	var re *ledger.RuleError
 	if _, err := payee.PayeeAccept(higher); !errors.As(err, &re) || re.Code != ledger.ErrBadVoucherSignature {
 		t.Errorf("a higher voucher with the old signature: %v; want ErrBadVoucherSignature", err)
 	}

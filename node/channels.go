@@ -250,16 +250,34 @@ func (a Accepted) Added() uint64 { return a.Highest - a.Previous }
 // PayeeAccept checks a voucher received as payee (ledger's
 // Chain.CheckVoucher: a close's rules) and keeps it when it is above the
 // highest accepted in its channel, durably before it returns. A voucher
-// at or below that one is ignored, not an error. Once this node has
-// submitted the channel's close, a higher voucher is refused: the close
-// can no longer carry it.
+// below that one, or that very one again, is ignored, not an error, and
+// is not checked: it could change nothing, and its signature is the
+// costly part. (One for the same amount with another signature is checked
+// and, if good, ignored.) Once this node has submitted the channel's
+// close, a higher voucher is refused: the close can no longer carry it.
 func (m *ChannelManager) PayeeAccept(v ledger.Voucher) (Accepted, error) {
+	// Read without the lock: a hint, checked again under it below.
+	kept, ok, err := m.store.get(roleAccepted, v.Channel)
+	if err != nil {
+		return Accepted{}, err
+	}
+	if ok && (v.Amount < kept.Amount || v == kept) { // a voucher was accepted, so the channel pays this node
+		ch, err := m.chain.Channel(v.Channel)
+		if errors.Is(err, ledger.ErrUnknownChannel) {
+			return Accepted{}, &httpError{http.StatusNotFound, fmt.Errorf("voucher refused: %w (a reorganisation dropped its opening)", err)}
+		}
+		if err != nil {
+			return Accepted{}, err
+		}
+		return Accepted{Channel: ch, Previous: kept.Amount, Highest: kept.Amount}, nil
+	}
 	ch, err := m.chain.CheckVoucher(v, m.me)
 	if err != nil {
 		return Accepted{}, voucherError(v, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// Another voucher may have been accepted meanwhile.
 	prev, err := m.store.amount(roleAccepted, v.Channel)
 	if err != nil {
 		return Accepted{}, err

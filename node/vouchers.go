@@ -30,8 +30,14 @@ type voucherStore struct {
 	db *leveldb.DB
 }
 
+// voucherWriteBuffer is the voucher store's memtable and block cache:
+// goleveldb allocates the memtable whole when it opens (4 MiB by default,
+// which the garbage collector counts as live heap when it paces itself),
+// for records of a few dozen bytes per channel.
+const voucherWriteBuffer = 64 << 10
+
 func openVoucherStore(dir string) (*voucherStore, error) {
-	db, err := leveldb.OpenFile(dir, &opt.Options{})
+	db, err := leveldb.OpenFile(dir, &opt.Options{WriteBuffer: voucherWriteBuffer, BlockCacheCapacity: voucherWriteBuffer})
 	if err != nil {
 		return nil, fmt.Errorf("open voucher store %s: %w", dir, err)
 	}

@@ -485,7 +485,9 @@ print_table "many leechers"
 # === attacks (issue 19) ========================================================
 # Each attack of cmd/myco/attack_test.go runs from a libp2p host of its own
 # (internal/attack) against a real dev daemon on 127.0.0.1; the tests log one
-# measured row each (victim CPU-seconds and RSS from /proc, bytes it sent, the
+# measured row per attack (the sync flood test two: the flood until its ban, and
+# the banned flooder redialling; what the attacker spent is in "attacker sent")
+# (victim CPU-seconds and RSS from /proc, bytes it sent, the
 # growth of its dht directory, the ratio of its bytes out to the attacker's
 # bytes in, and the time to the ban). This section prints them as a table.
 echo "== attack harness (cmd/myco TestAttack*)" >&2

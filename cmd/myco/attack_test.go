@@ -218,6 +218,18 @@ func TestAttackSyncFloodBanned(t *testing.T) {
 		t.Errorf("%d redials and none throttled", r.Attempts)
 	}
 	assertBanned(t, v, a, "over its chain request budget")
+	// The ban is the peer's; its IP (127.0.0.1, everyone's here) is only
+	// throttled: another peer from it connects while the ban lasts.
+	innocent := newAttacker(t)
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		if _, err = attack.Connect(ctx, innocent, v.addr); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Errorf("another peer on the banned peer's IP could not connect: %v", err)
+	}
 }
 
 // dhtStat is what the tests read of `myco dht stat --json`.

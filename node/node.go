@@ -222,7 +222,7 @@ func New(repo *Repo, opts Options) (_ *Node, err error) {
 		// A refused DHT write counts towards the one ban netsync keeps.
 		OnWriteRefused: func(p peer.ID) {
 			if ns := chainSvc.Load(); ns != nil {
-				ns.Penalize(p, overBudgetScore, "over its DHT write budget")
+				ns.Penalize(p, netsync.DefaultOverBudgetScore, "over its DHT write budget")
 			}
 		},
 	})
@@ -289,7 +289,7 @@ func New(repo *Repo, opts Options) (_ *Node, err error) {
 		// towards the one ban netsync keeps.
 		OnOverBudget: func(p peer.ID) {
 			if ns := chainSvc.Load(); ns != nil {
-				ns.Penalize(p, overBudgetScore, "over its swarm message budget")
+				ns.Penalize(p, netsync.DefaultOverBudgetScore, "over its swarm message budget")
 			}
 		},
 		OnBroken: func(root cid.Cid, err error) {

@@ -72,10 +72,6 @@ type ProtectConfig struct {
 	MempoolMaxPerPeer int `json:"mempool_max_per_peer,omitempty"`
 }
 
-// overBudgetScore is what a request refused for being over budget adds to
-// its peer's misbehaviour score (netsync's default for the chain protocol).
-const overBudgetScore = 10
-
 // validate checks every field and says which one is wrong.
 func (p ProtectConfig) validate() error {
 	for name, d := range map[string]string{"ban_duration": p.BanDuration, "chain_max_delay": p.ChainMaxDelay, "swarm_max_delay": p.SwarmMaxDelay, "gossip_max_delay": p.GossipMaxDelay} {

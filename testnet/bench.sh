@@ -520,9 +520,13 @@ print_table "many leechers"
 # === attacks (issue 19) ========================================================
 # Each attack of cmd/myco/attack_test.go runs from a libp2p host of its own
 # (internal/attack) against a real dev daemon on 127.0.0.1; the tests log one
-# measured row each (victim CPU-seconds and RSS from /proc, bytes it sent, the
+# measured row per attack: what the attacker sent (and the CPU it spent, where
+# measured), the victim's CPU-seconds and RSS from /proc, bytes it sent, the
 # growth of its dht directory, the ratio of its bytes out to the attacker's
-# bytes in, and the time to the ban). This section prints them as a table.
+# bytes in, and the time to the ban. The sync flood test logs two rows: the
+# flood until its ban, and the banned flooder redialling in a loop, each over
+# its own window with the victim's CPU over idle. This section prints them as a
+# table.
 echo "== attack harness (cmd/myco TestAttack*)" >&2
 attack_out=$(cd "$ROOT_DIR" && go test -count=1 -run 'TestAttack' -v ./cmd/myco 2>&1 || true)
 printf '\n%-90s | %-32s | %-9s | %-12s | %-11s | %-7s | %-6s | %s\n' \

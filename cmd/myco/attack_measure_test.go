@@ -84,9 +84,16 @@ func report(t *testing.T, name, sent string, attackerBytes, victimBytes int64, b
 		(after.cpu - before.cpu).Seconds(), victimBytes, after.disk-before.disk, after.rss>>20, ratio, banText(ban))
 }
 
+// bannedBefore, passed to report as the time to ban, marks an attack made
+// by a peer banned before it started.
+const bannedBefore time.Duration = -1
+
 func banText(d time.Duration) string {
-	if d == 0 {
+	switch d {
+	case 0:
 		return "not banned"
+	case bannedBefore:
+		return "banned before"
 	}
 	return d.Round(time.Millisecond).String()
 }

@@ -133,7 +133,10 @@ func assertBanned(t *testing.T, v *victim, h host.Host, reason string) {
 }
 
 // A sync flood (50 streams of get-headers from genesis) is answered at a
-// bounded rate and banned within seconds.
+// bounded rate and banned within seconds; the banned flooder then
+// redialling in a loop is refused before any handshake but a few a
+// second. The two are measured apart, each over its own window against
+// the victim's idle CPU, as two rows of the attack table.
 func TestAttackSyncFloodBanned(t *testing.T) {
 	const height = 700 // ~68 KB of headers per answer, as in the report
 	v := startVictim(t)
@@ -148,27 +151,31 @@ func TestAttackSyncFloodBanned(t *testing.T) {
 	}
 	waitHeight(t, v.repo, height)
 
-	// The victim's idle CPU over a window, then the same window with the
-	// attacker flooding, reconnecting and flooding again whenever it is
-	// dropped; the difference is what the flood cost.
 	const window = 5 * time.Second
 	idle := idleCPU(t, v, window)
+	// The attacker's CPU is this test process's (which also holds the
+	// source's host, idle by then).
+	self := func() time.Duration { d, _ := processCPU(os.Getpid()); return d }
+	pct := func(d time.Duration) float64 { return 100 * d.Seconds() / window.Seconds() }
+
+	// The flood, until the victim drops the attacker; the window runs on
+	// with the banned attacker quiet, so that it compares with idle.
 	a := newAttacker(t)
-	before := measure(v)
-	// The attacker's side: this test process, which also holds the
-	// source's host (idle by then).
-	self0, _ := processCPU(os.Getpid())
-	start := time.Now()
-	res, reconnects := attack.PersistHeaders(ctx, a, v.addr, ledger.NetworkDev, 50, window)
-	after := measure(v)
-	self1, _ := processCPU(os.Getpid())
-	m := scrape(t, v.repo)
-	elapsed := time.Since(start)
-	gated, throttled := metricValue(t, m, "myco_conns_gated_banned_total"), metricValue(t, m, "myco_conns_throttled_total")
-	t.Logf("sync flood: %+v, %d reconnects (%.0f throttled before the handshake, %.0f refused after it); victim CPU over the %s: %.0f%% of one core, idle %.0f%%; attacker CPU %.0f%%",
-		res, reconnects, throttled, gated, window, 100*(after.cpu-before.cpu).Seconds()/window.Seconds(), 100*idle, 100*(self1-self0).Seconds()/window.Seconds())
-	report(t, fmt.Sprintf("chain sync flood, 50 streams of get-headers from genesis (700 headers), then redialling TCP+QUIC, 5 s (victim idle %.0f%%)", 100*idle),
-		fmt.Sprintf("%d requests, %d reconnects, %.2f CPU-s", res.Requests, reconnects, (self1-self0).Seconds()), res.BytesOut, res.BytesIn, before, after, res.Banned)
+	if _, err := attack.Connect(ctx, a, v.addr); err != nil {
+		t.Fatal(err)
+	}
+	floodCtx, floodEnd := context.WithTimeout(ctx, window)
+	defer floodEnd()
+	u0, a0 := measure(v), self()
+	res := attack.FloodHeaders(floodCtx, a, v.id, ledger.NetworkDev, 50)
+	a1 := self()
+	<-floodCtx.Done() // the rest of the measurement window
+	u1 := measure(v)
+	t.Logf("sync flood: %+v; victim CPU over the %s: %.0f%% of one core, idle %.0f%%; attacker CPU %.0f%% until the ban",
+		res, window, pct(u1.cpu-u0.cpu), 100*idle, 100*(a1-a0).Seconds()/max(res.Banned, time.Millisecond).Seconds())
+	report(t, fmt.Sprintf("chain sync flood, 50 streams of get-headers from genesis (700 headers), until banned; over %s: victim %+.0f%% of one core over idle (%.0f%%)",
+		window, pct(u1.cpu-u0.cpu)-100*idle, 100*idle),
+		fmt.Sprintf("%d requests, %.2f CPU-s", res.Requests, (a1-a0).Seconds()), res.BytesOut, res.BytesIn, u0, u1, res.Banned)
 	if res.Banned == 0 {
 		t.Fatalf("the flooder was not banned: %+v", res)
 	}
@@ -178,16 +185,51 @@ func TestAttackSyncFloodBanned(t *testing.T) {
 	if got := float64(res.BytesIn) / float64(4+3+ledger.HeaderSize*height) * height; got > maxHeaders {
 		t.Errorf("the victim sent %d bytes (%.0f headers) in %s; the budget allows %.0f", res.BytesIn, got, window, maxHeaders)
 	}
+
+	// The banned attacker redials over TCP and QUIC as fast as it is
+	// refused, for the same window.
+	m0 := scrape(t, v.repo)
+	redialCtx, redialEnd := context.WithTimeout(ctx, window)
+	defer redialEnd()
+	u2, a2 := measure(v), self()
+	start := time.Now()
+	r := attack.Redial(redialCtx, a, v.addr)
+	elapsed := time.Since(start)
+	u3, a3 := measure(v), self()
+	m1 := scrape(t, v.repo)
+	delta := func(name string) float64 { return metricValue(t, m1, name) - metricValue(t, m0, name) }
+	gated, throttled := delta("myco_conns_gated_banned_total"), delta("myco_conns_throttled_total")
+	perAttempt := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(max(r.Attempts, 1)) }
+	t.Logf("redial: %+v (%.0f connections throttled before the handshake, %.0f refused after it); victim CPU over the %s: %.0f%% of one core (%.0f µs an attempt), idle %.0f%%; attacker CPU %.0f%% (%.0f µs an attempt)",
+		r, throttled, gated, window, pct(u3.cpu-u2.cpu), perAttempt(u3.cpu-u2.cpu), 100*idle, pct(a3-a2), perAttempt(a3-a2))
+	report(t, fmt.Sprintf("the banned flooder redialling TCP+QUIC in a loop, no backoff; over %s: victim %+.0f%% of one core over idle (%.0f%%), attacker %.0f%%",
+		window, pct(u3.cpu-u2.cpu)-100*idle, 100*idle, pct(a3-a2)),
+		fmt.Sprintf("%d attempts, %.2f CPU-s", r.Attempts, (a3-a2).Seconds()), 0, 0, u2, u3, bannedBefore)
+	if r.Connected > 0 {
+		t.Errorf("the banned attacker connected %d times", r.Connected)
+	}
 	// What stands for the CPU: once banned, the attacker's redials reach
 	// a handshake (TCP or QUIC) only at the banned address's accept rate;
 	// every other attempt is dropped before any cryptography.
 	if maxHandshakes := netsync.BannedAcceptBurst + netsync.BannedAcceptRate*elapsed.Seconds(); gated > maxHandshakes {
 		t.Errorf("%.0f handshakes of the banned attacker in %s; the throttle allows %.0f", gated, elapsed, maxHandshakes)
 	}
-	if reconnects > 100 && throttled == 0 {
-		t.Errorf("%d reconnects and none throttled", reconnects)
+	if r.Attempts > 100 && throttled == 0 {
+		t.Errorf("%d redials and none throttled", r.Attempts)
 	}
 	assertBanned(t, v, a, "over its chain request budget")
+	// The ban is the peer's; its IP (127.0.0.1, everyone's here) is only
+	// throttled: another peer from it connects while the ban lasts.
+	innocent := newAttacker(t)
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		if _, err = attack.Connect(ctx, innocent, v.addr); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Errorf("another peer on the banned peer's IP could not connect: %v", err)
+	}
 }
 
 // dhtStat is what the tests read of `myco dht stat --json`.

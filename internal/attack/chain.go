@@ -249,29 +249,30 @@ func (cs *ChainServer) Close() {
 	}
 }
 
-// PersistHeaders is FloodHeaders by an attacker who does not give up: for
-// the whole window it reconnects to addr whenever the victim drops it and
-// floods again. Reconnects counts the connection attempts after the
-// first; the returned flood sums every round, Banned being the first ban.
-func PersistHeaders(ctx context.Context, h host.Host, addr string, n ledger.Network, streams int, window time.Duration) (total HeaderFlood, reconnects int) {
-	ctx, cancel := context.WithTimeout(ctx, window)
-	defer cancel()
-	start := time.Now()
+// Redials is what Redial achieved.
+type Redials struct {
+	// Attempts counts the connection attempts (each dials every address
+	// the attacker knows for the victim: TCP and QUIC here); Connected
+	// those the victim took far enough to answer a request.
+	Attempts, Connected int
+}
+
+// Redial is a banned attacker that does not give up: until ctx ends it
+// connects to addr over and over, as fast as the victim refuses it,
+// forgetting each failure (no dial backoff). A connection that gets
+// through is closed and dialled again.
+func Redial(ctx context.Context, h host.Host, addr string) Redials {
+	var res Redials
 	for ctx.Err() == nil {
 		target, err := Connect(ctx, h, addr)
-		if err != nil {
-			reconnects++
-			continue
+		if ctx.Err() != nil {
+			break
 		}
-		r := FloodHeaders(ctx, h, target, n, streams)
-		if total.Banned == 0 && r.Banned != 0 {
-			total.Banned = time.Since(start)
+		res.Attempts++
+		if err == nil {
+			res.Connected++
+			h.Network().ClosePeer(target)
 		}
-		total.Requests += r.Requests
-		total.Answered += r.Answered
-		total.Refused += r.Refused
-		total.BytesOut += r.BytesOut
-		total.BytesIn += r.BytesIn
 	}
-	return total, reconnects
+	return res
 }

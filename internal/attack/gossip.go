@@ -32,7 +32,7 @@ type TxFlood struct {
 // until target drops the connection or ctx ends. Signing is the
 // attacker's cost: the keys are cheap, the signatures real.
 func FloodUnfundedTxs(ctx context.Context, h host.Host, target peer.ID, n ledger.Network, max int) TxFlood {
-	return floodTxs(ctx, h, target, n, max, 0)
+	return floodTxs(ctx, h, target, n, max, unfunded)
 }
 
 // FloodGappedTxs publishes transfers whose nonce is one past their
@@ -43,12 +43,22 @@ func FloodUnfundedTxs(ctx context.Context, h host.Host, target peer.ID, n ledger
 // count), since a victim that stops at the nonce never checks it: the
 // flood costs the attacker no signing at all.
 func FloodGappedTxs(ctx context.Context, h host.Host, target peer.ID, n ledger.Network, max int) TxFlood {
-	return floodTxs(ctx, h, target, n, max, 1)
+	return floodTxs(ctx, h, target, n, max, gapped)
 }
 
-// floodTxs publishes transfers of nonce nonce: from a fresh key each when
-// nonce is 0, else one signed transfer with its signature altered.
-func floodTxs(ctx context.Context, h host.Host, target peer.ID, n ledger.Network, max int, nonce uint64) TxFlood {
+// txMode is what floodTxs publishes.
+type txMode int
+
+const (
+	// unfunded: transfers of nonce 0, each from a fresh key, each signed.
+	unfunded txMode = iota
+	// gapped: one transfer of nonce 1 from one key, signed once, its
+	// signature altered for each copy.
+	gapped
+)
+
+// floodTxs publishes transfers as mode says.
+func floodTxs(ctx context.Context, h host.Host, target peer.ID, n ledger.Network, max int, mode txMode) TxFlood {
 	var res TxFlood
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -76,18 +86,19 @@ func floodTxs(ctx context.Context, h host.Host, target peer.ID, n ledger.Network
 	g := ledgertest.New(n.Params(), 0)
 	to := ledgertest.Addr(ledgertest.DeterministicKey(1))
 	start := time.Now()
-	gapped := g.Transfer(ledgertest.DeterministicKey(999_999), to, ledger.Coin, 1000, nonce)
+	ahead := g.Transfer(ledgertest.DeterministicKey(999_999), to, ledger.Coin, 1000, 1)
 	for i := range max {
 		if h.Network().Connectedness(target) != network.Connected {
 			res.Banned = time.Since(start)
 			return res
 		}
 		var data []byte
-		if nonce == 0 {
+		switch mode {
+		case unfunded:
 			data = g.Transfer(ledgertest.DeterministicKey(1_000_000+i), to, ledger.Coin, 1000, 0).Encode()
-		} else {
-			binary.BigEndian.PutUint64(gapped.Sig[len(gapped.Sig)-8:], uint64(i))
-			data = gapped.Encode()
+		case gapped:
+			binary.BigEndian.PutUint64(ahead.Sig[len(ahead.Sig)-8:], uint64(i))
+			data = ahead.Encode()
 		}
 		if err := topic.Publish(ctx, data); err != nil {
 			res.Err = err

@@ -33,6 +33,12 @@ type Budget struct {
 	OverBudgetScore float64
 }
 
+// DefaultOverBudgetScore is what a request refused for being over budget
+// adds to its peer's misbehaviour score unless Budget.OverBudgetScore
+// says otherwise; the daemon gives the same to the refusals of the DHT and
+// the swarm, which report them through Service.Penalize.
+const DefaultOverBudgetScore = 10
+
 func (b *Budget) defaults() {
 	tokenbucket.Default(&b.RequestsPerSecond, 100)
 	tokenbucket.Default(&b.RequestBurst, 500)
@@ -40,7 +46,7 @@ func (b *Budget) defaults() {
 	tokenbucket.Default(&b.HeaderBurst, 20000)
 	tokenbucket.Default(&b.BytesPerSecond, 8<<20)
 	tokenbucket.Default(&b.ByteBurst, 64<<20)
-	tokenbucket.Default(&b.OverBudgetScore, 10)
+	tokenbucket.Default(&b.OverBudgetScore, DefaultOverBudgetScore)
 	tokenbucket.Default(&b.MaxDelay, 5*time.Second)
 }
 

@@ -138,10 +138,12 @@ func (s *Service) startGossip(ctx context.Context) error {
 // budget of the peer that sent it, before pubsub checks or validates
 // them, and takes out those over the budget (see GossipBudget). It runs
 // on pubsub's event loop, so a score it gives goes to the service's
-// event loop (penalize) rather than into pubsub again.
+// event loop (penalize) rather than into pubsub again. Pubsub calls it for
+// RPCs read from other peers' streams only: what we publish never passes
+// through it.
 func (s *Service) inspectRPC(from peer.ID, rpc *pubsub.RPC) error {
 	msgs := rpc.GetPublish()
-	if len(msgs) == 0 || from == s.h.ID() {
+	if len(msgs) == 0 {
 		return nil
 	}
 	now := s.now()
@@ -159,7 +161,7 @@ func (s *Service) inspectRPC(from peer.ID, rpc *pubsub.RPC) error {
 		}
 		switch s.gossip.take(from, now, block) {
 		case serveNow:
-			s.gossipKept.Add(1)
+			s.gossipChecked.Add(1)
 			kept = append(kept, m)
 		case serveLater:
 			s.gossipShed.Add(1)

@@ -243,10 +243,10 @@ type Service struct {
 	bans       atomic.Uint64
 	budget     *budgets
 	gossip     *gossipBudgets
-	// gossipKept, gossipShed and gossipRefused count what the gossip
-	// budget passed and dropped; penalties carries the scores it gives
-	// to the event loop.
-	gossipKept    atomic.Uint64
+	// gossipChecked, gossipShed and gossipRefused count what the gossip
+	// budget passed on to validation and dropped; penalties carries the
+	// scores it gives to the event loop.
+	gossipChecked atomic.Uint64
 	gossipShed    atomic.Uint64
 	gossipRefused atomic.Uint64
 	penalties     chan penalty
@@ -449,7 +449,7 @@ func (s *Service) Stats() Stats {
 		BlocksServed:    s.served.Load(),
 		RequestsDelayed: s.delayed.Load(),
 		RequestsRefused: s.refused.Load(),
-		GossipChecked:   s.gossipKept.Load(),
+		GossipChecked:   s.gossipChecked.Load(),
 		GossipShed:      s.gossipShed.Load(),
 		GossipRefused:   s.gossipRefused.Load(),
 		Bans:            s.bans.Load(),

@@ -184,7 +184,20 @@ func (s *Service) fetchBodies(ctx context.Context, src peer.ID, hdrs []ledger.He
 	results := make(chan batchResult, len(batches))
 	exits := make(chan fetcherExit, len(peers))
 	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
+	srcBlamed := false
+	defer func() {
+		cancel()
+		wg.Wait()
+		// The source may have withheld a batch that another peer then
+		// served before its fetcher's end was read: it is blamed all
+		// the same (only its own failures are, not our cancel).
+		close(exits)
+		for e := range exits {
+			if e.p == src && e.err != nil && !srcBlamed {
+				s.blameSource(src, e.err)
+			}
+		}
+	}()
 	for _, p := range peers {
 		wg.Go(func() {
 			err := s.fetcher(ctx, p, batches, sched, results)
@@ -208,6 +221,7 @@ func (s *Service) fetchBodies(ctx context.Context, src peer.ID, hdrs []ledger.He
 			if e.err != nil && e.p == src {
 				srcFailure = e.err
 				s.blameSource(src, e.err)
+				srcBlamed = true
 			}
 			continue
 		case r := <-results:

@@ -128,7 +128,7 @@ func TestHeaderFloodBanned(t *testing.T) {
 	if len(bans) != 1 || bans[0].Peer != attacker.ID() || bans[0].Reason != errOverBudget.Error() {
 		t.Errorf("blocklist %+v: want the attacker, over budget", bans)
 	}
-	if victim.h.Network().Connectedness(attacker.ID()) == network.Connected {
+	if !waitDisconnected(victim.h, attacker.ID()) {
 		t.Error("the banned flooder is still connected")
 	}
 }

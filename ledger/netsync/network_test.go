@@ -377,7 +377,7 @@ func TestInvalidPeerBannedOthersSync(t *testing.T) {
 	if !late.svc.Blocklist().Banned(bad.ID()) {
 		t.Error("the bad peer is not on the blocklist")
 	}
-	if late.h.Network().Connectedness(bad.ID()) == network.Connected {
+	if !waitDisconnected(late.h, bad.ID()) {
 		t.Error("the bad peer is still connected")
 	}
 	// The ban lasts BanDuration on the injected clock, then expires.

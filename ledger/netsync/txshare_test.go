@@ -69,9 +69,34 @@ func floodTxs(t *testing.T, victim *node, attacker host.Host, topic *pubsub.Topi
 	case <-time.After(hangGuard):
 		t.Fatalf("the flooder was not banned; stats %+v", victim.svc.Stats())
 	}
-	if victim.h.Network().Connectedness(attacker.ID()) == network.Connected {
+	if !waitDisconnected(victim.h, attacker.ID()) {
 		t.Error("the banned flooder is still connected")
 	}
+}
+
+// waitDisconnected waits, at most hangGuard, until h has no connection to
+// p: a ban is recorded, then the peer's connections are closed.
+func waitDisconnected(h host.Host, p peer.ID) bool {
+	gone := make(chan struct{}, 1)
+	nb := &network.NotifyBundle{DisconnectedF: func(_ network.Network, c network.Conn) {
+		if c.RemotePeer() == p {
+			select {
+			case gone <- struct{}{}:
+			default:
+			}
+		}
+	}}
+	h.Network().Notify(nb)
+	defer h.Network().StopNotify(nb)
+	deadline := time.After(hangGuard)
+	for h.Network().Connectedness(p) == network.Connected {
+		select {
+		case <-gone:
+		case <-deadline:
+			return false
+		}
+	}
+	return true
 }
 
 // A peer relaying validly signed transactions from unfunded keys is

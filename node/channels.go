@@ -42,6 +42,11 @@ type ChannelsConfig struct {
 	PayMax string `json:"pay_max,omitempty"`
 }
 
+// settledWatch is how deep a channel's close or refund must be before the
+// payee stops watching it: a reorganisation that undoes a close makes the
+// channel open again, and it is closed again.
+const settledWatch = 100
+
 // Default close margins, in blocks.
 const (
 	defaultCloseMarginMain = 6
@@ -110,11 +115,15 @@ type ChannelManager struct {
 	submit func(*ledger.Tx) (ledger.Hash, error)
 	// crashAfterIssue: see EnvCrashAfterVoucherStore.
 	crashAfterIssue bool
-	kick            chan struct{}
 
 	mu sync.Mutex
 	// closing maps a channel to the close this node submitted for it.
 	closing map[ledger.Hash]ledger.Hash
+	// paid is the channels this node accepted a voucher in and has not
+	// seen settled, the ones closeDue watches; loaded from the store at
+	// its first call (paidLoaded), then kept up by PayeeAccept.
+	paid       map[ledger.Hash]struct{}
+	paidLoaded bool
 
 	// openMu orders the channels opened to pay peers (swarmpay.go);
 	// opening maps a payee to the opening this node submitted for it.
@@ -145,8 +154,8 @@ func newChannelManager(c channelManagerConfig) *ChannelManager {
 		log:             c.log,
 		submit:          c.submit,
 		crashAfterIssue: os.Getenv(EnvCrashAfterVoucherStore) != "",
-		kick:            make(chan struct{}, 1),
 		closing:         make(map[ledger.Hash]ledger.Hash),
+		paid:            make(map[ledger.Hash]struct{}),
 		opening:         make(map[ledger.Address]ledger.Hash),
 	}
 }
@@ -293,9 +302,12 @@ func (m *ChannelManager) PayeeAccept(v ledger.Voucher) (Accepted, error) {
 		return res, err
 	}
 	res.Accepted, res.Highest = true, v.Amount
-	select {
-	case m.kick <- struct{}{}: // its channel may be due for closing already
-	default:
+	m.paid[ch.ID] = struct{}{}
+	if m.chain.Tip().Height+m.margin >= ch.Expiry {
+		// Already within the close margin: close with it now.
+		if _, err := m.closeLocked(ch, v, m.fee); err != nil {
+			m.log.Warn("close payment channel before expiry", "channel", ch.ID, "expiry", ch.Expiry, "err", err)
+		}
 	}
 	return res, nil
 }
@@ -365,8 +377,8 @@ func (m *ChannelManager) closeLocked(ch ledger.Channel, v ledger.Voucher, fee ui
 }
 
 // run closes the channels that pay this node as they come within the
-// close margin of their expiry, at every new tip and after every accepted
-// voucher, until ctx ends.
+// close margin of their expiry, at every new tip, until ctx ends (a
+// voucher accepted within the margin closes its channel at once).
 func (m *ChannelManager) run(ctx context.Context) {
 	tips, unsubscribe := m.chain.SubscribeTip()
 	defer unsubscribe()
@@ -376,7 +388,6 @@ func (m *ChannelManager) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tips:
-		case <-m.kick:
 		}
 	}
 }
@@ -385,28 +396,47 @@ func (m *ChannelManager) run(ctx context.Context) {
 // paying this node whose expiry is at most the close margin above height.
 // A channel past its expiry is still closed: the close wins unless the
 // payer's refund is on the chain first.
+//
+// It reads only the channels it accepted a voucher in that are open or
+// settled less than settledWatch blocks deep (m.paid), not every voucher
+// ever accepted; a reorganisation deeper than that which reopens a
+// channel leaves it to Close or its next voucher.
 func (m *ChannelManager) closeDue(height uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	vs, err := m.store.all(roleAccepted)
-	if err != nil {
-		m.log.Warn("read accepted vouchers", "err", err)
-		return
+	if !m.paidLoaded {
+		vs, err := m.store.all(roleAccepted)
+		if err != nil {
+			m.log.Warn("read accepted vouchers", "err", err)
+			return
+		}
+		for _, v := range vs {
+			m.paid[v.Channel] = struct{}{}
+		}
+		m.paidLoaded = true
 	}
-	for _, v := range vs {
-		ch, err := m.chain.Channel(v.Channel)
+	for id := range m.paid {
+		ch, err := m.chain.Channel(id)
 		if errors.Is(err, ledger.ErrUnknownChannel) {
 			continue // its opening was reorganised away; it may come back
 		}
 		if err != nil {
-			m.log.Warn("read payment channel", "channel", v.Channel, "err", err)
+			m.log.Warn("read payment channel", "channel", id, "err", err)
 			continue
 		}
 		if ch.State != ledger.ChannelOpen {
 			delete(m.closing, ch.ID)
+			if height >= ch.Settled+settledWatch {
+				delete(m.paid, ch.ID)
+			}
 			continue
 		}
 		if height+m.margin < ch.Expiry {
+			continue
+		}
+		v, ok, err := m.store.get(roleAccepted, id)
+		if err != nil || !ok {
+			m.log.Warn("read accepted voucher", "channel", id, "err", err)
 			continue
 		}
 		if _, err := m.closeLocked(ch, v, m.fee); err != nil {

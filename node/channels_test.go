@@ -368,3 +368,49 @@ func (w *channelWorld) managers() (payer, payee *ChannelManager) {
 	w.t.Cleanup(func() { est.Close() })
 	return payer, payee
 }
+
+// TestChannelManagerConcurrentAcceptsKeepTheHighest: payments from several
+// streams land at once while the close loop runs on every tip; the payee
+// keeps the highest voucher and closes with it (go test -race checks the
+// locking).
+func TestChannelManagerConcurrentAcceptsKeepTheHighest(t *testing.T) {
+	w := newChannelWorld(t)
+	payer, pst := w.manager(w.payerKey, w.payerDir)
+	defer pst.Close()
+	payee, est := w.manager(w.payeeKey, w.payeeDir)
+	defer est.Close()
+	id := w.open(100_000, 40)
+	var vs []ledger.Voucher
+	for range 60 {
+		v, err := payer.PayerVoucher(id, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	loopDone := make(chan struct{})
+	go func() { defer close(loopDone); payee.run(ctx) }()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := g; i < len(vs); i += 4 {
+				if _, err := payee.PayeeAccept(vs[i]); err != nil {
+					t.Errorf("accept %d: %v", vs[i].Amount, err)
+				}
+			}
+		})
+	}
+	for range 5 {
+		w.mine(ledger.Address{}) // tips for the close loop meanwhile
+	}
+	wg.Wait()
+	cancel()
+	<-loopDone
+	if got, err := payee.accepted(id); err != nil || got != vs[len(vs)-1].Amount {
+		t.Fatalf("highest accepted %d (%v); want %d", got, err, vs[len(vs)-1].Amount)
+	}
+	if _, v, err := payee.Close(id, 0); err != nil || v.Amount != 420 {
+		t.Fatalf("close with %d (%v); want 420", v.Amount, err)
+	}
+}

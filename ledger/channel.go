@@ -411,7 +411,7 @@ func settleChannel(v *view, tx *Tx, bc blockCtx) error {
 func (ch Channel) checkClose(from Address, vo Voucher, cache *sigCache, use sigUse) error {
 	// Only the channel's payee closes it.
 	if from != ch.Payee {
-		return ruleErr(ErrChannelNotPayee, "channel %s pays %x, the close is from %x", ch.ID, ch.Payee, from)
+		return ruleErr(ErrChannelNotPayee, "channel %s pays address %x, not %x", ch.ID, ch.Payee, from)
 	}
 	// A channel is closed only while it is open: never twice, never after a refund.
 	if err := ch.checkOpen(); err != nil {

@@ -229,6 +229,11 @@ func withBody[T any](h func(*http.Request, T) (any, error)) func(*http.Request) 
 	}
 }
 
+// bodyCall adapts a node method of a request body to withBody.
+func bodyCall[T, R any](f func(T) (R, error)) func(*http.Request, T) (any, error) {
+	return func(_ *http.Request, req T) (any, error) { return f(req) }
+}
+
 // decodeBody reads a JSON request body into v.
 func decodeBody(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)

@@ -386,8 +386,3 @@ func blocksTo(tip, height uint64) int64 {
 }
 
 func (s *APIServer) listChannels(*http.Request) (any, error) { return s.node.ListChannels() }
-
-// bodyCall adapts a node method of a request body to withBody.
-func bodyCall[T, R any](f func(T) (R, error)) func(*http.Request, T) (any, error) {
-	return func(_ *http.Request, req T) (any, error) { return f(req) }
-}

@@ -46,7 +46,7 @@ func (s *APIServer) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET /api/v0/chain/status", s.chainStatus)
 	s.handle(mux, "GET /api/v0/chain/block", s.block)
 	s.handle(mux, "GET /api/v0/wallet/balance", s.balance)
-	s.handle(mux, "POST /api/v0/send", withBody(s.send))
+	s.handle(mux, "POST /api/v0/send", withBody(bodyCall(s.node.Send)))
 	s.handle(mux, "POST /api/v0/mine/start", withBody(s.startMining))
 	s.handle(mux, "POST /api/v0/mine/stop", s.stopMining)
 	s.handle(mux, "GET /api/v0/mine/status", s.miningStatus)
@@ -67,7 +67,7 @@ func (s *APIServer) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v0/fetch", s.fetch)
 	s.handle(mux, "GET /api/v0/swarm/stats", s.swarmStats)
 	s.handle(mux, "GET /api/v0/stat", s.stat)
-	s.handle(mux, "POST /api/v0/swarm/limits", withBody(s.setLimits))
+	s.handle(mux, "POST /api/v0/swarm/limits", withBody(bodyCall(s.node.SetLimits)))
 	s.handle(mux, "POST /api/v0/cancel", withBody(s.cancelFetch))
 
 	// The web dashboard (api_webui.go): its page and assets, its session,

@@ -673,10 +673,6 @@ func (s *APIServer) stat(r *http.Request) (any, error) {
 	return s.node.Stat(r.URL.Query().Get("cid"))
 }
 
-func (s *APIServer) setLimits(_ *http.Request, req LimitsRequest) (any, error) {
-	return s.node.SetLimits(req)
-}
-
 func (s *APIServer) cancelFetch(r *http.Request, req CancelRequest) (any, error) {
 	return s.node.Cancel(r.Context(), req)
 }

@@ -357,10 +357,6 @@ func (s *APIServer) balance(r *http.Request) (any, error) {
 	return s.node.Balance(r.URL.Query().Get("address"))
 }
 
-func (s *APIServer) send(_ *http.Request, req SendRequest) (any, error) {
-	return s.node.Send(req)
-}
-
 func (s *APIServer) startMining(_ *http.Request, req MineRequest) (any, error) {
 	if err := s.node.StartMining(req.Threads); err != nil {
 		return nil, err

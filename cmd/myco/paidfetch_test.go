@@ -195,19 +195,25 @@ func (p *paidFetch) settle(t *testing.T, ackedAtKill uint64) (paid, signed uint6
 			t.Errorf("the payee accepted %+v; the payer lists %+v", ch, o)
 		}
 	}
-	if w := wallet(t, p.payer); w.Balance+w.LockedInChannels != p.funds {
-		t.Errorf("the payer's wallet before the close: %+v; want %d in all", w, p.funds)
-	}
 
-	// B closes each channel with the voucher it kept.
+	// B closes each channel with the voucher it kept: on demand here, or
+	// by itself when the tip came within its close margin of the
+	// channel's expiry first (dev blocks can come faster than one a
+	// second; a fetch then pays on in a new channel).
 	var settled uint64
 	for id, ch := range accepted {
 		if ch.HighestVoucher == 0 {
 			continue
 		}
-		c := mycoJSON[node.ChannelTxJSON](t, p.payee, "channel", "close", id, "--json")
-		if c.Amount != ch.HighestVoucher {
-			t.Errorf("channel close %s = %+v; want the acknowledged %d", id, c, ch.HighestVoucher)
+		r := myco(t, p.payee, "channel", "close", id, "--json")
+		var c node.ChannelTxJSON
+		switch {
+		case r.code != 0 && strings.Contains(r.stderr, "was closed at height"):
+			t.Logf("the payee's daemon had closed channel %s by itself", id)
+		case r.code != 0:
+			t.Fatalf("channel close %s: exit %d: %s", id, r.code, r.stderr)
+		case json.Unmarshal([]byte(r.stdout), &c) != nil || c.Amount != ch.HighestVoucher:
+			t.Errorf("channel close %s printed %q; want the acknowledged %d", id, r.stdout, ch.HighestVoucher)
 		}
 		closed := waitChannel(t, p.payer, id, "closed")
 		if closed.Paid != ch.HighestVoucher {

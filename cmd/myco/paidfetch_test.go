@@ -103,10 +103,16 @@ func (p *paidFetch) connect(t *testing.T) {
 	}
 }
 
-// fetch starts A's paying fetch in the background.
-func (p *paidFetch) fetch(t *testing.T) *proc {
+// fetchAndKill starts A's paying fetch in the background, kills victim
+// (A's or B's daemon) with SIGKILL where waitPaid waits, and returns the
+// fetch and what B had acknowledged.
+func (p *paidFetch) fetchAndKill(t *testing.T, victim *daemon) (*proc, uint64) {
 	t.Helper()
-	return startMyco(t, p.payer, "", "fetch", "--pay", strconv.Itoa(paidBudget), p.root, "-o", p.dest)
+	f := startMyco(t, p.payer, "", "fetch", "--pay", strconv.Itoa(paidBudget), p.root, "-o", p.dest)
+	acked := p.waitPaid(t, f)
+	victim.kill()
+	t.Logf("killed %s after the payee acknowledged %d", victim.repo, acked)
+	return f, acked
 }
 
 // channels returns the channels between A and B as repo lists them.
@@ -246,14 +252,11 @@ func (p *paidFetch) settle(t *testing.T, ackedAtKill uint64) (paid, signed uint6
 
 // TestPaidFetchPayeeKilled kills the payee (the seeder) with SIGKILL once
 // it has acknowledged vouchers; restarted, it serves the payer again,
-// which pays on in the same channel, and closes with the highest voucher
-// it acknowledged.
+// which pays on in its channel, and closes with the highest voucher it
+// acknowledged.
 func TestPaidFetchPayeeKilled(t *testing.T) {
 	p := newPaidFetch(t)
-	f := p.fetch(t)
-	acked := p.waitPaid(t, f)
-	p.payeeD.kill()
-	t.Logf("killed the payee after it acknowledged %d", acked)
+	f, acked := p.fetchAndKill(t, p.payeeD)
 
 	p.restartPayee(t)
 	if a := total(p.channels(t, p.payee)); a < acked {
@@ -281,10 +284,7 @@ func TestPaidFetchPayeeKilled(t *testing.T) {
 // download, and a fetch with a budget attaches to it and pays on.
 func TestPaidFetchPayerKilled(t *testing.T) {
 	p := newPaidFetch(t)
-	f := p.fetch(t)
-	acked := p.waitPaid(t, f)
-	p.payerD.kill()
-	t.Logf("killed the payer after the payee acknowledged %d", acked)
+	f, acked := p.fetchAndKill(t, p.payerD)
 	if r := f.wait(t, 30*time.Second); r.code == 0 {
 		t.Fatalf("the fetch exited 0 when its daemon was killed: %s", r.stderr)
 	}

@@ -147,11 +147,24 @@ func (b *payBook) account(id peer.ID) *payAccount {
 	return a
 }
 
-// join and leave count a paying peer's streams.
+// join and leave count a paying peer's streams. A peer that opens a
+// paying stream while it has none starts again from what it paid: the
+// debt its earlier streams left (at most payCredit and a leaf: the credit
+// this node risked) is written off, and it is no longer behind. The payer
+// counts what it owes per stream (peerPayer) and forgets a stream's debt
+// with the stream, as a payer that crashed and restarted does; kept here,
+// a debt over one payStep would hold the new stream short of its first
+// payment for good: served less than a step, the payer never pays, and
+// waiting for that payment marks it behind.
 func (b *payBook) join(id peer.ID) {
 	b.mu.Lock()
-	b.account(id).streams++
-	b.mu.Unlock()
+	defer b.mu.Unlock()
+	a := b.account(id)
+	if a.streams == 0 {
+		a.charged = min(a.charged, int64(bytesFor(a.paid, b.price)))
+		a.behind = false
+	}
+	a.streams++
 }
 
 func (b *payBook) leave(id peer.ID) {

@@ -47,6 +47,8 @@ type peerConn struct {
 	pay         *peerPayer
 	charged     bool
 	badVouchers int
+	// price is the peer's price per MiB, from its handshake.
+	price uint64
 	// ctx ends when the connection or the session does; the writer's
 	// waits use it.
 	ctx    context.Context

@@ -741,7 +741,7 @@ func (s *Service) handleStream(st network.Stream) {
 		if err != nil {
 			break
 		}
-		pc, err = sess.admit(st, r, hs, false)
+		pc, err = sess.admit(st, r, hs, nil)
 		if err == nil || !errors.Is(err, errSessionEnded) {
 			if err != nil {
 				sess.stopIfIdle()
@@ -789,7 +789,8 @@ func (s *Service) connect(sess *session, info peer.AddrInfo) error {
 	}
 	st.SetDeadline(time.Now().Add(s.cfg.StreamTimeout))
 	w := NewWriter(st)
-	if err := w.WriteMessage(sess.handshake()); err != nil {
+	ours := sess.handshake()
+	if err := w.WriteMessage(ours); err != nil {
 		st.Reset()
 		return fmt.Errorf("handshake with %s: %w", info.ID, err)
 	}
@@ -802,12 +803,17 @@ func (s *Service) connect(sess *session, info peer.AddrInfo) error {
 		st.Reset()
 		return fmt.Errorf("handshake with %s: %w", info.ID, err)
 	}
-	pc, err := sess.admit(st, r, hs, true)
+	pc, err := sess.admit(st, r, hs, ours)
 	if err != nil {
 		st.Reset()
 		return err
 	}
 	st.SetDeadline(time.Time{})
+	if pc.price > 0 && pc.pay == nil && sess.paying() {
+		// The fetch's budget rose while the stream opened: open it
+		// again, saying we pay (raiseBudget).
+		sess.dial(peer.AddrInfo{ID: info.ID})
+	}
 	pc.run()
 	return nil
 }
@@ -928,6 +934,7 @@ func (s *Service) Fetch(ctx context.Context, root cid.Cid, dest string, opts Fet
 	if sess := s.sessions[root]; sess != nil { // raced with another Fetch
 		s.mu.Unlock()
 		if dl := sess.download(); dl != nil {
+			sess.raiseBudget(opts.PayMax)
 			return dl, nil
 		}
 		return nil, fmt.Errorf("fetch %s: %w", root, chunker.ErrAlreadyKept)

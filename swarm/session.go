@@ -382,20 +382,55 @@ func (s *session) handshakeLocked() *Handshake {
 }
 
 // raiseBudget raises what the fetch may pay to max; streams opened from
-// now on say they pay.
+// now on say they pay. When the fetch paid nothing more before (a fetch
+// resumed at start has no budget), the streams to priced peers that said
+// we do not pay are opened again, saying we do: the new stream replaces
+// the old on both sides (admit), unless the peer opened the old one and
+// wins the tie, and then that peer is paid from its next stream.
 func (s *session) raiseBudget(limit uint64) {
 	if s.svc.cfg.Pay == nil || s.fetch == nil {
 		return
 	}
 	s.payMu.Lock()
+	paying := s.payMax > s.paySpent
 	s.payMax = max(s.payMax, limit)
+	pays := s.payMax > s.paySpent
 	s.payMu.Unlock()
+	if paying || !pays {
+		return
+	}
+	s.mu.Lock()
+	var again []peer.ID
+	if s.st.fetching && !s.ended {
+		for id, pc := range s.conns {
+			if pc.price > 0 && pc.pay == nil {
+				again = append(again, id)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range again {
+		s.dial(peer.AddrInfo{ID: id})
+	}
 }
 
-// admit adds a peer whose handshake was exchanged (for an inbound stream
-// our handshake is sent here). Both sides may open a stream at once; the
-// one opened by the peer with the smaller ID survives on both sides.
-func (s *session) admit(st network.Stream, r *Reader, hs *Handshake, outbound bool) (*peerConn, error) {
+// paying reports whether the fetch pays priced peers: it has budget left.
+func (s *session) paying() bool {
+	s.mu.Lock()
+	fetching := s.st.fetching && !s.ended
+	s.mu.Unlock()
+	s.payMu.Lock()
+	defer s.payMu.Unlock()
+	return fetching && s.payMax > s.paySpent
+}
+
+// admit adds a peer whose handshake was exchanged: sent is the one we
+// sent on an outbound stream, whose terms hold for the stream; for an
+// inbound stream (sent nil) ours is sent here. Both sides may open a
+// stream at once; the one opened by the peer with the smaller ID survives
+// on both sides.
+func (s *session) admit(st network.Stream, r *Reader, hs *Handshake, sent *Handshake) (*peerConn, error) {
+	outbound := sent != nil
 	now := s.svc.now()
 	remote := st.Conn().RemotePeer()
 	s.mu.Lock()
@@ -424,15 +459,24 @@ func (s *session) admit(st network.Stream, r *Reader, hs *Handshake, outbound bo
 		}
 		old.halt()
 		delete(s.conns, remote)
+		if old.charged {
+			// The old stream's payments end here, not when its
+			// goroutines do (remove): a write to a peer that died
+			// holds them up to StreamTimeout, and the new stream
+			// must find the peer gone (payBook.join).
+			s.svc.pay.leave(remote)
+		}
 	} else if len(s.conns) >= s.svc.cfg.MaxSessionPeers {
 		return nil, fmt.Errorf("session %s: %d peers already", s.root, len(s.conns))
 	}
 	pc := newPeerConn(s, st, r, remote, initiator)
-	ours := s.handshakeLocked()
+	ours := sent
 	if !outbound {
 		// Our handshake goes first, ahead of everything queued below.
+		ours = s.handshakeLocked()
 		pc.queue(ours)
-	} // (an outbound stream sent it already, with the same terms)
+	}
+	pc.price = hs.Price
 	if hs.Price > 0 && ours.Pays {
 		pc.pay = newPeerPayer(hs.Price, hs.PayTo)
 	}

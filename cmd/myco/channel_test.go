@@ -49,14 +49,21 @@ type channelNet struct {
 
 func newChannelNet(t *testing.T, funds uint64) *channelNet {
 	t.Helper()
+	return startChannelNet(t, funds, payeeCloseMargin)
+}
+
+// startChannelNet is newChannelNet with the payee's close margin and
+// more arguments for its daemon.
+func startChannelNet(t *testing.T, funds uint64, payeeMargin int, payeeArgs ...string) *channelNet {
+	t.Helper()
 	n := &channelNet{miner: initRepo(t), payer: initRepo(t), payee: initRepo(t), funds: funds}
-	if r := myco(t, n.payee, "config", "set", "channels.close_margin", strconv.Itoa(payeeCloseMargin)); r.code != 0 {
+	if r := myco(t, n.payee, "config", "set", "channels.close_margin", strconv.Itoa(payeeMargin)); r.code != 0 {
 		t.Fatalf("config set: %s", r.stderr)
 	}
 	startDaemon(t, n.miner, "--mine")
 	n.boot = getID(t, n.miner).Addrs[0]
 	n.payerD = startDaemon(t, n.payer, "--bootstrap", n.boot)
-	n.payeeD = startDaemon(t, n.payee, "--bootstrap", n.boot)
+	n.payeeD = startDaemon(t, n.payee, append([]string{"--bootstrap", n.boot}, payeeArgs...)...)
 	n.payeeAddr = getID(t, n.payee).Address
 	waitHeight(t, n.miner, settledHeight)
 	if r := myco(t, n.miner, "send", getID(t, n.payer).Address, strconv.FormatUint(funds, 10)); r.code != 0 {

@@ -399,6 +399,7 @@ func (s *Service) tickLoop(ticks <-chan time.Time) {
 		s.acct.Prune(now, accountIdle, maxAccounts)
 		s.budget.sweep(now)
 		for _, sess := range s.sessionList() {
+			sess.dropStalled(now)
 			sess.tick(now)
 		}
 	}

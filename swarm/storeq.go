@@ -41,45 +41,76 @@ const (
 // streams' receive windows.
 const frameSlots = 2
 
-// leafBufs hands out at most storeSlots buffers at a time. Freed buffers
-// are reused last-in first-out, so a single download keeps reusing the
-// same few and the rest are never allocated.
+// leafBufs hands out the buffers of leaves between the network and the
+// disk. It keeps at most n free buffers for reuse, last-in first-out, so a
+// single download keeps reusing the same few and the rest are never
+// allocated. get never waits: a peer that stops reading what we send, or
+// stops sending a block it started, holds at most the one buffer of its
+// stream, and the other peers' streams take another (a fresh one when
+// none is free), so one slow or hostile peer cannot stall the node's
+// transfers. What bounds the buffers in use is what comes before get: for
+// received leaves, waitRoom, which holds a reader back before it reads a
+// block's body while n buffers are with the store (the disk is behind);
+// for served leaves, the choker's upload slots and the upload limiter.
 type leafBufs struct {
-	tokens chan struct{}
-	mu     sync.Mutex
-	free   [][]byte
+	n    int
+	mu   sync.Mutex
+	used int
+	free [][]byte
+	// room is closed, and replaced, when used drops below n.
+	room chan struct{}
 }
 
 func newLeafBufs(n int) *leafBufs {
-	return &leafBufs{tokens: make(chan struct{}, n)}
+	return &leafBufs{n: n, room: make(chan struct{})}
 }
 
-// get returns a buffer of n bytes, waiting while all are taken.
-func (p *leafBufs) get(ctx context.Context, n int) ([]byte, error) {
-	select {
-	case p.tokens <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+// get returns a buffer of size bytes, at once.
+func (p *leafBufs) get(size int) []byte {
 	p.mu.Lock()
+	p.used++
 	var b []byte
 	if k := len(p.free); k > 0 {
 		b = p.free[k-1]
 		p.free = p.free[:k-1]
 	}
 	p.mu.Unlock()
-	if cap(b) < n {
-		b = chunker.AlignedBuffer(n) // so the store can write it with direct I/O
+	if cap(b) < size {
+		b = chunker.AlignedBuffer(size) // so the store can write it with direct I/O
 	}
-	return b[:n], nil
+	return b[:size]
 }
 
-// put returns a buffer from get.
+// put returns a buffer from get; beyond n free ones it is dropped.
 func (p *leafBufs) put(b []byte) {
 	p.mu.Lock()
-	p.free = append(p.free, b[:0])
-	p.mu.Unlock()
-	<-p.tokens
+	defer p.mu.Unlock()
+	if len(p.free) < p.n {
+		p.free = append(p.free, b[:0])
+	}
+	p.used--
+	if p.used == p.n-1 {
+		close(p.room)
+		p.room = make(chan struct{})
+	}
+}
+
+// waitRoom waits until fewer than n buffers are in use.
+func (p *leafBufs) waitRoom(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		if p.used < p.n {
+			p.mu.Unlock()
+			return nil
+		}
+		room := p.room
+		p.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // stages times the receiving pipeline of one peer, to find what it waits

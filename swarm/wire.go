@@ -2,7 +2,6 @@ package swarm
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -101,8 +100,10 @@ type Reader struct {
 	dec decoder
 
 	frames *FramePool
-	ctx    context.Context // bounds the wait for a frame buffer
-	lent   []byte          // the pool's buffer holding the last message, if any
+	lent   []byte // the pool's buffer holding the last message, if any
+	// large, if set, is called with the length of every frame larger
+	// than smallFrame before a buffer is found for its body.
+	large func(n int) error
 }
 
 // smallFrame is the largest frame a Reader with a FramePool reads into its
@@ -110,48 +111,61 @@ type Reader struct {
 // a million leaves).
 const smallFrame = 64 << 10
 
-// FramePool lends Readers the buffers they read blocks into, at most its
-// size at a time, so the readers of many streams share a few instead of
-// each keeping one of MaxMessageSize for the life of its stream. A reader
-// takes one only once a block's frame starts and gives it back once the
-// block is copied out; while none is free it waits, and its stream's flow
-// control holds the sender. Safe for concurrent use.
+// FramePool lends Readers the buffers they read blocks into, so the readers
+// of many streams share a few instead of each keeping one of
+// MaxMessageSize for the life of its stream. A reader takes one only once a
+// block's frame starts and gives it back once the block is copied out.
+// It never waits for one: while all are lent, a reader reads the block into
+// a buffer of its own that grows with the bytes that arrive and is dropped
+// once the block is copied out, so a peer that sends a block's length and
+// then nothing holds one buffer, not every reader of the node (see the
+// package doc, Memory). Safe for concurrent use.
 type FramePool struct {
-	tokens chan struct{}
-	mu     sync.Mutex
-	free   [][]byte
+	mu   sync.Mutex
+	n    int // buffers at most, lent or free
+	lent int
+	free [][]byte
 }
 
 // NewFramePool returns a pool of at most n buffers.
-func NewFramePool(n int) *FramePool { return &FramePool{tokens: make(chan struct{}, n)} }
+func NewFramePool(n int) *FramePool { return &FramePool{n: n} }
 
-func (p *FramePool) get(ctx context.Context) ([]byte, error) {
-	select {
-	case p.tokens <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+// get returns a free buffer of MaxMessageSize bytes, or nil when all n are
+// lent.
+func (p *FramePool) get() []byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.lent >= p.n {
+		return nil
+	}
+	p.lent++
 	if k := len(p.free); k > 0 {
 		b := p.free[k-1]
 		p.free = p.free[:k-1]
-		return b, nil
+		return b
 	}
-	return make([]byte, MaxMessageSize), nil
+	return make([]byte, MaxMessageSize)
 }
 
 func (p *FramePool) put(b []byte) {
 	p.mu.Lock()
 	p.free = append(p.free, b)
+	p.lent--
 	p.mu.Unlock()
-	<-p.tokens
 }
 
 // UseFramePool makes r read frames larger than smallFrame into buffers
-// lent by p, waiting for one until ctx ends. Call before the first
+// lent by p, or into a growing buffer of its own while p has none free.
+// Call before the first ReadMessage.
+func (r *Reader) UseFramePool(p *FramePool) { r.frames = p }
+
+// OnLargeFrame makes r call f with the length of every frame larger than
+// smallFrame, once the length is read and before any buffer is taken for
+// the body; an error from f is ReadMessage's. A session waits there for
+// what the block will need next (its download tokens, room at the
+// store), so that no buffer is held while it waits. Call before the first
 // ReadMessage.
-func (r *Reader) UseFramePool(ctx context.Context, p *FramePool) { r.ctx, r.frames = ctx, p }
+func (r *Reader) OnLargeFrame(f func(n int) error) { r.large = f }
 
 // Release gives the buffer holding the last message back to the pool:
 // that message's data must not be used after. ReadMessage releases it
@@ -192,20 +206,8 @@ func (r *Reader) ReadMessage() (Message, error) {
 		return nil, wireErr("read message", ErrMessageTooLarge,
 			"length %d, at most %d allowed", n, r.max)
 	}
-	var body []byte
-	if r.frames != nil && n > smallFrame {
-		b, err := r.frames.get(r.ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read message body: %w", err)
-		}
-		r.lent, body = b, b[:n]
-	} else {
-		if cap(r.buf) < int(n) {
-			r.buf = make([]byte, n)
-		}
-		body = r.buf[:n]
-	}
-	if _, err := io.ReadFull(r.br, body); err != nil {
+	body, err := r.readBody(int(n))
+	if err != nil {
 		r.Release()
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
@@ -217,6 +219,49 @@ func (r *Reader) ReadMessage() (Message, error) {
 		r.Release()
 	}
 	return m, err
+}
+
+// readBody reads a body of n bytes: into the reader's own buffer, or for
+// a large frame with a FramePool into a pooled buffer, or while the pool
+// has none free into a growing one (growFrame).
+func (r *Reader) readBody(n int) ([]byte, error) {
+	if r.frames == nil || n <= smallFrame {
+		if cap(r.buf) < n {
+			r.buf = make([]byte, n)
+		}
+		body := r.buf[:n]
+		_, err := io.ReadFull(r.br, body)
+		return body, err
+	}
+	if r.large != nil {
+		if err := r.large(n); err != nil {
+			return nil, err
+		}
+	}
+	if b := r.frames.get(); b != nil {
+		r.lent = b
+		_, err := io.ReadFull(r.br, b[:n])
+		return b[:n], err
+	}
+	return r.growFrame(n)
+}
+
+// growFrame reads a body of n bytes into a buffer of its own that starts
+// at twice smallFrame and doubles as the bytes arrive, so a peer that
+// stops sending makes us hold at most twice what it sent. The buffer is
+// garbage once the message is used.
+func (r *Reader) growFrame(n int) ([]byte, error) {
+	b := make([]byte, min(n, 2*smallFrame))
+	for got := 0; ; {
+		k, err := io.ReadFull(r.br, b[got:])
+		got += k
+		if err != nil || got == n {
+			return b[:got], err
+		}
+		nb := make([]byte, min(2*len(b), n))
+		copy(nb, b)
+		b = nb
+	}
 }
 
 // Writer writes frames to a stream, reusing one buffer for headers and small

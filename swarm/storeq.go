@@ -15,30 +15,34 @@ import (
 // not by the goroutine that reads the peer's stream: hashing a leaf and
 // writing it to the destination file (which on a cold disk costs more than
 // receiving it) then overlap with reading the next one. The reader copies
-// each leaf out of its reusable buffer into one of storeSlots buffers
-// shared by the whole service and queues it, at most storeDepth per peer;
-// when every buffer is taken, readers wait, and the flow control of their
-// streams slows the senders. So the memory for leaves between network and
-// disk is bounded by storeSlots leaves however many peers send at once.
+// each leaf out of its frame buffer into a buffer for the store and
+// queues it, at most storeDepth per peer. Before it reads a block's body
+// it waits until fewer than storeSlots leaves are with the store (queued
+// or being written) across the service, and the flow control of its
+// stream slows the sender meanwhile. So the memory for leaves between
+// network and disk is about storeSlots leaves however many peers send at
+// once (a few more when several readers find room at the same moment).
 //
-// Served leaves are read the same way, into one of serveSlots buffers
-// shared by every peer's writer (Store.GetInto), taken after the upload
-// limiter let the leaf through and given back once it is written to the
-// stream: a seeder with many peers holds serveSlots leaves, not one
-// freshly allocated leaf per peer and per request. Two cores keep two
-// reads and writes busy; a writer that finds them all taken waits.
+// Served leaves are read the same way, into a buffer shared by every
+// peer's writer (Store.GetInto, serveSlots of them kept for reuse), taken
+// after the upload limiter let the leaf through and given back once it is
+// written to the stream: a seeder with many peers reuses a few leaves'
+// memory, not one freshly allocated leaf per peer and per request. A
+// writer that finds none free takes a fresh one rather than wait: the one
+// it would wait for may be held by a peer that does not read (see the
+// package doc, Streams).
 const (
 	storeSlots = 4
 	storeDepth = 2
 	serveSlots = 2
 )
 
-// frameSlots is how many blocks the session readers of the whole service
-// may be reading at once (FramePool). Readers take a buffer only while a
-// block arrives and give it back once it is copied out for the store, so
-// a leecher that many peers send to holds at most frameSlots, not one per
-// peer it ever received from; its other peers' blocks wait in their
-// streams' receive windows.
+// frameSlots is how many buffers the FramePool of the whole service keeps
+// for the session readers' blocks. Readers take one only while a block
+// arrives and give it back once it is copied out for the store, so a
+// leecher that many peers send to reuses frameSlots buffers, not one per
+// peer it ever received from; a block that arrives while all are lent is
+// read into a buffer that grows with it and is dropped after.
 const frameSlots = 2
 
 // leafBufs hands out the buffers of leaves between the network and the

@@ -302,9 +302,10 @@
 //     that send a block's length and then nothing, or ask for leaves and
 //     never read them, stall every download or upload of the node. So:
 //     with no pooled buffer free, a reader reads the block into a buffer
-//     of its own that starts at 128 KiB and doubles as bytes arrive (a
-//     peer that stops sending makes us hold at most twice what it sent),
-//     and a writer reads the leaf into a fresh buffer; either is garbage
+//     of its own, 256 KiB until that is full and only then the block's
+//     size (a peer that stops sending makes us hold about four times what
+//     it sent at most, or 256 KiB), and a writer reads the leaf into a
+//     fresh buffer; either is garbage
 //     once used, and the pools keep only their few for reuse. What bounds
 //     the buffers in use is what a stream waits for first, holding
 //     nothing: a reader, once a block's length is read and before it

@@ -246,23 +246,25 @@ func (r *Reader) readBody(n int) ([]byte, error) {
 	return r.growFrame(n)
 }
 
-// growFrame reads a body of n bytes into a buffer of its own that starts
-// at twice smallFrame and doubles as the bytes arrive, so a peer that
-// stops sending makes us hold at most twice what it sent. The buffer is
-// garbage once the message is used.
+// growFrame reads a body of n bytes into a buffer of its own: first into
+// one of growStart bytes, and only once that is full into one of n, so a
+// peer that stops sending makes us hold about four times what it sent at
+// most, and an honest block costs one copy of its first growStart bytes.
+// The buffer is garbage once the message is used.
 func (r *Reader) growFrame(n int) ([]byte, error) {
-	b := make([]byte, min(n, 2*smallFrame))
-	for got := 0; ; {
-		k, err := io.ReadFull(r.br, b[got:])
-		got += k
-		if err != nil || got == n {
-			return b[:got], err
-		}
-		nb := make([]byte, min(2*len(b), n))
-		copy(nb, b)
-		b = nb
+	b := make([]byte, min(n, growStart))
+	got, err := io.ReadFull(r.br, b)
+	if err != nil || got == n {
+		return b[:got], err
 	}
+	whole := make([]byte, n)
+	copy(whole, b)
+	k, err := io.ReadFull(r.br, whole[got:])
+	return whole[:got+k], err
 }
+
+// growStart is the first buffer of growFrame.
+const growStart = 256 << 10
 
 // Writer writes frames to a stream, reusing one buffer for headers and small
 // messages. A Block's data is written straight from the caller's slice.

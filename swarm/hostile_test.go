@@ -29,13 +29,7 @@ type rogue struct {
 func (n *testNet) rogue(to *testNode, root cid.Cid) *rogue {
 	t := n.t
 	t.Helper()
-	h, err := n.mn.GenPeer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.mn.LinkAll(); err != nil {
-		t.Fatal(err)
-	}
+	h := n.host()
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	if err := h.Connect(ctx, to.info()); err != nil {

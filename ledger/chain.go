@@ -24,7 +24,8 @@ type Config struct {
 	// chain verifies a block's signatures through it. Nil runs them one
 	// after another, so the ledger itself starts no goroutine.
 	Parallel func(n int, fn func(i int))
-	// SigCacheSize bounds the signature cache (default 100000).
+	// SigCacheSize bounds the signature cache (default 100000 entries;
+	// negative turns it off).
 	SigCacheSize int
 	// MaxOrphans bounds the orphan pool (default 100).
 	MaxOrphans int

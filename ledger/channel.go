@@ -393,7 +393,7 @@ func settleChannel(v *view, tx *Tx, bc blockCtx) error {
 		return creditNonZero(v, payer, ch.Deposit)
 	}
 	vo := pl.Voucher
-	if err := ch.checkClose(tx.SenderAddress(), vo); err != nil {
+	if err := ch.checkClose(tx.SenderAddress(), vo, bc.sigs, bc.sigUse); err != nil {
 		return err
 	}
 	ch.State, ch.Settled, ch.Paid = ChannelClosed, bc.height, vo.Amount
@@ -405,8 +405,10 @@ func settleChannel(v *view, tx *Tx, bc blockCtx) error {
 }
 
 // checkClose applies the rules of a close of ch by from with vo that
-// depend on the channel (the voucher's channel and chain are sanity rules).
-func (ch Channel) checkClose(from Address, vo Voucher) error {
+// depend on the channel (the voucher's channel and chain are sanity
+// rules), verifying the voucher's signature through cache (see
+// sigCache.check) once the cheaper rules have passed.
+func (ch Channel) checkClose(from Address, vo Voucher, cache *sigCache, use sigUse) error {
 	// Only the channel's payee closes it.
 	if from != ch.Payee {
 		return ruleErr(ErrChannelNotPayee, "channel %s pays %x, the close is from %x", ch.ID, ch.Payee, from)
@@ -420,7 +422,7 @@ func (ch Channel) checkClose(from Address, vo Voucher) error {
 		return ruleErr(ErrVoucherOverDeposit, "the voucher pays %d, the deposit is %d", vo.Amount, ch.Deposit)
 	}
 	// A voucher is signed by the channel's payer.
-	return vo.Verify(ch.PayerKey)
+	return vo.verify(ch.PayerKey, cache, use)
 }
 
 // creditNonZero credits amount to a, leaving a untouched when it is zero
@@ -463,7 +465,9 @@ func (c *Chain) CheckVoucher(v Voucher, payee Address) (Channel, error) {
 	if err != nil {
 		return Channel{}, err
 	}
-	return ch, ch.checkClose(payee, v)
+	// Not through the signature cache: the vouchers a payee receives are
+	// new, one per payment, and would only crowd out the mempool's.
+	return ch, ch.checkClose(payee, v, nil, sigKeep)
 }
 
 // Channels returns every channel on the main chain (open, closed and

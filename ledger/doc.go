@@ -24,7 +24,8 @@
 // notify.go (tip subscriptions), headers.go (locators and header checks
 // for sync), validate.go (the rules), state.go (the state overlay and undo
 // records), names.go (anchors and names), channel.go and voucher.go
-// (payment channels), mempool.go, template.go.
+// (payment channels), mempool.go, template.go, sigverify.go (the
+// signature cache and a block's parallel signature checks).
 //
 // Decisions:
 //
@@ -129,7 +130,9 @@
 //     them; a settled record stays, so a double close or a close after a
 //     refund gets its own error, not "unknown channel". The rules are in
 //     channel.go, each stated above its check; voucher signatures are
-//     verified in applyTx, as they need the payer's key from the state.
+//     verified in applyTx, as they need the payer's key from the state,
+//     through the signature cache (see below), so a close's voucher is
+//     verified once on its way from the mempool into a block.
 //     A payee checks each voucher it receives with Chain.CheckVoucher,
 //     which applies a close's rules to it, so the swarm and the chain
 //     cannot disagree on what a voucher is worth.
@@ -170,8 +173,27 @@
 //     (no replace-by-fee yet). When full, the lowest fee rate among each
 //     sender's last transaction is evicted if the newcomer pays more.
 //     Templates take each sender's next transaction by highest fee rate.
-//     Verified signatures are cached by transaction id, so a block's
-//     transactions that came through the mempool are not verified again.
+//   - Signature cache. Schnorr verification is the costly part of
+//     validation, and a transaction is checked when it enters the
+//     mempool, each time the mempool is re-checked after a block, in each
+//     block template and when its block connects; a close's voucher at
+//     each of these too, as its payer's key comes from the state. So
+//     successful BIP-340 verifications are cached (sigverify.go), as in
+//     btcd and Bitcoin Core, keyed by SHA-256 of everything verified: the
+//     signed message (a tagged hash), the x-only key and the signature. A
+//     hit is thus the very same verification, and no cached entry can
+//     pass another message, key or signature (short of a SHA-256
+//     collision, which transaction ids already rule out); only successes
+//     are kept. A key of a close's id and voucher would rest on the
+//     state (the payer's key is the channel record's, not the
+//     transaction's); this key rests on nothing. The mempool and templates fill the cache; a
+//     connecting block answers from it and removes its entries (they are
+//     spent) and caches nothing of its own. It holds Config.SigCacheSize
+//     entries (default 100000, 32 bytes each), evicting an arbitrary one
+//     when full, and is shared by the Parallel runner's goroutines.
+//     Chain.CheckVoucher does not use it: a payee's incoming vouchers are
+//     new and only the highest is ever closed. Chain.SigCacheStats
+//     counts hits and verifications.
 //   - Networks. main: 60 s blocks, 2 h ASERT half-life, genesis target about
 //     2^20 hashes; dev: 1 s blocks, 20 s half-life, genesis target 4096
 //     hashes. Both start with no coins (the genesis coinbase pays nothing).

@@ -28,7 +28,7 @@ func mine(t testing.TB, p *ledger.Params, blk *ledger.Block) {
 // templateMiner returns a function that builds c's next block with
 // BlockTemplate, paying to, one block interval after the last (starting
 // from genesis time), mines it for real and connects it.
-func templateMiner(t *testing.T, c *ledger.Chain) func(to ledger.Address) *ledger.Block {
+func templateMiner(t testing.TB, c *ledger.Chain) func(to ledger.Address) *ledger.Block {
 	p := c.Params()
 	now := time.UnixMilli(p.GenesisTime)
 	return func(to ledger.Address) *ledger.Block {

@@ -128,7 +128,7 @@ func (m *mempool) add(tx *Tx, state stateReader, height uint64, sigs *sigCache, 
 	}
 	// The sender's committed balance covers all its pending spends.
 	v := newView(state)
-	bc := blockCtx{p: m.p, height: height}
+	bc := blockCtx{p: m.p, height: height, sigs: sigs}
 	for _, pe := range pending {
 		if err := applyTx(v, pe.tx, bc); err != nil {
 			return e.id, err
@@ -145,11 +145,10 @@ func (m *mempool) add(tx *Tx, state stateReader, height uint64, sigs *sigCache, 
 	if pc := m.channels[e.channel]; !e.channel.IsZero() && pc != nil && pc.from != e.from {
 		return e.id, ruleErr(ErrMempoolChannelConflict, "channel %s is settled or topped up by a pending transaction from %x", e.channel, pc.from)
 	}
-	if verify && !sigs.has(e.id) {
-		if err := tx.VerifySignature(); err != nil {
+	if verify {
+		if err := tx.verifySignature(sigs, sigKeep); err != nil {
 			return e.id, err
 		}
-		sigs.add(e.id)
 	}
 	for len(m.byID)+1 > m.cfg.MaxTxs || m.bytes+e.size > m.cfg.MaxBytes {
 		victim := m.evictionCandidate(e.from)

@@ -150,12 +150,16 @@ func NewNameSalt() ([]byte, error) {
 
 // blockCtx is where a transaction is being applied: the block's height,
 // hash and time (hash and time are zero for mempool checks and templates,
-// whose index changes are thrown away).
+// whose index changes are thrown away), and the signature cache vouchers
+// are verified through and how (sigKeep for mempool checks and templates,
+// sigSpend for a connecting block).
 type blockCtx struct {
 	p      *Params
 	height uint64
 	hash   Hash
 	time   int64
+	sigs   *sigCache
+	sigUse sigUse
 }
 
 // applyNameCommit records a commitment's first appearance.

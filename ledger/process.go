@@ -279,11 +279,11 @@ func (c *Chain) reorganize(target *blockNode, log *connectLog) (*blockNode, erro
 		if err != nil {
 			return a, err
 		}
-		if err := verifySigs(blk.Txs, ids, c.par, c.sigs); err != nil {
+		if err := verifySigs(blk.Txs, c.par, c.sigs); err != nil {
 			return a, err
 		}
 		bv := newView(acc)
-		if err := connectTxs(bv, blk, c.p); err != nil {
+		if err := connectTxs(bv, blk, c.p, c.sigs); err != nil {
 			return a, err
 		}
 		undo, err := bv.undoFor(acc)
@@ -329,9 +329,6 @@ func (c *Chain) reorganize(target *blockNode, log *connectLog) (*blockNode, erro
 		}
 		c.main = append(c.main, pb.node)
 		log.connected = append(log.connected, pb.node.hash)
-		for _, id := range pb.ids {
-			c.sigs.remove(id)
-		}
 	}
 	if len(detach) > 0 {
 		c.log.Info("reorganised", "from", tip.hash, "to", target.hash, "fork", fork.header.Height, "disconnected", len(detach), "connected", len(attach))

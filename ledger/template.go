@@ -25,7 +25,7 @@ func (c *Chain) BlockTemplate(to Address, now time.Time) (*Block, error) {
 
 	// Re-check against the state so a template is always valid.
 	v := newView(c)
-	bc := blockCtx{p: c.p, height: height, time: ts}
+	bc := blockCtx{p: c.p, height: height, time: ts, sigs: c.sigs}
 	txs := []*Tx{cb}
 	var fees uint64
 	for _, tx := range candidates {

@@ -151,22 +151,28 @@ func (tx *Tx) Sign(k *btcec.PrivateKey) error {
 }
 
 // VerifySignature checks the sender's signature (coinbases have none).
-func (tx *Tx) VerifySignature() error {
-	pub, err := schnorr.ParsePubKey(tx.Sender[:])
-	// The sender must be a valid x-only public key.
-	if err != nil {
-		return ruleErr(ErrBadPubKey, "sender %x: %v", tx.Sender, err)
-	}
-	sig, err := schnorr.ParseSignature(tx.Sig[:])
-	// The signature must parse and verify against the sender over SigHash.
-	if err != nil {
-		return ruleErr(ErrBadSignature, "tx %s: %v", tx.ID(), err)
-	}
+func (tx *Tx) VerifySignature() error { return tx.verifySignature(nil, sigKeep) }
+
+// verifySignature checks the sender's signature through cache (see
+// sigCache.check).
+func (tx *Tx) verifySignature(cache *sigCache, use sigUse) error {
 	h := tx.SigHash()
-	if !sig.Verify(h[:], pub) {
-		return ruleErr(ErrBadSignature, "tx %s: signature does not verify", tx.ID())
-	}
-	return nil
+	return cache.check(newSigKey(&h, &tx.Sender, &tx.Sig), use, func() error {
+		pub, err := schnorr.ParsePubKey(tx.Sender[:])
+		// The sender must be a valid x-only public key.
+		if err != nil {
+			return ruleErr(ErrBadPubKey, "sender %x: %v", tx.Sender, err)
+		}
+		sig, err := schnorr.ParseSignature(tx.Sig[:])
+		// The signature must parse and verify against the sender over SigHash.
+		if err != nil {
+			return ruleErr(ErrBadSignature, "tx %s: %v", tx.ID(), err)
+		}
+		if !sig.Verify(h[:], pub) {
+			return ruleErr(ErrBadSignature, "tx %s: signature does not verify", tx.ID())
+		}
+		return nil
+	})
 }
 
 // DecodeTx decodes exactly one canonical transaction from b.

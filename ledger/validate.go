@@ -238,10 +238,11 @@ func credit(v *view, a Address, amount uint64) error {
 	return nil
 }
 
-// connectTxs applies a sane block's transactions to v (signatures are
-// checked separately): every transfer and anchor in order, then the coinbase.
-func connectTxs(v *view, blk *Block, p *Params) error {
-	bc := blockCtx{p: p, height: blk.Header.Height, time: blk.Header.Time}
+// connectTxs applies a sane block's transactions to v (their signatures
+// are checked separately, vouchers here through sigs): every transfer and
+// anchor in order, then the coinbase.
+func connectTxs(v *view, blk *Block, p *Params, sigs *sigCache) error {
+	bc := blockCtx{p: p, height: blk.Header.Height, time: blk.Header.Time, sigs: sigs, sigUse: sigSpend}
 	for _, tx := range blk.Txs[1:] {
 		if tx.Kind == TxAnchor {
 			bc.hash = blk.Hash() // only anchors record it

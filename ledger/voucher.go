@@ -100,18 +100,24 @@ func SignVoucher(payer *btcec.PrivateKey, chainID uint32, channel Hash, amount u
 // ErrBadVoucherSignature. It does not check the chain id, the channel or
 // the amount against a deposit: a receiver compares them with what it
 // expects (a close's rules do so on the chain).
-func (v Voucher) Verify(payerKey [PubKeySize]byte) error {
-	pub, err := schnorr.ParsePubKey(payerKey[:])
-	if err != nil {
-		return ruleErr(ErrBadVoucherSignature, "voucher payer key %x: %v", payerKey, err)
-	}
-	sig, err := schnorr.ParseSignature(v.Sig[:])
-	if err != nil {
-		return ruleErr(ErrBadVoucherSignature, "voucher for %d in channel %s: %v", v.Amount, v.Channel, err)
-	}
+func (v Voucher) Verify(payerKey [PubKeySize]byte) error { return v.verify(payerKey, nil, sigKeep) }
+
+// verify checks v's signature by payerKey through cache (see
+// sigCache.check).
+func (v Voucher) verify(payerKey [PubKeySize]byte, cache *sigCache, use sigUse) error {
 	h := v.SigHash()
-	if !sig.Verify(h[:], pub) {
-		return ruleErr(ErrBadVoucherSignature, "voucher for %d in channel %s is not signed by the payer %x", v.Amount, v.Channel, payerKey)
-	}
-	return nil
+	return cache.check(newSigKey(&h, &payerKey, &v.Sig), use, func() error {
+		pub, err := schnorr.ParsePubKey(payerKey[:])
+		if err != nil {
+			return ruleErr(ErrBadVoucherSignature, "voucher payer key %x: %v", payerKey, err)
+		}
+		sig, err := schnorr.ParseSignature(v.Sig[:])
+		if err != nil {
+			return ruleErr(ErrBadVoucherSignature, "voucher for %d in channel %s: %v", v.Amount, v.Channel, err)
+		}
+		if !sig.Verify(h[:], pub) {
+			return ruleErr(ErrBadVoucherSignature, "voucher for %d in channel %s is not signed by the payer %x", v.Amount, v.Channel, payerKey)
+		}
+		return nil
+	})
 }

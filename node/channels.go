@@ -32,6 +32,14 @@ type ChannelsConfig struct {
 	CloseMargin int `json:"close_margin,omitempty"`
 	// CloseFee is the fee of those closes, in base units [0].
 	CloseFee string `json:"close_fee,omitempty"`
+	// Price is what the node charges for each MiB it uploads, in base
+	// units ["0": free]; peers that pay get regular upload slots, others
+	// only the optimistic one (see the swarm package's Payments).
+	Price string `json:"price,omitempty"`
+	// PayMax is the budget of a fetch that gives none (fetch --pay): the
+	// most it pays priced peers in all, in base units ["0": it pays
+	// nothing].
+	PayMax string `json:"pay_max,omitempty"`
 }
 
 // Default close margins, in blocks.
@@ -44,10 +52,18 @@ func (c ChannelsConfig) validate() error {
 	if c.CloseMargin < 0 {
 		return fmt.Errorf("close_margin %d: must not be negative", c.CloseMargin)
 	}
-	if _, err := ledger.ParseAmount(c.CloseFee); c.CloseFee != "" && err != nil {
-		return fmt.Errorf("close_fee: %w", err)
+	for _, f := range []struct{ name, v string }{{"close_fee", c.CloseFee}, {"price", c.Price}, {"pay_max", c.PayMax}} {
+		if _, err := ledger.ParseAmount(f.v); f.v != "" && err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
 	}
 	return nil
+}
+
+// amount parses an amount field Validate checked ("" is 0).
+func amountOf(s string) uint64 {
+	v, _ := ledger.ParseAmount(s)
+	return v
 }
 
 // closeMargin is CloseMargin or the network's default.
@@ -99,6 +115,11 @@ type ChannelManager struct {
 	mu sync.Mutex
 	// closing maps a channel to the close this node submitted for it.
 	closing map[ledger.Hash]ledger.Hash
+
+	// openMu orders the channels opened to pay peers (swarmpay.go);
+	// opening maps a payee to the opening this node submitted for it.
+	openMu  sync.Mutex
+	opening map[ledger.Address]ledger.Hash
 }
 
 // channelManagerConfig is what a ChannelManager is made of.
@@ -126,6 +147,7 @@ func newChannelManager(c channelManagerConfig) *ChannelManager {
 		crashAfterIssue: os.Getenv(EnvCrashAfterVoucherStore) != "",
 		kick:            make(chan struct{}, 1),
 		closing:         make(map[ledger.Hash]ledger.Hash),
+		opening:         make(map[ledger.Address]ledger.Hash),
 	}
 }
 
@@ -228,16 +250,34 @@ func (a Accepted) Added() uint64 { return a.Highest - a.Previous }
 // PayeeAccept checks a voucher received as payee (ledger's
 // Chain.CheckVoucher: a close's rules) and keeps it when it is above the
 // highest accepted in its channel, durably before it returns. A voucher
-// at or below that one is ignored, not an error. Once this node has
-// submitted the channel's close, a higher voucher is refused: the close
-// can no longer carry it.
+// below that one, or that very one again, is ignored, not an error, and
+// is not checked: it could change nothing, and its signature is the
+// costly part. (One for the same amount with another signature is checked
+// and, if good, ignored.) Once this node has submitted the channel's
+// close, a higher voucher is refused: the close can no longer carry it.
 func (m *ChannelManager) PayeeAccept(v ledger.Voucher) (Accepted, error) {
+	// Read without the lock: a hint, checked again under it below.
+	kept, ok, err := m.store.get(roleAccepted, v.Channel)
+	if err != nil {
+		return Accepted{}, err
+	}
+	if ok && (v.Amount < kept.Amount || v == kept) { // a voucher was accepted, so the channel pays this node
+		ch, err := m.chain.Channel(v.Channel)
+		if errors.Is(err, ledger.ErrUnknownChannel) {
+			return Accepted{}, &httpError{http.StatusNotFound, fmt.Errorf("voucher refused: %w (a reorganisation dropped its opening)", err)}
+		}
+		if err != nil {
+			return Accepted{}, err
+		}
+		return Accepted{Channel: ch, Previous: kept.Amount, Highest: kept.Amount}, nil
+	}
 	ch, err := m.chain.CheckVoucher(v, m.me)
 	if err != nil {
 		return Accepted{}, voucherError(v, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// Another voucher may have been accepted meanwhile.
 	prev, err := m.store.amount(roleAccepted, v.Channel)
 	if err != nil {
 		return Accepted{}, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -282,4 +283,88 @@ func TestChannelManagerLeavesChannelsWithoutVoucher(t *testing.T) {
 	if ch, err := w.chain.Channel(id); err != nil || ch.State != ledger.ChannelRefunded {
 		t.Fatalf("channel: %+v, %v", ch, err)
 	}
+}
+
+// TestChannelManagerPayeeAcceptChecksOnlyHigherVouchers: a voucher below
+// the highest accepted one, or that one again, is ignored before its
+// signature is checked (one with a broken signature is ignored too: it
+// could change nothing); one for the same amount with another signature,
+// and a higher one, are fully checked before anything is stored, also
+// when several arrive at once.
+func TestChannelManagerPayeeAcceptChecksOnlyHigherVouchers(t *testing.T) {
+	w := newChannelWorld(t)
+	payer, payee := w.managers()
+	const deposit = 1000
+	id := w.open(deposit, 50)
+	v, err := payer.PayerVoucher(id, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := payee.PayeeAccept(v); err != nil || !a.Accepted {
+		t.Fatalf("accept 100: %+v, %v", a, err)
+	}
+	stored := func() uint64 {
+		t.Helper()
+		got, err := payee.accepted(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+
+	lower := v
+	lower.Amount = 40
+	lower.Sig[0] ^= 0xff // would fail verification
+	for _, stale := range []ledger.Voucher{v, lower} {
+		a, err := payee.PayeeAccept(stale)
+		if err != nil || a.Accepted || a.Previous != 100 || a.Highest != 100 || a.Channel.Deposit != deposit {
+			t.Errorf("stale voucher for %d: %+v, %v; want it ignored unchecked, with the channel", stale.Amount, a, err)
+		}
+	}
+	var re *ledger.RuleError
+	resigned := v
+	resigned.Sig[0] ^= 0xff
+	if _, err := payee.PayeeAccept(resigned); !errors.As(err, &re) || re.Code != ledger.ErrBadVoucherSignature {
+		t.Errorf("the kept amount with another, broken signature: %v; want ErrBadVoucherSignature", err)
+	}
+	higher := v
+	higher.Amount = 200
+	if _, err := payee.PayeeAccept(higher); !errors.As(err, &re) || re.Code != ledger.ErrBadVoucherSignature {
+		t.Errorf("a higher voucher with the old signature: %v; want ErrBadVoucherSignature", err)
+	}
+	if got := stored(); got != 100 {
+		t.Fatalf("after a refused voucher the payee holds %d; want 100", got)
+	}
+
+	// Vouchers arriving at once: the highest wins, whatever the order.
+	var vs []ledger.Voucher
+	for range 8 {
+		v, err := payer.PayerVoucher(id, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	var wg sync.WaitGroup
+	for i := len(vs) - 1; i >= 0; i-- {
+		wg.Go(func() {
+			if _, err := payee.PayeeAccept(vs[i]); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got, want := stored(), vs[len(vs)-1].Amount; got != want {
+		t.Fatalf("after concurrent vouchers the payee holds %d; want %d", got, want)
+	}
+}
+
+// managers opens the payer's and the payee's channel managers, whose
+// stores close at the end of the test.
+func (w *channelWorld) managers() (payer, payee *ChannelManager) {
+	payer, pst := w.manager(w.payerKey, w.payerDir)
+	w.t.Cleanup(func() { pst.Close() })
+	payee, est := w.manager(w.payeeKey, w.payeeDir)
+	w.t.Cleanup(func() { est.Close() })
+	return payer, payee
 }

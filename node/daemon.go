@@ -28,8 +28,10 @@ type DaemonOptions struct {
 	Mine      int    // mining threads to start with; 0 does not mine
 	// MaxUpload and MaxDownload override the config's rate limits when set.
 	MaxUpload, MaxDownload string
-	Stdout                 io.Writer
-	Stderr                 io.Writer
+	// Price overrides the config's channels.price when set.
+	Price  string
+	Stdout io.Writer
+	Stderr io.Writer
 }
 
 // RunDaemon runs a node on the repo at path until ctx ends, then shuts it
@@ -81,6 +83,12 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 	}
 	if opts.MaxDownload != "" {
 		repo.Config.Limits.MaxDownload = opts.MaxDownload
+	}
+	if opts.Price != "" {
+		repo.Config.Channels.Price = opts.Price
+		if err := repo.Config.Channels.validate(); err != nil {
+			return fmt.Errorf("--price: %w", err)
+		}
 	}
 	lock, err := repo.Lock()
 	if err != nil {

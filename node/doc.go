@@ -156,13 +156,24 @@
 //   - Payment channels (channels.go, vouchers.go, api_channels.go): the
 //     node's ChannelManager signs vouchers as payer (PayerVoucher: an
 //     amount on top of the highest it signed, so cumulative amounts only
-//     grow) and accepts them as payee (PayeeAccept: the ledger's
-//     CheckVoucher, then kept only if above the highest; a lower or equal
-//     one is ignored, not an error). Both write the voucher to a leveldb
-//     in <repo>/vouchers with a synced write before it is handed out or
-//     acknowledged, so a crash never makes the payer sign the same or a
-//     lower amount again nor the payee forget what it acknowledged. The
-//     swarm will pay and be paid through these two methods.
+//     grow) and accepts them as payee (PayeeAccept: a voucher below the
+//     highest accepted, or a copy of it, is ignored without a signature
+//     check and is not an error; any other goes through the ledger's
+//     CheckVoucher and is kept only if above the highest). Both write the
+//     voucher to a leveldb in <repo>/vouchers with a synced write before
+//     it is handed out or acknowledged, so a crash never makes the payer
+//     sign the same or a lower amount again nor the payee forget what it
+//     acknowledged.
+//   - Paid bandwidth (swarmpay.go): the swarm pays and is paid through
+//     those two methods. channels.price (daemon --price) is what the node
+//     charges per MiB it uploads; a fetch's budget (fetch --pay,
+//     channels.pay_max) is the most it pays priced peers. A paying fetch
+//     reuses an open channel of the wallet to the payee whose deposit
+//     covers the payment and that lives at least twice the close margin
+//     longer, or opens one with the fetch's remaining budget as deposit
+//     and waits until it is mined (one open per payee at a time, so
+//     peers and fetches paying one payee share a channel). A download
+//     resumed at start has no budget until it is fetched again with one.
 //   - The payee closes each open channel it holds a voucher for with the
 //     highest one once the tip is within channels.close_margin blocks of
 //     the expiry (default 6 on main; 20 on dev, whose new chains mine

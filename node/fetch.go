@@ -42,6 +42,9 @@ type FetchRequest struct {
 	// IdleLimit is how long the fetch may go with peers but without any
 	// leaf arriving before it fails ("" is the swarm's default, 10 min).
 	IdleLimit string `json:"idle_limit,omitempty"`
+	// Pay is the most the fetch may pay priced peers in all, in base
+	// units ("": the config's channels.pay_max; "0": nothing).
+	Pay string `json:"pay,omitempty"`
 }
 
 // FetchEvent is one line of a fetch's progress stream.
@@ -57,6 +60,8 @@ type FetchEvent struct {
 	Peers    int     `json:"peers"`
 	DownRate float64 `json:"down_rate,omitempty"`
 	Seconds  float64 `json:"seconds,omitempty"`
+	// Paid is what the fetch paid priced peers so far, in base units.
+	Paid uint64 `json:"paid,omitempty"`
 	// Path is, on "done", the path really written (the sharer's name may
 	// have replaced the fallback).
 	Path  string `json:"path,omitempty"`
@@ -144,6 +149,12 @@ func (n *Node) Fetch(ctx context.Context, req FetchRequest, emit func(FetchEvent
 	if err != nil {
 		return err
 	}
+	payMax := amountOf(n.cfg.Channels.PayMax)
+	if req.Pay != "" {
+		if payMax, err = ledger.ParseAmount(req.Pay); err != nil {
+			return badRequest(fmt.Errorf("fetch: pay: %w", err))
+		}
+	}
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, timeout, errFetchTimeout)
@@ -169,12 +180,13 @@ func (n *Node) Fetch(ctx context.Context, req FetchRequest, emit func(FetchEvent
 		if cur != req.Dest && !(req.UseName && filepath.Dir(cur) == filepath.Dir(req.Dest)) {
 			return &httpError{http.StatusConflict, fmt.Errorf("fetch: %s is already being fetched into %s (follow it with 'myco stat --watch %s', or stop it with 'myco cancel %s')", root, cur, root, root)}
 		}
+		dl.RaiseBudget(payMax)
 	} else {
 		if _, err := os.Lstat(req.Dest); err == nil && !req.Force {
 			return existsError(req.Dest)
 		}
 		dl, err = n.swarm.Fetch(ctx, root, req.Dest, swarm.FetchOptions{
-			Timeout: timeout, IdleLimit: idle, Force: req.Force, UseName: req.UseName})
+			Timeout: timeout, IdleLimit: idle, Force: req.Force, UseName: req.UseName, PayMax: payMax})
 		if err != nil {
 			return fetchError(root, err)
 		}
@@ -202,7 +214,7 @@ func (n *Node) Fetch(ctx context.Context, req FetchRequest, emit func(FetchEvent
 		return err
 	}
 	return emit(FetchEvent{Type: "done", CID: root.String(), State: "done", Name: info.Name, Bytes: int64(info.Size), Peers: peers,
-		Seconds: time.Since(start).Seconds(), Path: path})
+		Seconds: time.Since(start).Seconds(), Path: path, Paid: dl.Progress().Paid})
 }
 
 // checkWritten makes sure a finished download is really at path: a
@@ -261,7 +273,7 @@ func (n *Node) follow(ctx context.Context, dl *swarm.Download, owned bool, emit 
 		}
 		peers = max(peers, p.Peers)
 		return emit(FetchEvent{Type: "progress", CID: p.Root.String(), State: p.State, Name: p.Name, Have: p.Have, Leaves: p.Leaves,
-			Bytes: p.Bytes, Size: p.Size, Peers: p.Peers, DownRate: p.DownRate})
+			Bytes: p.Bytes, Size: p.Size, Peers: p.Peers, DownRate: p.DownRate, Paid: p.Paid})
 	}
 	leave := func(cause error) (chunker.RootInfo, int, error) {
 		if daemonStopping(ctx) || n.ctx.Err() != nil {

@@ -241,6 +241,12 @@ func New(repo *Repo, opts Options) (_ *Node, err error) {
 	// The swarm calls OnBroken before New returns the node only if a peer
 	// asks for a broken root that early; the node takes over once built.
 	var self atomic.Pointer[Node]
+	price := amountOf(cfg.Channels.Price)
+	var payTo []byte
+	if price > 0 {
+		a := ledger.AddressFromPubKey(wk.PubKey())
+		payTo = a[:]
+	}
 	sw, err := swarm.New(ch, store, swarm.Config{
 		Logger: log.With("subsystem", "swarm"),
 		FindProviders: func(ctx context.Context, c cid.Cid, limit int) (<-chan peer.AddrInfo, error) {
@@ -261,6 +267,24 @@ func New(repo *Repo, opts Options) (_ *Node, err error) {
 		// direct connection came.
 		RelayedData: func(p peer.ID) bool { return carriesData(h, p) },
 		Budget:      cfg.Protect.swarmBudget(),
+		// Payments: this node's price and wallet, and its channels
+		// (swarmpay.go), through the node once it is built.
+		Price: price,
+		PayTo: payTo,
+		AcceptPayment: func(from peer.ID, v []byte) (uint64, error) {
+			n := self.Load()
+			if n == nil {
+				return 0, errors.New("the node is starting")
+			}
+			return n.acceptPayment(from, v)
+		},
+		Pay: func(ctx context.Context, req swarm.PayRequest) ([]byte, error) {
+			n := self.Load()
+			if n == nil {
+				return nil, errors.New("the node is starting")
+			}
+			return n.payPeer(ctx, req)
+		},
 		// A peer reset for staying over its message budget counts
 		// towards the one ban netsync keeps.
 		OnOverBudget: func(p peer.ID) {

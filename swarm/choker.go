@@ -36,6 +36,13 @@ type ChokerConfig struct {
 	// slot without sending us anything before it fails its trial (default
 	// 4; see Sent).
 	TrialLeaves int
+	// Priced: we charge for what we upload (see Payments in the package
+	// doc). Regular slots then go only to peers that pay (SetPaying) or
+	// that gave us something (bytes or payments, Received and Paid),
+	// ranked by what they gave in the interval as when downloading, also
+	// while seeding; everyone else can hold only the optimistic slot,
+	// which rotates as when downloading.
+	Priced bool
 }
 
 // DefaultChokerConfig returns the defaults of DESIGN.md.
@@ -139,6 +146,9 @@ type chokerPeer struct {
 	unpaid       int
 	failedTrials int
 	benchedUntil time.Time
+	// pays: the peer said it pays for what it gets and has not fallen
+	// behind (SetPaying); gave: it sent us data or a payment.
+	pays, gave bool
 }
 
 // Choker decides which peers of one session we upload to. It is a pure state
@@ -233,9 +243,51 @@ func (c *Choker) Received(id peer.ID, n int, now time.Time) {
 	if p, ok := c.peers[id]; ok && n > 0 {
 		p.recv += int64(n)
 		p.lastRecv = now
+		p.gave = true
 		p.unpaid, p.failedTrials, p.benchedUntil = 0, 0, time.Time{}
 	}
 }
+
+// Paid records a payment worth n bytes at our price: it counts as n bytes
+// the peer sent us (Received), so a paying peer ranks as a fast uploader
+// does, and it takes a free regular slot at once.
+func (c *Choker) Paid(id peer.ID, n int, now time.Time) []Decision {
+	if _, ok := c.peers[id]; !ok || n <= 0 {
+		return nil
+	}
+	c.Received(id, n, now)
+	prev := c.slots()
+	c.fill(now)
+	return c.diff(prev, now)
+}
+
+// SetPaying records whether the peer pays for what it gets (it said so
+// in its handshake, and has not fallen behind). When priced, a paying
+// peer may hold a regular slot before its first payment, and one that
+// stops paying loses its regular slot at once.
+func (c *Choker) SetPaying(id peer.ID, pays bool, now time.Time) []Decision {
+	p, ok := c.peers[id]
+	if !ok || p.pays == pays || !c.cfg.Priced {
+		return nil
+	}
+	p.pays = pays
+	prev := c.slots()
+	if !pays && c.cfg.Priced && p.slot == SlotRegular {
+		p.slot = SlotNone
+	}
+	c.fill(now)
+	return c.diff(prev, now)
+}
+
+// Pays reports whether the peer pays for what it gets (SetPaying).
+func (c *Choker) Pays(id peer.ID) bool {
+	p, ok := c.peers[id]
+	return ok && p.pays
+}
+
+// roundRobin reports whether the slots go round robin: when seeding for
+// free. Otherwise they go by what peers gave, with an optimistic slot.
+func (c *Choker) roundRobin() bool { return c.seeding && !c.cfg.Priced }
 
 // SetWanted records whether we are interested in the peer's data. An
 // optimistic trial only counts against a peer that had something to give.
@@ -275,7 +327,7 @@ func (c *Choker) Sent(id peer.ID, n int, now time.Time) []Decision {
 		return nil
 	}
 	p.sent += int64(n)
-	if c.seeding || p.slot != SlotOptimistic {
+	if c.roundRobin() || p.slot != SlotOptimistic || p.pays {
 		return nil
 	}
 	if !p.wanted && now.Sub(p.joined) < c.cfg.NewPeerWindow {
@@ -319,7 +371,7 @@ func (c *Choker) Tick(now time.Time) []Decision {
 	if !now.Before(c.nextRechoke) {
 		out = c.rechoke(now)
 	}
-	if !c.seeding && !now.Before(c.nextOptimistic) {
+	if !c.roundRobin() && !now.Before(c.nextOptimistic) {
 		prev := c.slots()
 		c.pickOptimistic(now)
 		out = mergeDecisions(out, c.diff(prev, now))
@@ -368,7 +420,7 @@ func (c *Choker) rechoke(now time.Time) []Decision {
 		if p.slot != SlotNone {
 			p.lastSlot = now
 		}
-		if p.slot == SlotRegular || c.seeding {
+		if p.slot == SlotRegular || c.roundRobin() {
 			p.slot = SlotNone
 		}
 	}
@@ -379,7 +431,7 @@ func (c *Choker) rechoke(now time.Time) []Decision {
 	for _, p := range c.peers {
 		p.prevRecv, p.recv = p.recv, 0
 	}
-	if !c.seeding && c.Optimistic() == "" {
+	if !c.roundRobin() && c.Optimistic() == "" {
 		c.pickOptimistic(now)
 	}
 	return c.diff(prev, now)
@@ -404,13 +456,13 @@ func (c *Choker) fill(now time.Time) {
 			free--
 		}
 	}
-	if !c.seeding && c.Optimistic() == "" {
+	if !c.roundRobin() && c.Optimistic() == "" {
 		c.pickOptimistic(now)
 	}
 }
 
 func (c *Choker) regularSlots() int {
-	if c.seeding {
+	if c.roundRobin() {
 		return c.cfg.Slots + 1 // no optimistic slot: the round robin gives everyone a turn
 	}
 	return c.cfg.Slots
@@ -426,15 +478,21 @@ func (c *Choker) regularSlots() int {
 //
 // Seeding: interested; fewest bytes sent first, then the one that held a
 // slot longest ago, then random.
+//
+// Priced (downloading or seeding): as downloading, but only peers that
+// pay or gave us something are eligible, and a paying peer is never
+// snubbed (it may pay less often than SnubTimeout at a low rate; it loses
+// SetPaying if it falls behind).
 func (c *Choker) rank(now time.Time, between bool) []*chokerPeer {
 	var out []*chokerPeer
+	rr := c.roundRobin()
 	for _, p := range c.sortedPeers() {
 		p.tiebreak = c.rng.Uint64()
-		if p.interested && (c.seeding || !c.snubbed(p, now)) {
+		if c.eligible(p, now, rr) {
 			out = append(out, p)
 		}
 	}
-	if c.seeding {
+	if rr {
 		slices.SortFunc(out, func(a, b *chokerPeer) int {
 			return cmp.Or(cmp.Compare(a.sent, b.sent),
 				a.lastSlot.Compare(b.lastSlot),
@@ -454,6 +512,19 @@ func (c *Choker) rank(now time.Time, between bool) []*chokerPeer {
 			cmp.Compare(a.tiebreak, b.tiebreak))
 	})
 	return out
+}
+
+// eligible reports whether p may hold a regular slot (see rank).
+func (c *Choker) eligible(p *chokerPeer, now time.Time, rr bool) bool {
+	switch {
+	case !p.interested:
+		return false
+	case rr:
+		return true
+	case c.cfg.Priced:
+		return p.pays || p.gave && !c.snubbed(p, now)
+	}
+	return !c.snubbed(p, now)
 }
 
 // pickOptimistic draws the optimistic peer among the interested peers that

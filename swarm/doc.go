@@ -38,10 +38,12 @@
 // with errors.Is) names the rule broken. Leaves are referred to by index;
 // internal DAG nodes, which a downloader fetches first to learn the leaves,
 // by CID. A Handshake carries the sender's leaf count, 0 when it does not
-// know it yet, and optionally the root's name (see Names). A Reject says
-// why: not found, choked, overloaded, or broken (the sender's shared file
-// changed or vanished; it serves nothing of the root any more). Peer exchange (Peers) is capped at MaxPeersPerMessage peers
-// of MaxAddrsPerPeer addresses each.
+// know it yet, optionally the root's name (see Names) and the sender's
+// terms (see Payments). A Reject says why: not found, choked, overloaded,
+// broken (the sender's shared file changed or vanished; it serves nothing
+// of the root any more), or unpaid (see Payments). A Payment carries a
+// voucher. Peer exchange (Peers) is capped at MaxPeersPerMessage peers of
+// MaxAddrsPerPeer addresses each.
 //
 // # Choker
 //
@@ -133,7 +135,52 @@
 // the leaf (as BitTorrent does), so the seeder sees leaves spread even
 // when it told more than one peer of them. The downloaders' own picker is unchanged: rarest first among
 // the session's peers, after RandomFirst random leaves, so what the seeder
-// sent one peer is what the others fetch from it.
+// sent one peer is what the others fetch from it. A priced node does not
+// super-seed by default (see Payments): peers that cannot reach each other
+// (behind NATs without a hole punch) would stall at two leaves each, and a
+// paying peer is owed every leaf it pays for.
+//
+// # Payments (pay.go)
+//
+// A node may charge for what it uploads (Config.Price, in the ledger's
+// base units per MiB of leaves; internal nodes are free metadata) and a
+// fetch may pay (FetchOptions.PayMax, through Config.Pay). The swarm never
+// touches the ledger: a voucher is opaque bytes the node signs (Pay) and
+// checks and keeps (AcceptPayment); the node's payment channels give them
+// their meaning. The rules:
+//
+//   - Terms travel in the handshake: a priced node sends its Price and
+//     PayTo; a fetch with budget left sends Pays. A priced node charges a
+//     peer that said Pays for every leaf it sends it, from the handshake
+//     on; a peer that did not say so is a free peer.
+//   - Payment follows delivery, with a small credit: the payer pays each
+//     priced peer for the leaves it received from it once it owes payStep
+//     (4 MiB) worth, cumulatively (the price of all its bytes, rounded up,
+//     less what it paid), and for the rest when it closes the stream; the
+//     stream stays open until then (the priced side does not close a
+//     paying peer's stream when both are done). The priced node serves a
+//     paying peer at most payCredit (8 MiB) ahead of its payments; past
+//     that a leaf waits for a payment, RequestTimeout/2 at most, then the
+//     request is rejected as unpaid and the peer gets nothing more until it
+//     pays. So a payer risks nothing it did not receive, and a seeder at
+//     most payCredit's worth per peer. On an unpaid reject the payer sends
+//     its last voucher again, once: the priced node may have refused it
+//     before its chain saw the channel (three refused vouchers in a row
+//     drop the peer).
+//   - The priced node's choker (ChokerConfig.Priced) counts a payment as
+//     the bytes it pays for, received from the peer: a paying peer ranks as
+//     a fast uploader does, also while seeding (the round robin gives way
+//     to tit-for-tat). Regular slots go only to peers that pay or gave us
+//     something; free peers hold the optimistic slot, whose trial share of
+//     a capped upload (cap/(Slots+1)) applies while seeding too. A paying
+//     peer is not snubbed (at a low rate it pays less often than
+//     SnubTimeout) and is not judged on trials; one that falls behind
+//     loses its slot at once.
+//   - A fetch pays within its budget; once it is spent, or the node cannot
+//     pay (no funds), its streams stop paying and it gets what free peers
+//     get. Fetching a root that is downloading raises its budget; streams
+//     opened from then on say they pay. A download resumed at start has no
+//     budget (the budget is not written to disk).
 //
 // # Accounting and rate limits
 //

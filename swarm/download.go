@@ -137,3 +137,7 @@ func (d *Download) finish(info chunker.RootInfo, err error) {
 	close(d.done)
 	d.notify()
 }
+
+// RaiseBudget raises what the download may pay priced peers in all to
+// max base units (FetchOptions.PayMax); a lower max changes nothing.
+func (d *Download) RaiseBudget(max uint64) { d.sess.raiseBudget(max) }

@@ -45,6 +45,9 @@ const (
 	// ErrBadName: a handshake's name is empty when present, ".", "..", or
 	// contains a path separator, NUL or another control byte.
 	ErrBadName
+	// ErrBadTerms: a handshake's price comes without a payee, a payee
+	// without a price, or a payee is longer than MaxPayToLen.
+	ErrBadTerms
 )
 
 var errorCodeNames = map[ErrorCode]string{
@@ -64,6 +67,7 @@ var errorCodeNames = map[ErrorCode]string{
 	ErrBadAddr:         "ErrBadAddr",
 	ErrFieldTooLarge:   "ErrFieldTooLarge",
 	ErrBadName:         "ErrBadName",
+	ErrBadTerms:        "ErrBadTerms",
 }
 
 // String returns the constant's name.

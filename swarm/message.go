@@ -54,6 +54,7 @@ const (
 	MsgBlock         MsgType = 10
 	MsgReject        MsgType = 11
 	MsgPeers         MsgType = 12
+	MsgPayment       MsgType = 13
 )
 
 var msgTypeNames = map[MsgType]string{
@@ -69,6 +70,7 @@ var msgTypeNames = map[MsgType]string{
 	MsgBlock:         "block",
 	MsgReject:        "reject",
 	MsgPeers:         "peers",
+	MsgPayment:       "payment",
 }
 
 func (t MsgType) String() string {
@@ -124,12 +126,27 @@ func (r Ref) String() string {
 // names existed. A name is at most MaxNameLen bytes and is a single path
 // element: not empty, ".", or "..", and without '/', '\\' or NUL
 // (CheckName); a decoder rejects any other.
+//
+// Price and PayTo are the sender's terms (see Payments in the package
+// doc): the price of a MiB of leaves in the ledger's base units and the
+// address, opaque to the swarm, that payments go to; both zero when it
+// serves for free. Pays says the sender will pay for the leaves it gets
+// from a priced peer. All three are optional on the wire after the name
+// (an empty name stands in for a missing one when they follow), so a
+// free, non-paying peer's handshake is byte-identical to one from before
+// payments existed.
 type Handshake struct {
 	Version uint64
 	Root    cid.Cid
 	Leaves  int
 	Name    string
+	Price   uint64
+	PayTo   []byte
+	Pays    bool
 }
+
+// MaxPayToLen is the longest payee a Handshake carries.
+const MaxPayToLen = 64
 
 // MaxNameLen is the longest name a Handshake carries.
 const MaxNameLen = 255
@@ -204,6 +221,9 @@ const (
 	// more. (A peer from before this reason existed cannot decode it and
 	// resets the stream, which ends the session just as well.)
 	RejectBroken RejectReason = 4
+	// RejectUnpaid: the receiver said it pays for what it gets and fell
+	// behind in payment; it gets nothing more until it pays.
+	RejectUnpaid RejectReason = 5
 )
 
 var rejectReasonNames = map[RejectReason]string{
@@ -211,6 +231,7 @@ var rejectReasonNames = map[RejectReason]string{
 	RejectChoked:     "choked",
 	RejectOverloaded: "overloaded",
 	RejectBroken:     "broken",
+	RejectUnpaid:     "unpaid",
 }
 
 func (r RejectReason) String() string {
@@ -231,6 +252,15 @@ type Peers struct {
 	Peers []peer.AddrInfo
 }
 
+// Payment carries a voucher, opaque to the swarm, that pays the receiver
+// for leaves it sent (see Payments in the package doc).
+type Payment struct {
+	Voucher []byte
+}
+
+// MaxVoucherLen is the longest voucher a Payment carries.
+const MaxVoucherLen = 256
+
 func (*Handshake) Type() MsgType     { return MsgHandshake }
 func (*BitfieldMsg) Type() MsgType   { return MsgBitfield }
 func (*Have) Type() MsgType          { return MsgHave }
@@ -243,6 +273,7 @@ func (*Cancel) Type() MsgType        { return MsgCancel }
 func (*Block) Type() MsgType         { return MsgBlock }
 func (*Reject) Type() MsgType        { return MsgReject }
 func (*Peers) Type() MsgType         { return MsgPeers }
+func (*Payment) Type() MsgType       { return MsgPayment }
 
 // newMessage returns an empty message of type t, or nil for an unknown type.
 func newMessage(t MsgType) Message {
@@ -271,6 +302,8 @@ func newMessage(t MsgType) Message {
 		return new(Reject)
 	case MsgPeers:
 		return new(Peers)
+	case MsgPayment:
+		return new(Payment)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,12 @@ type peerConn struct {
 	// trial caps what the peer gets while on the optimistic slot; only
 	// the writer uses it.
 	trial *Limiter
+	// pay is set when we pay the peer (it is priced and the fetch has a
+	// budget); charged when it pays us (we are priced and it said it
+	// pays). badVouchers counts its vouchers refused in a row.
+	pay         *peerPayer
+	charged     bool
+	badVouchers int
 	// ctx ends when the connection or the session does; the writer's
 	// waits use it.
 	ctx    context.Context
@@ -211,12 +218,20 @@ func (pc *peerConn) run() {
 		s.remove(pc)
 		return
 	}
+	payDone := make(chan struct{})
+	if pc.pay == nil || !s.svc.spawn(func() {
+		defer close(payDone)
+		pc.payLoop()
+	}) {
+		close(payDone)
+	}
 	err := pc.readLoop()
 	pc.r.Release()
 	pc.halt()
 	close(pc.storeQ)
 	<-storeDone
 	<-writerDone
+	<-payDone
 	if pc.storeErr != nil && !errors.Is(err, ErrBadData) {
 		err = pc.storeErr
 	}
@@ -263,6 +278,17 @@ func (pc *peerConn) readLoop() error {
 		// is handled (budget.go).
 		if err := s.svc.admitMessage(pc.ctx, pc.id, 1+m.payloadLen()); err != nil {
 			return err
+		}
+		switch m := m.(type) {
+		case *Payment:
+			if err := pc.onPayment(m); err != nil {
+				return err
+			}
+			continue
+		case *Reject:
+			if m.Reason == RejectUnpaid && pc.pay != nil {
+				pc.resendPayment()
+			}
 		}
 		s.stepFrom(pc, evMessage{id: pc.id, msg: m, now: s.svc.now()})
 	}
@@ -325,6 +351,7 @@ func (pc *peerConn) writeLoop() {
 		}
 	}()
 	timeout := pc.sess.svc.cfg.StreamTimeout
+	settled := false
 	for {
 		select {
 		case <-pc.stop:
@@ -348,6 +375,14 @@ func (pc *peerConn) writeLoop() {
 				if bw.Flush() != nil {
 					return
 				}
+			}
+			if ending && pc.pay != nil && !settled {
+				// Pay for the last leaves before the stream closes.
+				settled = true
+				ctx, cancel := context.WithTimeout(pc.ctx, timeout)
+				pc.payDue(ctx, true)
+				cancel()
+				continue
 			}
 			if ending {
 				graceful = true
@@ -391,6 +426,11 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 			return w.WriteMessage(&Reject{Ref: ref, Reason: RejectNotFound})
 		}
 		c, size = lf.Cid, lf.Size
+		if size > 0 && pc.charged {
+			if done, err := pc.charge(w, ref, int(size), s.svc.cfg.RequestTimeout/2); done {
+				return err
+			}
+		}
 		if size > 0 {
 			if err := pc.waitUpload(int(size)); err != nil {
 				return err
@@ -426,6 +466,11 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 		return w.WriteMessage(&Reject{Ref: ref, Reason: RejectNotFound})
 	}
 	if ref.IsLeaf() {
+		if size <= 0 && pc.charged {
+			if done, err := pc.charge(w, ref, len(data), 0); done {
+				return err
+			}
+		}
 		if size <= 0 {
 			if err := pc.waitUpload(len(data)); err != nil {
 				return err
@@ -481,7 +526,7 @@ func (pc *peerConn) waitUpload(n int) error {
 	if rate := svc.up.Rate(); rate > 0 {
 		st := pc.sess.st
 		pc.sess.mu.Lock()
-		trial := st.fetching && st.choker.Slot(pc.id) == SlotOptimistic
+		trial := (st.fetching || st.choker.Config().Priced) && st.choker.Slot(pc.id) == SlotOptimistic && !st.choker.Pays(pc.id)
 		share := rate / int64(st.choker.Config().Slots+1)
 		pc.sess.mu.Unlock()
 		if trial {
@@ -496,4 +541,50 @@ func (pc *peerConn) waitUpload(n int) error {
 		}
 	}
 	return svc.up.Wait(pc.ctx, n)
+}
+
+// charge charges the paying peer for a leaf of n bytes before it is sent,
+// waiting up to wait for its payment (pay.go). done reports that the leaf
+// must not be sent: the peer fell behind (it was told so, err is the
+// write's) or the stream ended (err).
+func (pc *peerConn) charge(w *Writer, ref Ref, n int, wait time.Duration) (done bool, err error) {
+	svc := pc.sess.svc
+	err = svc.pay.charge(pc.ctx, svc.clock, pc.id, n, wait)
+	if err == nil {
+		return false, nil
+	}
+	if !errors.Is(err, errUnpaid) {
+		return true, err
+	}
+	pc.sess.stepFrom(pc, evUnpaid{id: pc.id, now: svc.now()})
+	return true, w.WriteMessage(&Reject{Ref: ref, Reason: RejectUnpaid})
+}
+
+// maxBadVouchers is how many refused vouchers in a row drop a peer. One
+// refusal may be a race (our chain has not seen the channel's opening
+// yet); the next voucher, cumulative, pays for the same leaves again.
+const maxBadVouchers = 3
+
+// onPayment takes a voucher the peer paid us with.
+func (pc *peerConn) onPayment(m *Payment) error {
+	s := pc.sess
+	svc := s.svc
+	if !pc.charged {
+		return fmt.Errorf("%w: a payment from a peer that did not say it pays, or to a free node", errProtocol)
+	}
+	added, err := svc.cfg.AcceptPayment(pc.id, m.Voucher)
+	if err != nil {
+		if pc.badVouchers++; pc.badVouchers >= maxBadVouchers {
+			return fmt.Errorf("%w: %d vouchers refused in a row, the last: %w", errProtocol, pc.badVouchers, err)
+		}
+		s.log.Debug("voucher refused", "peer", pc.id, "err", err)
+		return nil
+	}
+	pc.badVouchers = 0
+	if added == 0 {
+		return nil
+	}
+	svc.pay.credit(pc.id, added)
+	s.stepFrom(pc, evPaid{id: pc.id, n: bytesFor(added, svc.cfg.Price), now: svc.now()})
+	return nil
 }

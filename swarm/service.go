@@ -136,6 +136,18 @@ type Config struct {
 	// It may call the service (Drop), and must return before Close can.
 	OnBroken func(root cid.Cid, err error)
 
+	// Price is what this node charges for a MiB of the leaves it uploads,
+	// in the ledger's base units; 0 (the default) serves for free. PayTo
+	// is the payee it announces with a price, opaque to the swarm, and
+	// AcceptPayment checks and keeps the vouchers that pay it; both are
+	// required with a price (see Payments in the package doc).
+	Price         uint64
+	PayTo         []byte
+	AcceptPayment AcceptFunc
+	// Pay pays priced peers for the fetches that have a budget
+	// (FetchOptions.PayMax); nil: this node never pays.
+	Pay PayFunc
+
 	// Test hooks: corrupt alters leaves this node serves; freeRide makes
 	// it download without ever uploading a leaf; refuseLeaves makes it
 	// announce its leaves but reject every request for one.
@@ -155,6 +167,12 @@ func (c Config) withDefaults() (Config, error) {
 		c.FindTimeout < 0 || c.RequestTimeout < 0 || c.BanDuration < 0 || c.PexInterval < 0 ||
 		c.FindInterval < 0 || c.StreamTimeout < 0 {
 		return c, errors.New("negative value")
+	}
+	if msg := checkTerms(c.Price, c.PayTo); msg != "" {
+		return c, fmt.Errorf("price: %s", msg)
+	}
+	if c.Price > 0 && c.AcceptPayment == nil {
+		return c, errors.New("price: no AcceptPayment to take the payments")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -215,6 +233,8 @@ type Service struct {
 	// serveBufs the leaves being read to be sent (storeq.go).
 	leafBufs  *leafBufs
 	serveBufs *leafBufs
+	// pay is the accounts of the peers that pay us (nil when free).
+	pay *payBook
 	// frames lends the session streams' readers the buffers they read
 	// blocks into.
 	frames *FramePool
@@ -310,6 +330,9 @@ func New(h host.Host, store *chunker.Store, cfg Config) (*Service, error) {
 		finished:  make(map[cid.Cid]SessionStats),
 		roots:     make(map[cid.Cid]*rootBytes),
 		broken:    make(map[cid.Cid]brokenMark),
+	}
+	if cfg.Price > 0 {
+		s.pay = newPayBook(cfg.Price)
 	}
 	ticks := cfg.Ticks
 	var ticker *time.Ticker
@@ -525,7 +548,11 @@ func (s *Service) stateConfig(opts FetchOptions) stateConfig {
 		useName:        opts.UseName,
 		freeRide:       s.cfg.freeRide,
 		refuseLeaves:   s.cfg.refuseLeaves,
-		superSeed:      s.cfg.SuperSeed == SuperSeedOn || s.cfg.SuperSeed == SuperSeedAuto && s.up.Rate() > 0,
+		// A priced node sells its upload: a paying peer gets every leaf
+		// it pays for, not only the ones super-seeding would let it have
+		// while other peers trade (which stalls peers that cannot reach
+		// each other).
+		superSeed: s.cfg.SuperSeed == SuperSeedOn || s.cfg.SuperSeed == SuperSeedAuto && s.up.Rate() > 0 && s.cfg.Price == 0,
 	}
 }
 
@@ -577,7 +604,9 @@ func (s *Service) session(root cid.Cid) (*session, error) {
 func (s *Service) newSession(root cid.Cid, f *chunker.Fetch, dest string, dl *Download, layout *chunker.Layout, name string, opts FetchOptions) (*session, error) {
 	now := s.now()
 	rng := rand.New(rand.NewPCG(s.rng.Uint64(), s.rng.Uint64()))
-	ch, err := NewChoker(s.cfg.Choker, rng, now)
+	chokerCfg := s.cfg.Choker
+	chokerCfg.Priced = s.cfg.Price > 0
+	ch, err := NewChoker(chokerCfg, rng, now)
 	if err != nil {
 		return nil, err
 	}
@@ -606,6 +635,9 @@ func (s *Service) newSession(root cid.Cid, f *chunker.Fetch, dest string, dl *Do
 		conns:   make(map[peer.ID]*peerConn),
 		wake:    make(chan struct{}, 1),
 		dialSem: make(chan struct{}, dialConcurrency),
+	}
+	if f != nil && s.cfg.Pay != nil {
+		sess.payMax = opts.PayMax
 	}
 	if dl != nil {
 		dl.sess = sess
@@ -841,6 +873,10 @@ type FetchOptions struct {
 	// UseName: dest is the fallback path (named after the CID); the name
 	// peers announce for the root replaces its last element when known.
 	UseName bool
+	// PayMax is the most the fetch may pay priced peers in all, in the
+	// ledger's base units (0: it pays nothing; needs Config.Pay). Fetching
+	// a root that is already downloading raises its budget to PayMax.
+	PayMax uint64
 }
 
 // Fetch starts downloading root into dest and returns at once; the
@@ -876,6 +912,7 @@ func (s *Service) Fetch(ctx context.Context, root cid.Cid, dest string, opts Fet
 		sess.mu.Unlock()
 		if !ended {
 			if dl := sess.download(); dl != nil {
+				sess.raiseBudget(opts.PayMax)
 				return dl, nil
 			}
 			return nil, fmt.Errorf("fetch %s: %w", root, chunker.ErrAlreadyKept)

@@ -69,6 +69,12 @@ type session struct {
 	dialSem chan struct{}
 	// finishedOK is set by the executor once Finish succeeded.
 	finishedOK *chunker.RootInfo
+
+	// payMax is what the fetch may pay priced peers, paySpent what it
+	// paid or is paying (pay.go).
+	payMu    sync.Mutex
+	payMax   uint64
+	paySpent uint64
 }
 
 // step feeds one event to the state and applies its effects. It reports
@@ -359,7 +365,31 @@ func (s *session) download() *Download { return s.dl }
 func (s *session) handshake() *Handshake {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.st.handshake()
+	return s.handshakeLocked()
+}
+
+// handshakeLocked is the state's handshake with our terms: our price, and
+// whether we pay; s.mu is held.
+func (s *session) handshakeLocked() *Handshake {
+	hs := s.st.handshake()
+	if p := s.svc.cfg.Price; p > 0 {
+		hs.Price, hs.PayTo = p, s.svc.cfg.PayTo
+	}
+	s.payMu.Lock()
+	hs.Pays = s.payMax > s.paySpent && s.st.fetching
+	s.payMu.Unlock()
+	return hs
+}
+
+// raiseBudget raises what the fetch may pay to max; streams opened from
+// now on say they pay.
+func (s *session) raiseBudget(limit uint64) {
+	if s.svc.cfg.Pay == nil || s.fetch == nil {
+		return
+	}
+	s.payMu.Lock()
+	s.payMax = max(s.payMax, limit)
+	s.payMu.Unlock()
 }
 
 // admit adds a peer whose handshake was exchanged (for an inbound stream
@@ -398,12 +428,21 @@ func (s *session) admit(st network.Stream, r *Reader, hs *Handshake, outbound bo
 		return nil, fmt.Errorf("session %s: %d peers already", s.root, len(s.conns))
 	}
 	pc := newPeerConn(s, st, r, remote, initiator)
+	ours := s.handshakeLocked()
 	if !outbound {
 		// Our handshake goes first, ahead of everything queued below.
-		pc.queue(s.st.handshake())
+		pc.queue(ours)
+	} // (an outbound stream sent it already, with the same terms)
+	if hs.Price > 0 && ours.Pays {
+		pc.pay = newPeerPayer(hs.Price, hs.PayTo)
+	}
+	pays := hs.Pays && s.svc.pay != nil
+	if pays {
+		pc.charged = true
+		s.svc.pay.join(remote)
 	}
 	s.conns[remote] = pc
-	s.stepLocked(evPeerJoined{id: remote, leaves: hs.Leaves, name: hs.Name, now: now})
+	s.stepLocked(evPeerJoined{id: remote, leaves: hs.Leaves, name: hs.Name, pays: pays, now: now})
 	return pc, nil
 }
 
@@ -416,6 +455,9 @@ func (s *session) remove(pc *peerConn) {
 		return
 	}
 	delete(s.conns, pc.id)
+	if pc.charged {
+		s.svc.pay.leave(pc.id)
+	}
 	s.acct.Remove(pc.id)
 	s.stepLocked(evPeerLeft{id: pc.id, now: now})
 }
@@ -429,6 +471,9 @@ func (s *session) onBlock(pc *peerConn, b *Block) error {
 	s.svc.acct.Downloaded(pc.id, n, now)
 	s.svc.rootDownloaded(s.root, n)
 	s.acct.Downloaded(pc.id, n, now)
+	if pc.pay != nil && b.Ref.IsLeaf() {
+		pc.pay.received(n)
+	}
 	if !s.stepFrom(pc, evBlock{id: pc.id, ref: b.Ref, n: n, now: now}) {
 		return nil
 	}
@@ -531,6 +576,10 @@ type SessionStats struct {
 	Dest string `json:"dest,omitempty"`
 	// Name is the root's name, as shared or as announced by peers.
 	Name string `json:"name,omitempty"`
+	// Paid is what the fetch paid priced peers, in the ledger's base
+	// units; PayMax its budget.
+	Paid   uint64 `json:"paid,omitempty"`
+	PayMax uint64 `json:"pay_max,omitempty"`
 }
 
 func (s *session) stats() SessionStats {
@@ -544,6 +593,9 @@ func (s *session) stats() SessionStats {
 		out.Have, out.Leaves, out.Size = st.have.Count(), st.have.Len(), st.layout.Size
 	}
 	s.mu.Unlock()
+	s.payMu.Lock()
+	out.Paid, out.PayMax = s.paySpent, s.payMax
+	s.payMu.Unlock()
 	if s.fetch != nil {
 		out.Dest = s.fetch.Dest()
 	}

@@ -96,6 +96,9 @@ type peerState struct {
 	nodeReqs       int
 	// broken: the peer said its copy of the root is broken.
 	broken bool
+	// pays: the peer pays us for what it gets; it closes the stream once
+	// it has paid for the last leaves.
+	pays bool
 	// backoff is the current pause after a reject or a timeout; no
 	// request goes to the peer before retryAt.
 	backoff time.Duration
@@ -148,7 +151,19 @@ type (
 		id     peer.ID
 		leaves int
 		name   string
+		pays   bool // it pays us for what it gets (we are priced)
 		now    time.Time
+	}
+	// evPaid: the peer paid us for n bytes at our price; evUnpaid: it fell
+	// behind in payment.
+	evPaid struct {
+		id  peer.ID
+		n   int
+		now time.Time
+	}
+	evUnpaid struct {
+		id  peer.ID
+		now time.Time
 	}
 	evPeerLeft struct {
 		id  peer.ID
@@ -355,6 +370,14 @@ func (s *sessionState) step(ev any) {
 				s.closeIfDone(ps)
 			}
 		}
+	case evPaid:
+		if s.peers[ev.id] != nil {
+			s.apply(s.choker.Paid(ev.id, ev.n, ev.now))
+		}
+	case evUnpaid:
+		if s.peers[ev.id] != nil {
+			s.apply(s.choker.SetPaying(ev.id, false, ev.now))
+		}
 	case evTick:
 		s.tick(ev)
 	case evCandidate:
@@ -484,7 +507,7 @@ func (s *sessionState) adoptBitfield(ps *peerState) error {
 // closeIfDone closes the stream of a peer that holds every leaf when we
 // do too: there is nothing left to trade.
 func (s *sessionState) closeIfDone(ps *peerState) {
-	if !s.fetching && s.phase == phaseSeeding && ps.has != nil && ps.has.Complete() && s.have != nil && s.have.Complete() {
+	if !s.fetching && s.phase == phaseSeeding && !ps.pays && ps.has != nil && ps.has.Complete() && s.have != nil && s.have.Complete() {
 		s.emit(effect{kind: effClose, peer: ps.id})
 	}
 }
@@ -527,6 +550,10 @@ func (s *sessionState) peerJoined(ev evPeerJoined) {
 		s.emit(effect{kind: effPex, peer: ev.id, peers: others})
 	}
 	s.choker.AddPeer(ev.id, ev.now)
+	if ev.pays {
+		ps.pays = true
+		s.apply(s.choker.SetPaying(ev.id, true, ev.now))
+	}
 	s.requestAll(ev.now)
 	s.notify()
 }

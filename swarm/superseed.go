@@ -15,7 +15,9 @@ type SuperSeedMode int
 const (
 	// SuperSeedAuto super-seeds a root whose serving session starts while
 	// the node's upload is capped: its upload is the swarm's bottleneck,
-	// so no leaf should go out twice before the swarm has it once.
+	// so no leaf should go out twice before the swarm has it once. A
+	// priced node does not: it sells its upload, and a paying peer gets
+	// every leaf it pays for.
 	SuperSeedAuto SuperSeedMode = iota
 	// SuperSeedOn always super-seeds a kept root.
 	SuperSeedOn

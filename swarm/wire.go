@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/ipfs/go-cid"
@@ -478,13 +479,35 @@ func (m *Handshake) validate() error {
 			return wireErr("encode handshake", ErrBadName, "%v", err)
 		}
 	}
+	if err := checkTerms(m.Price, m.PayTo); err != "" {
+		return wireErr("encode handshake", ErrBadTerms, "%s", err)
+	}
 	return nil
 }
 
+// checkTerms says what is wrong with a price and payee ("" when nothing).
+func checkTerms(price uint64, payTo []byte) string {
+	switch {
+	case price > 0 && len(payTo) == 0:
+		return "a price without a payee"
+	case price == 0 && len(payTo) > 0:
+		return "a payee without a price"
+	case len(payTo) > MaxPayToLen:
+		return fmt.Sprintf("payee of %d bytes, at most %d allowed", len(payTo), MaxPayToLen)
+	}
+	return ""
+}
+
+// extended reports whether the handshake has fields after the name.
+func (m *Handshake) extended() bool { return m.Price > 0 || m.Pays }
+
 func (m *Handshake) payloadLen() int {
 	n := uvarintLen(m.Version) + bytesLen(m.Root.ByteLen()) + uvarintLen(uint64(m.Leaves))
-	if m.Name != "" {
+	if m.Name != "" || m.extended() {
 		n += bytesLen(len(m.Name))
+	}
+	if m.extended() {
+		n += uvarintLen(m.Price) + bytesLen(len(m.PayTo)) + 1
 	}
 	return n
 }
@@ -494,9 +517,19 @@ func (m *Handshake) appendPayload(dst []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(m.Root.ByteLen()))
 	dst = append(dst, m.Root.KeyString()...)
 	dst = binary.AppendUvarint(dst, uint64(m.Leaves))
-	if m.Name != "" {
+	if m.Name != "" || m.extended() {
 		dst = binary.AppendUvarint(dst, uint64(len(m.Name)))
 		dst = append(dst, m.Name...)
+	}
+	if m.extended() {
+		dst = binary.AppendUvarint(dst, m.Price)
+		dst = binary.AppendUvarint(dst, uint64(len(m.PayTo)))
+		dst = append(dst, m.PayTo...)
+		pays := byte(0)
+		if m.Pays {
+			pays = 1
+		}
+		dst = append(dst, pays)
 	}
 	return dst
 }
@@ -518,11 +551,35 @@ func (m *Handshake) decode(d *decoder) {
 	if d.err != nil {
 		return
 	}
-	if err := CheckName(string(name)); err != nil {
-		d.fail(ErrBadName, "%v", err)
+	// An empty name stands in for none when the terms follow.
+	if len(name) > 0 || len(d.b) == 0 {
+		if err := CheckName(string(name)); err != nil {
+			d.fail(ErrBadName, "%v", err)
+			return
+		}
+		m.Name = string(name)
+	}
+	if len(d.b) == 0 {
 		return
 	}
-	m.Name = string(name)
+	m.Price = d.uvarint("price")
+	payTo := d.bytes("payee", MaxPayToLen)
+	pays := d.byte("pays")
+	if d.err != nil {
+		return
+	}
+	if pays > 1 {
+		d.fail(ErrBadTerms, "pays flag %d", pays)
+		return
+	}
+	if err := checkTerms(m.Price, payTo); err != "" {
+		d.fail(ErrBadTerms, "%s", err)
+		return
+	}
+	if len(payTo) > 0 {
+		m.PayTo = slices.Clone(payTo)
+	}
+	m.Pays = pays == 1
 }
 
 // BitfieldMsg
@@ -769,4 +826,30 @@ func (d *decoder) addr() ma.Multiaddr {
 		return nil
 	}
 	return a
+}
+
+// Payment
+
+func (m *Payment) validate() error {
+	if n := len(m.Voucher); n == 0 || n > MaxVoucherLen {
+		return wireErr("encode payment", ErrFieldTooLarge, "voucher of %d bytes, want 1 to %d", n, MaxVoucherLen)
+	}
+	return nil
+}
+
+func (m *Payment) payloadLen() int { return bytesLen(len(m.Voucher)) }
+
+func (m *Payment) appendPayload(dst []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(m.Voucher)))
+	return append(dst, m.Voucher...)
+}
+
+func (m *Payment) decode(d *decoder) {
+	v := d.bytes("voucher", MaxVoucherLen)
+	if d.err == nil && len(v) == 0 {
+		d.fail(ErrTruncated, "empty voucher")
+	}
+	if d.err == nil {
+		m.Voucher = slices.Clone(v)
+	}
 }

@@ -52,6 +52,9 @@ func sampleMessages(t testing.TB) []Message {
 		&Handshake{Version: ProtocolVersion, Root: testCID(t, "root"), Leaves: 512},
 		&Handshake{Version: ProtocolVersion, Root: testCID(t, "root"), Leaves: 0},
 		&Handshake{Version: ProtocolVersion, Root: testCID(t, "root"), Leaves: 3, Name: "holiday photos.tar"},
+		&Handshake{Version: ProtocolVersion, Root: testCID(t, "root"), Leaves: 3, Price: 1500, PayTo: []byte("payee-address")},
+		&Handshake{Version: ProtocolVersion, Root: testCID(t, "root"), Name: "a", Pays: true},
+		&Handshake{Version: ProtocolVersion, Root: testCID(t, "root"), Name: "b", Price: 1, PayTo: []byte{1}, Pays: true},
 		&BitfieldMsg{Have: bf},
 		&BitfieldMsg{Have: NewBitfield(0)},
 		&Have{Index: 300},
@@ -71,6 +74,7 @@ func sampleMessages(t testing.TB) []Message {
 			{ID: testPeerID(t, "b")},
 		}},
 		&Peers{},
+		&Payment{Voucher: bytes.Repeat([]byte{9}, 108)},
 	}
 }
 
@@ -228,7 +232,14 @@ func TestDecodeRejects(t *testing.T) {
 		{"handshake name backslash", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), lp([]byte("a\\b"))), ErrBadName},
 		{"handshake name NUL", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), lp([]byte("a\x00b"))), ErrBadName},
 		{"handshake name too long", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), uv(MaxNameLen+1)), ErrFieldTooLarge},
-		{"handshake trailing", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), lp([]byte("n")), b(0)), ErrTrailingData},
+		{"handshake trailing", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), lp([]byte("n")), uv(0), uv(0), b(1), b(0)), ErrTrailingData},
+		{"handshake price without payee", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), uv(0), uv(5), uv(0), b(0)), ErrBadTerms},
+		{"handshake payee without price", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), uv(0), uv(0), lp([]byte("x")), b(1)), ErrBadTerms},
+		{"handshake payee too long", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), uv(0), uv(5), uv(MaxPayToLen+1)), ErrFieldTooLarge},
+		{"handshake pays flag 2", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), uv(0), uv(0), uv(0), b(2)), ErrBadTerms},
+		{"handshake terms cut", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), uv(0), uv(5)), ErrTruncated},
+		{"payment empty", body(b(byte(MsgPayment)), uv(0)), ErrTruncated},
+		{"payment too long", body(b(byte(MsgPayment)), uv(MaxVoucherLen+1)), ErrFieldTooLarge},
 		{"bitfield too many leaves", body(b(byte(MsgBitfield)), uv(MaxLeaves+1)), ErrIndexRange},
 		{"bitfield short", body(b(byte(MsgBitfield)), uv(20), b(0xff)), ErrTruncated},
 		{"bitfield spare bits", body(b(byte(MsgBitfield)), uv(4), b(0x0f)), ErrBadBitfield},
@@ -280,6 +291,9 @@ func TestEncodeRejectsInvalid(t *testing.T) {
 		{"reject zero reason", &Reject{Ref: LeafRef(1)}, ErrBadReason},
 		{"peers bad id", &Peers{Peers: []peer.AddrInfo{{ID: "nope"}}}, ErrBadPeerID},
 		{"peers too many", &Peers{Peers: make([]peer.AddrInfo, MaxPeersPerMessage+1)}, ErrTooMany},
+		{"handshake price without payee", &Handshake{Root: testCID(t, "r"), Price: 3}, ErrBadTerms},
+		{"handshake payee without price", &Handshake{Root: testCID(t, "r"), PayTo: []byte{1}}, ErrBadTerms},
+		{"payment empty", &Payment{}, ErrFieldTooLarge},
 	}
 	for _, tt := range tests {
 		dst := []byte("keep")
@@ -297,15 +311,15 @@ func TestEncodeRejectsInvalid(t *testing.T) {
 }
 
 func TestErrorCodesHaveNames(t *testing.T) {
-	for c := ErrMessageTooLarge; c <= ErrBadName; c++ {
+	for c := ErrMessageTooLarge; c <= ErrBadTerms; c++ {
 		if _, ok := errorCodeNames[c]; !ok {
 			t.Errorf("error code %d has no name", int(c))
 		}
 	}
-	if len(errorCodeNames) != int(ErrBadName) {
-		t.Errorf("%d names for %d codes", len(errorCodeNames), int(ErrBadName))
+	if len(errorCodeNames) != int(ErrBadTerms) {
+		t.Errorf("%d names for %d codes", len(errorCodeNames), int(ErrBadTerms))
 	}
-	for ty := MsgHandshake; ty <= MsgPeers; ty++ {
+	for ty := MsgHandshake; ty <= MsgPayment; ty++ {
 		if _, ok := msgTypeNames[ty]; !ok || newMessage(ty) == nil || newMessage(ty).Type() != ty {
 			t.Errorf("message type %d lacks a name or a constructor", ty)
 		}

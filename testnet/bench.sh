@@ -368,29 +368,58 @@ go_secs() {
 		f = (u == "ms") ? 1e-3 : (u == "µs" || u == "us") ? 1e-6 : (u == "ns") ? 1e-9 : 1
 		printf "%.3f", 60 * m + v * f }'
 }
-# stage NODE KIND KEY: KEY of the last "peer stages, KIND" line of NODE's log, in seconds.
-stage() { go_secs "$(grep -h "peer stages, $2" "$pipe_dir/node$1.log" "$pipe_dir/node$1.err" 2>/dev/null | tail -n 1 | grep -o " $3=[^ ]*" | cut -d= -f2)"; }
+# log_mark NODE: where NODE's two logs end now ("OUT ERR", in bytes), so that
+# stage_line reads only what is logged after.
+log_mark() { echo "$(stat -c %s "$pipe_dir/node$1.log") $(stat -c %s "$pipe_dir/node$1.err")"; }
+# stage_line NODE KIND ROOT MARK: the "peer stages, KIND" line of NODE's
+# session of ROOT logged after MARK (log_mark), waiting up to 10 s for it (a
+# stream logs it when it ends, which can be after the fetch returns). Every
+# fetch is of the same root, so MARK is what tells this fetch's line from an
+# earlier one. Without the line it dies, rather than report an earlier
+# fetch's stages or zeros.
+stage_line() {
+	local out err line k
+	read -r out err <<<"$4"
+	for ((k = 0; k < 100; k++)); do
+		line=$({ tail -c +$((out + 1)) "$pipe_dir/node$1.log"; tail -c +$((err + 1)) "$pipe_dir/node$1.err"; } |
+			grep -F "peer stages, $2" | grep -F " root=$3 " | tail -n 1) || true
+		if [ -n "$line" ]; then
+			echo "$line"
+			return
+		fi
+		sleep 0.1
+	done
+	die "node $1 logged no \"peer stages, $2\" line for $3 within 10 s of the fetch"
+}
+# stage LINE KEY: KEY of a "peer stages" line (stage_line), in seconds.
+stage() {
+	local v
+	v=$(grep -o " $2=[^ ]*" <<<"$1" | cut -d= -f2) || true
+	[ -n "$v" ] || die "no $2 in the stage line: $1"
+	go_secs "$v"
+}
 # pipe_run SECURITY: three fetches; sets pipe_mbs, pipe_seed, pipe_leech
 # (medians: MB/s, seeder and leecher CPU-s per GiB), pipe_sec (the
 # connection's security protocol as the leecher reports it).
 pipe_run() {
-	local k secs s0 l0 s1 l1 tck mbs=() sc=() lc=() c
+	local k secs m0 m1 recv serve s0 l0 s1 l1 tck mbs=() sc=() lc=() c
 	tck=$(getconf CLK_TCK)
 	pipe_up "$1"
 	c=$("$MYCO" --repo "$pipe_dir/node0" share "$pipe_src")
 	for ((k = 0; k < 3; k++)); do
 		s0=$(cpu_ticks "${pipe_pids[0]}")
 		l0=$(cpu_ticks "${pipe_pids[1]}")
+		m0=$(log_mark 0)
+		m1=$(log_mark 1)
 		secs=$("$MYCO" --repo "$pipe_dir/node1" fetch "$c" -o "$pipe_dir/out.bin" --json | fetch_seconds)
 		s1=$(cpu_ticks "${pipe_pids[0]}")
 		l1=$(cpu_ticks "${pipe_pids[1]}")
 		cmp -s "$pipe_src" "$pipe_dir/out.bin" || die "the fetched 1 GiB file differs"
 		[ "$k" != 0 ] || pipe_sec=$("$MYCO" --repo "$pipe_dir/node1" peers --json | grep -o '"security": *"[^"]*"' | head -n1 | cut -d'"' -f4)
-		# The stream ends (and logs its stages) once both hold everything.
-		for ((w = 0; w < 50; w++)); do
-			[ "$(grep -hc 'peer stages, receiving' "$pipe_dir/node1.log" "$pipe_dir/node1.err" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')" -gt "$k" ] && break
-			sleep 0.1
-		done
+		# The stream ends (and logs its stages) once both hold everything:
+		# this fetch's lines, before the next fetch of the same root.
+		recv=$(stage_line 1 receiving "$c" "$m1")
+		serve=$(stage_line 0 serving "$c" "$m0")
 		"$MYCO" --repo "$pipe_dir/node1" rm "$c" >/dev/null
 		rm -f "$pipe_dir/out.bin"
 		mbs+=("$(awk -v s="$secs" 'BEGIN { printf "%.1f", 1073741824 / s / 1e6 }')")
@@ -398,8 +427,14 @@ pipe_run() {
 		lc+=("$(awk -v a="$l0" -v b="$l1" -v t="$tck" 'BEGIN { printf "%.3f", (b - a) / t }')")
 		echo "   $1: ${mbs[-1]} MB/s, seeder ${sc[-1]} CPU-s, leecher ${lc[-1]} CPU-s" >&2
 	done
-	pipe_net=$(stage 1 receiving net) pipe_store=$(stage 1 receiving store) pipe_secs=$secs
-	pipe_read=$(stage 0 serving read) pipe_write=$(stage 0 serving write) pipe_idle=$(stage 0 serving idle)
+	# The last fetch's stages, one assignment a line so that a failing
+	# stage stops the script (set -e sees only a line's last substitution).
+	pipe_net=$(stage "$recv" net)
+	pipe_store=$(stage "$recv" store)
+	pipe_read=$(stage "$serve" read)
+	pipe_write=$(stage "$serve" write)
+	pipe_idle=$(stage "$serve" idle)
+	pipe_secs=$secs
 	pipe_stop
 	pipe_mbs=$(median3 "${mbs[@]}")
 	pipe_seed=$(median3 "${sc[@]}")

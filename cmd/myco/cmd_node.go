@@ -36,7 +36,7 @@ func cmdInit() *command {
 
 func cmdDaemon() *command {
 	var listen, bootstrap multiFlag
-	var api, logLevel, logFile, maxUp, maxDown *string
+	var api, logLevel, logFile, maxUp, maxDown, price *string
 	var mine *bool
 	var mineThreads *int
 	return &command{
@@ -52,6 +52,7 @@ func cmdDaemon() *command {
 			mineThreads = fs.Int("mine-threads", 1, "mining threads with --mine")
 			maxUp = fs.String("max-upload", "", "upload limit in bytes/s (`RATE`), k/M/G suffix allowed")
 			maxDown = fs.String("max-download", "", "download limit in bytes/s (`RATE`), k/M/G suffix allowed")
+			price = fs.String("price", "", "charge `PRICE` base units per MiB uploaded: peers that pay get the regular upload slots, free peers only the optimistic one (default from config channels.price; 0: free)")
 		},
 		run: func(e *env, _ []string) error {
 			threads := 0
@@ -76,6 +77,7 @@ func cmdDaemon() *command {
 					API:       *api,
 					Mine:      threads,
 					MaxUpload: *maxUp, MaxDownload: *maxDown,
+					Price:    *price,
 					LogLevel: *logLevel,
 					LogFile:  *logFile,
 					Stdout:   e.stdout,

@@ -24,7 +24,7 @@ const cliGrace = 3 * time.Second
 const cancelGrace = 5 * time.Second
 
 func cmdFetch() *command {
-	var out, idle *string
+	var out, idle, pay *string
 	var timeout *time.Duration
 	var progress, force *bool
 	return &command{
@@ -38,6 +38,7 @@ func cmdFetch() *command {
 			timeout = fs.Duration("timeout", 0, "give up after this long in all, finding peers and downloading (0: no bound; a fetch with no provider fails after 60 s, one whose peers deliver nothing after --idle-limit)")
 			idle = fs.String("idle-limit", "", "fail when peers deliver nothing for this long (default 10m)")
 			progress = fs.Bool("progress", false, "draw the progress bar even when stderr is not a terminal")
+			pay = fs.String("pay", "", "pay priced peers up to `MAX` base units in all for what they upload to us, through payment channels from the wallet (default from config channels.pay_max; 0: pay nothing)")
 		},
 		run: func(e *env, args []string) error {
 			if *timeout < 0 {
@@ -48,7 +49,12 @@ func cmdFetch() *command {
 					return usageError{fmt.Sprintf("fetch: --idle-limit %q: want a positive duration", *idle)}
 				}
 			}
-			req := node.FetchRequest{Root: args[0], Force: *force, IdleLimit: *idle}
+			if *pay != "" {
+				if _, err := node.ParseAmount(*pay); err != nil {
+					return usageError{fmt.Sprintf("fetch: --pay: %v", err)}
+				}
+			}
+			req := node.FetchRequest{Root: args[0], Force: *force, IdleLimit: *idle, Pay: *pay}
 			if *timeout > 0 {
 				req.Timeout = timeout.String()
 			}
@@ -106,7 +112,11 @@ func cmdFetch() *command {
 				return err
 			}
 			if e.json {
-				return e.printJSON(map[string]any{"cid": res.CID, "bytes": res.Bytes, "seconds": res.Seconds, "peers": res.Peers, "path": res.Path})
+				return e.printJSON(map[string]any{"cid": res.CID, "bytes": res.Bytes, "seconds": res.Seconds, "peers": res.Peers, "path": res.Path, "paid": res.Paid})
+			}
+			if res.Paid > 0 {
+				fmt.Fprintf(e.stdout, "fetched %s to %s: %d bytes in %.2f s from %d peer(s), paid %d base units (%s coins)\n", res.CID, res.Path, res.Bytes, res.Seconds, res.Peers, res.Paid, node.FormatCoins(res.Paid))
+				return nil
 			}
 			fmt.Fprintf(e.stdout, "fetched %s to %s: %d bytes in %.2f s from %d peer(s)\n", res.CID, res.Path, res.Bytes, res.Seconds, res.Peers)
 			return nil

@@ -57,11 +57,11 @@ type peerConn struct {
 	// nanoseconds on the service's clock), 0 when it is not in one; the
 	// tick drops a peer that takes longer than StreamTimeout (stalled).
 	bodySince atomic.Int64
-	// charged: the frame being read was charged to the download limiter
-	// before its body (beforeBody); waited is how long that and the wait
-	// for room at the store took. Only the reader uses them.
-	charged bool
-	waited  time.Duration
+	// downTaken: the frame being read took its download tokens before
+	// its body (beforeBody); waited is how long that and the wait for
+	// room at the store took. Only the reader uses them.
+	downTaken bool
+	waited    time.Duration
 }
 
 func newPeerConn(s *session, st network.Stream, r *Reader, id, initiator peer.ID) *peerConn {
@@ -88,7 +88,7 @@ func (pc *peerConn) beforeBody(n int) error {
 	if err := svc.down.Wait(pc.ctx, n); err != nil {
 		return err
 	}
-	pc.charged = true
+	pc.downTaken = true
 	if err := svc.leafBufs.waitRoom(pc.ctx); err != nil {
 		return err
 	}
@@ -246,7 +246,7 @@ func (pc *peerConn) readLoop() error {
 	s := pc.sess
 	for {
 		t0 := s.svc.now()
-		pc.charged, pc.waited = false, 0
+		pc.downTaken, pc.waited = false, 0
 		m, err := pc.r.ReadMessage()
 		pc.bodySince.Store(0)
 		if err != nil {
@@ -262,7 +262,7 @@ func (pc *peerConn) readLoop() error {
 				pc.stages.net += s.svc.now().Sub(t0) - pc.waited
 				pc.stages.queue += pc.waited
 			}
-			if !pc.charged { // a small block: charged once read
+			if !pc.downTaken { // a small block: its tokens once read
 				if err := s.svc.down.Wait(pc.ctx, len(b.Data)); err != nil {
 					return err
 				}

@@ -364,12 +364,14 @@
 //     then holds the sender); a writer, for its choker slot (Slots+1 peers
 //     served per session) and the upload limiter. Beyond that, each stream
 //     holds at most one block, which its memory reservation covers. A peer
-//     holds a buffer for at most StreamTimeout: a block's body that has
-//     not arrived StreamTimeout after its length (on the service clock,
-//     checked at every tick) ends the stream and is reported like a peer
-//     over its message budget (Config.OnOverBudget: the node scores it; an
-//     honest sender never takes that long, as its own write would time
-//     out), and a write to a peer that does not read times out after
+//     that stops sending holds a buffer for at most StreamTimeout: a peer
+//     inside a block that sent nothing of it for StreamTimeout (on the
+//     service clock, checked at every tick; the reader notes each 32 KiB
+//     that arrives) is dropped and reported like a peer over its message
+//     budget (Config.OnOverBudget: the node scores it; an honest sender
+//     never pauses that long, as its own write would time out; one that is
+//     only slow, say a home uplink shared by five peers, keeps sending and
+//     stays); and a write to a peer that does not read times out after
 //     StreamTimeout too (a socket deadline). Rejected: a per-node cap on
 //     the extra buffers, which a few more hostile peers fill as easily as
 //     the pool; a body deadline alone, which new identities renew at will;

@@ -106,24 +106,30 @@ func (s *stall) Read(p []byte) (int, error) {
 // TestGrowingFrameHoldsWhatArrived: with the pool's buffers all lent, a
 // block's body goes into a buffer that grows with the bytes that arrive,
 // so a peer that announces a whole block and sends a little holds about
-// four times that at most (or growStart); the frame's length is seen first (OnLargeFrame), before any
-// buffer is taken; an error there is the read's.
+// four times that at most (or growStart); the frame's length is seen
+// first (OnLargeFrame), before any buffer is taken, and an error there is
+// the read's; the arrival of the body is told every bodyChunk bytes.
 func TestGrowingFrameHoldsWhatArrived(t *testing.T) {
 	pool := NewFramePool(0)
 	const frame = 1 + 2 + 1<<20 // type, leaf ref, 1 MiB
 	for _, sent := range []int{0, 1000, growStart, growStart + 1, 3 * growStart, frame - 1} {
 		stream := binary.AppendUvarint(nil, frame)
 		stream = append(stream, make([]byte, sent)...)
-		var seen int
+		var seen, progress int
 		r := NewReader(&stall{b: stream}, 0)
 		r.UseFramePool(pool)
-		r.OnLargeFrame(func(n int) error { seen = n; return nil })
+		r.OnLargeFrame(func(n int) error { seen = n; return nil }, func() { progress++ })
 		_, err := r.ReadMessage()
 		if !errors.Is(err, errStall) {
 			t.Fatalf("%d of %d bytes sent: got %v", sent, frame, err)
 		}
 		if seen != frame {
 			t.Fatalf("OnLargeFrame saw %d, want %d", seen, frame)
+		}
+		// Progress is told every bodyChunk bytes (a growing buffer's
+		// first part ends on a multiple of it).
+		if want := sent / bodyChunk; progress != want {
+			t.Fatalf("%d bytes sent: progress told %d times, want %d", sent, progress, want)
 		}
 		body := make([]byte, sent)
 		r = NewReader(&stall{b: body}, 0)
@@ -150,7 +156,7 @@ func TestGrowingFrameHoldsWhatArrived(t *testing.T) {
 	// The hook's error ends the read before the body.
 	r = NewReader(frames(t, &Block{Ref: LeafRef(9), Data: data}), 0)
 	r.UseFramePool(pool)
-	r.OnLargeFrame(func(int) error { return context.Canceled })
+	r.OnLargeFrame(func(int) error { return context.Canceled }, nil)
 	if _, err := r.ReadMessage(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("the hook's error: got %v", err)
 	}

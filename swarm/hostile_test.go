@@ -178,3 +178,38 @@ func TestSlowReaderHoldsNoOneElse(t *testing.T) {
 	waitDone(t, dl)
 	checkFile(t, dest, data)
 }
+
+// TestSlowSenderKept: a peer inside a block is dropped for sending
+// nothing of it for StreamTimeout, not for taking longer than that over
+// the whole block: one that goes on sending, however slowly, stays.
+func TestSlowSenderKept(t *testing.T) {
+	n := newTestNet(t, true)
+	reported := make(chan peer.ID, 8)
+	node := n.node("node", Config{OnOverBudget: func(p peer.ID) { reported <- p }})
+	kept := n.share(node, randomBytes(t, 100<<10), 32<<10)
+	r := n.rogue(node, kept)
+	r.stallInBlock() // 66136 bytes of the body
+	limit := node.svc.cfg.StreamTimeout
+	n.tick(limit - 5*time.Second)
+	// More of the body: once the last write is handed over, the reader
+	// is past the chunk that ends at 3*bodyChunk, so it told progress.
+	r.write(make([]byte, bodyChunk))
+	r.write(make([]byte, bodyChunk))
+	r.write(make([]byte, 300))
+	n.tick(limit - 5*time.Second) // 2*limit - 10 s since the block began
+	n.tick(time.Second)           // and the tick before is done
+	select {
+	case p := <-reported:
+		t.Fatalf("%s reported while it was sending", p)
+	default:
+	}
+	n.tick(5 * time.Second) // limit + 1 s since the last bytes
+	select {
+	case p := <-reported:
+		if p != r.id {
+			t.Fatalf("reported %s, want the rogue", p)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("the peer stalled after sending; not reported")
+	}
+}

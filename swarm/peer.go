@@ -53,10 +53,11 @@ type peerConn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// bodySince is when the reader started reading a block's body (Unix
-	// nanoseconds on the service's clock), 0 when it is not in one; the
-	// tick drops a peer that takes longer than StreamTimeout (stalled).
-	bodySince atomic.Int64
+	// bodyLast is when the reader last got bytes of a block's body, or
+	// started on it (Unix nanoseconds on the service's clock), 0 when it
+	// is not in one; the tick drops a peer that sent nothing of it for
+	// StreamTimeout (dropStalled).
+	bodyLast atomic.Int64
 	// downTaken: the frame being read took its download tokens before
 	// its body (beforeBody); waited is how long that and the wait for
 	// room at the store took. Only the reader uses them.
@@ -74,14 +75,14 @@ func newPeerConn(s *session, st network.Stream, r *Reader, id, initiator peer.ID
 		storeQ: make(chan storeJob, storeDepth),
 	}
 	r.UseFramePool(s.svc.frames)
-	r.OnLargeFrame(pc.beforeBody)
+	r.OnLargeFrame(pc.beforeBody, pc.bodyProgress)
 	return pc
 }
 
 // beforeBody runs once the length of a large frame (a block) is read,
 // before a buffer is taken for its body: it waits for the frame's
 // download tokens and for room at the store, holding nothing, then starts
-// the body's clock (stalled).
+// the body's clock (dropStalled).
 func (pc *peerConn) beforeBody(n int) error {
 	svc := pc.sess.svc
 	t0 := svc.now()
@@ -94,29 +95,37 @@ func (pc *peerConn) beforeBody(n int) error {
 	}
 	now := svc.now()
 	pc.waited = now.Sub(t0)
-	pc.bodySince.Store(now.UnixNano())
+	pc.bodyLast.Store(now.UnixNano())
 	return nil
 }
 
-// dropStalled drops the peers of the session that started sending a
-// block more than StreamTimeout ago and have not finished it: a sender
-// that goes silent after a block's length holds a buffer, and an honest
-// one never takes that long, since its own writes time out then
-// (writeLoop). The peer is reported like one over its message budget
-// (Config.OnOverBudget).
+// bodyProgress restarts the body's clock: bytes of it arrived.
+func (pc *peerConn) bodyProgress() { pc.bodyLast.Store(pc.sess.svc.now().UnixNano()) }
+
+// dropStalled drops the peers of the session that are inside a block and
+// sent nothing of it for StreamTimeout: a sender that goes silent after a
+// block's length holds a buffer, and an honest one never pauses that
+// long, since its own writes time out then (writeLoop); one that is only
+// slow keeps sending. The peer is reported like one over its message
+// budget (Config.OnOverBudget).
 func (s *session) dropStalled(now time.Time) {
 	limit := s.svc.cfg.StreamTimeout
-	var stalled []*peerConn
+	type stall struct {
+		pc   *peerConn
+		last int64
+	}
+	var stalled []stall
 	s.mu.Lock()
 	for _, pc := range s.conns {
-		if t := pc.bodySince.Load(); t != 0 && now.Sub(time.Unix(0, t)) > limit {
-			stalled = append(stalled, pc)
+		if t := pc.bodyLast.Load(); t != 0 && now.Sub(time.Unix(0, t)) > limit {
+			stalled = append(stalled, stall{pc, t})
 		}
 	}
 	s.mu.Unlock()
-	for _, pc := range stalled {
-		if t := pc.bodySince.Swap(0); t == 0 {
-			continue // finished meanwhile
+	for _, st := range stalled {
+		pc := st.pc
+		if !pc.bodyLast.CompareAndSwap(st.last, 0) {
+			continue // finished or went on meanwhile
 		}
 		s.log.Debug("peer stalled in a block", "peer", pc.id, "limit", limit)
 		pc.halt()
@@ -248,7 +257,7 @@ func (pc *peerConn) readLoop() error {
 		t0 := s.svc.now()
 		pc.downTaken, pc.waited = false, 0
 		m, err := pc.r.ReadMessage()
-		pc.bodySince.Store(0)
+		pc.bodyLast.Store(0)
 		if err != nil {
 			return err
 		}

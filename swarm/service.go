@@ -103,10 +103,10 @@ type Config struct {
 	// download has fewer than MaxSessionPeers peers (default 30 s).
 	FindInterval time.Duration
 	// StreamTimeout bounds opening a stream and the handshake, and every
-	// write (real time: these are socket deadlines; default 20 s); and the
-	// body of every block once its length is read (on Clock, checked at
-	// each tick: a peer silent inside a block is dropped and reported to
-	// OnOverBudget).
+	// write (real time: these are socket deadlines; default 20 s); and a
+	// pause inside a block's body (on Clock, checked at each tick: a peer
+	// that sends nothing of a block it started for that long is dropped
+	// and reported to OnOverBudget).
 	StreamTimeout time.Duration
 	// SuperSeed chooses when a kept root is super-seeded (default
 	// SuperSeedAuto: when its serving session starts while MaxUpload caps

@@ -103,9 +103,15 @@ type Reader struct {
 	frames *FramePool
 	lent   []byte // the pool's buffer holding the last message, if any
 	// large, if set, is called with the length of every frame larger
-	// than smallFrame before a buffer is found for its body.
-	large func(n int) error
+	// than smallFrame before a buffer is found for its body; progress
+	// after every bodyChunk bytes of such a body.
+	large    func(n int) error
+	progress func()
 }
+
+// bodyChunk is how much of a large frame's body a Reader reads between
+// two calls of its progress hook.
+const bodyChunk = 32 << 10
 
 // smallFrame is the largest frame a Reader with a FramePool reads into its
 // own buffer: every message but a block (and a bitfield of more than half
@@ -160,13 +166,16 @@ func (p *FramePool) put(b []byte) {
 // Call before the first ReadMessage.
 func (r *Reader) UseFramePool(p *FramePool) { r.frames = p }
 
-// OnLargeFrame makes r call f with the length of every frame larger than
-// smallFrame, once the length is read and before any buffer is taken for
-// the body; an error from f is ReadMessage's. A session waits there for
-// what the block will need next (its download tokens, room at the
-// store), so that no buffer is held while it waits. Call before the first
-// ReadMessage.
-func (r *Reader) OnLargeFrame(f func(n int) error) { r.large = f }
+// OnLargeFrame makes r call before with the length of every frame larger
+// than smallFrame, once the length is read and before any buffer is taken
+// for the body (an error from it is ReadMessage's), and progress after
+// every bodyChunk bytes of that body. A session waits in before for what
+// the block will need next (its download tokens, room at the store), so
+// that no buffer is held while it waits, and learns from progress that
+// the sender is still sending. Call before the first ReadMessage.
+func (r *Reader) OnLargeFrame(before func(n int) error, progress func()) {
+	r.large, r.progress = before, progress
+}
 
 // Release gives the buffer holding the last message back to the pool:
 // that message's data must not be used after. ReadMessage releases it
@@ -241,10 +250,28 @@ func (r *Reader) readBody(n int) ([]byte, error) {
 	}
 	if b := r.frames.get(); b != nil {
 		r.lent = b
-		_, err := io.ReadFull(r.br, b[:n])
+		_, err := r.fill(b[:n])
 		return b[:n], err
 	}
 	return r.growFrame(n)
+}
+
+// fill reads len(p) bytes of a large frame's body, in bodyChunk pieces
+// when there is a progress hook to call after each.
+func (r *Reader) fill(p []byte) (int, error) {
+	if r.progress == nil {
+		return io.ReadFull(r.br, p)
+	}
+	got := 0
+	for got < len(p) {
+		k, err := io.ReadFull(r.br, p[got:min(len(p), got+bodyChunk)])
+		got += k
+		if err != nil {
+			return got, err
+		}
+		r.progress()
+	}
+	return got, nil
 }
 
 // growFrame reads a body of n bytes into a buffer of its own: first into
@@ -254,13 +281,13 @@ func (r *Reader) readBody(n int) ([]byte, error) {
 // The buffer is garbage once the message is used.
 func (r *Reader) growFrame(n int) ([]byte, error) {
 	b := make([]byte, min(n, growStart))
-	got, err := io.ReadFull(r.br, b)
+	got, err := r.fill(b)
 	if err != nil || got == n {
 		return b[:got], err
 	}
 	whole := make([]byte, n)
 	copy(whole, b)
-	k, err := io.ReadFull(r.br, whole[got:])
+	k, err := r.fill(whole[got:])
 	return whole[:got+k], err
 }
 

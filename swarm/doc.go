@@ -346,15 +346,49 @@
 //   - Memory: blocks live in buffers the service shares among its peers,
 //     not in buffers of each peer: a block being received is read into
 //     one of frameSlots (2) buffers of a FramePool, given back once it is
-//     copied into one of storeSlots (4) buffers for the store; a block
-//     being served is read (Store.GetInto) into one of serveSlots (2),
-//     given back once written. A peer's reader keeps only a small buffer
-//     (64 KiB) of its own. So a node that 30 peers send to and take from
-//     holds 8 blocks, where it held one per peer in each direction
-//     (storeq.go). A stream reserves one block and its buffers (1 MiB +
-//     128 KiB) from the resource manager, at most MaxPeers streams; a
-//     peer may queue at most 64 requests (more are rejected as overloaded)
-//     and 65536 control messages (more and it is dropped).
+//     copied into a buffer for the store (storeSlots, 4, kept for reuse);
+//     a block being served is read (Store.GetInto) into one of serveSlots
+//     (2), given back once written. A peer's reader keeps only a small
+//     buffer (64 KiB) of its own. So a node that 30 peers send to and take
+//     from reuses a handful of block buffers, where it kept one per peer
+//     in each direction (storeq.go); more are in use only while more
+//     blocks are on their way at once (next item). A stream reserves one
+//     block and its buffers (1 MiB + 128 KiB) from the resource manager,
+//     at most MaxPeers streams; a peer may queue at most 64 requests (more
+//     are rejected as overloaded) and 65536 control messages (more and it
+//     is dropped).
+//   - No peer holds another's buffer (issue 19). A shared buffer is lent
+//     for as long as a peer takes to send or read a block, so a stream
+//     never waits for one: a bounded pool that made it wait let two peers
+//     that send a block's length and then nothing, or ask for leaves and
+//     never read them, stall every download or upload of the node. So,
+//     with no pooled buffer free, a reader reads the block into a buffer
+//     of its own, 256 KiB until that is full and only then the block's
+//     size (a peer that stops sending makes us hold about four times what
+//     it sent at most, or 256 KiB), and a writer reads the leaf into a
+//     fresh buffer; either is garbage once used, and the pools keep only
+//     their few for reuse. What bounds the buffers in use is what a stream
+//     waits for first, holding nothing: a reader, once a block's length is
+//     read and before it takes a buffer for the body, waits for the
+//     download limiter's tokens and for room at the store (fewer than
+//     storeSlots leaves between network and disk; the disk being behind is
+//     the one thing every reader waits for, and its stream's flow control
+//     then holds the sender); a writer, for its choker slot (Slots+1 peers
+//     served per session) and the upload limiter. Beyond that, each stream
+//     holds at most one block, which its memory reservation covers. A peer
+//     that stops sending holds a buffer for at most StreamTimeout: a peer
+//     inside a block that sent nothing of it for StreamTimeout (on the
+//     service clock, checked at every tick; the reader notes each 32 KiB
+//     that arrives) is dropped and reported like a peer over its message
+//     budget (Config.OnOverBudget: the node scores it; an honest sender
+//     never pauses that long, as its own write would time out; one that is
+//     only slow, say a home uplink shared by five peers, keeps sending and
+//     stays); and a write to a peer that does not read times out after
+//     StreamTimeout too (a socket deadline). Rejected: a per-node cap on
+//     the extra buffers, which a few more hostile peers fill as easily as
+//     the pool; a body deadline alone, which new identities renew at will;
+//     copying a leaf out of the serve buffer before the write, which costs
+//     a copy per leaf to save a buffer that the slot limit already bounds.
 //
 // # Message budget
 //

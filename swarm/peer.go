@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -53,17 +54,87 @@ type peerConn struct {
 	// waits use it.
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	// bodyLast is when the reader last got bytes of a block's body, or
+	// started on it (Unix nanoseconds on the service's clock), 0 when it
+	// is not in one; the tick drops a peer that sent nothing of it for
+	// StreamTimeout (dropStalled).
+	bodyLast atomic.Int64
+	// downTaken: the frame being read took its download tokens before
+	// its body (beforeBody); waited is how long that and the wait for
+	// room at the store took. Only the reader uses them.
+	downTaken bool
+	waited    time.Duration
 }
 
 func newPeerConn(s *session, st network.Stream, r *Reader, id, initiator peer.ID) *peerConn {
 	ctx, cancel := context.WithCancel(s.ctx)
-	r.UseFramePool(ctx, s.svc.frames)
-	return &peerConn{
+	pc := &peerConn{
 		ctx: ctx, cancel: cancel,
 		sess: s, id: id, initiator: initiator, st: st, r: r,
 		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		storeQ: make(chan storeJob, storeDepth),
+	}
+	r.UseFramePool(s.svc.frames)
+	r.OnLargeFrame(pc.beforeBody, pc.bodyProgress)
+	return pc
+}
+
+// beforeBody runs once the length of a large frame (a block) is read,
+// before a buffer is taken for its body: it waits for the frame's
+// download tokens and for room at the store, holding nothing, then starts
+// the body's clock (dropStalled).
+func (pc *peerConn) beforeBody(n int) error {
+	svc := pc.sess.svc
+	t0 := svc.now()
+	if err := svc.down.Wait(pc.ctx, n); err != nil {
+		return err
+	}
+	pc.downTaken = true
+	if err := svc.leafBufs.waitRoom(pc.ctx); err != nil {
+		return err
+	}
+	now := svc.now()
+	pc.waited = now.Sub(t0)
+	pc.bodyLast.Store(now.UnixNano())
+	return nil
+}
+
+// bodyProgress restarts the body's clock: bytes of it arrived.
+func (pc *peerConn) bodyProgress() { pc.bodyLast.Store(pc.sess.svc.now().UnixNano()) }
+
+// dropStalled drops the peers of the session that are inside a block and
+// sent nothing of it for StreamTimeout: a sender that goes silent after a
+// block's length holds a buffer, and an honest one never pauses that
+// long, since its own writes time out then (writeLoop); one that is only
+// slow keeps sending. The peer is reported like one over its message
+// budget (Config.OnOverBudget).
+func (s *session) dropStalled(now time.Time) {
+	limit := s.svc.cfg.StreamTimeout
+	type stall struct {
+		pc   *peerConn
+		last int64
+	}
+	var stalled []stall
+	s.mu.Lock()
+	for _, pc := range s.conns {
+		if t := pc.bodyLast.Load(); t != 0 && now.Sub(time.Unix(0, t)) > limit {
+			stalled = append(stalled, stall{pc, t})
+		}
+	}
+	s.mu.Unlock()
+	for _, st := range stalled {
+		pc := st.pc
+		if !pc.bodyLast.CompareAndSwap(st.last, 0) {
+			continue // finished or went on meanwhile
+		}
+		s.log.Debug("peer stalled in a block", "peer", pc.id, "limit", limit)
+		pc.halt()
+		pc.st.Reset()
+		if s.svc.cfg.OnOverBudget != nil {
+			s.svc.cfg.OnOverBudget(pc.id)
+		}
 	}
 }
 
@@ -186,7 +257,9 @@ func (pc *peerConn) readLoop() error {
 	s := pc.sess
 	for {
 		t0 := s.svc.now()
+		pc.downTaken, pc.waited = false, 0
 		m, err := pc.r.ReadMessage()
+		pc.bodyLast.Store(0)
 		if err != nil {
 			return err
 		}
@@ -197,10 +270,13 @@ func (pc *peerConn) readLoop() error {
 		}
 		if b, ok := m.(*Block); ok {
 			if b.Ref.IsLeaf() {
-				pc.stages.net += s.svc.now().Sub(t0)
+				pc.stages.net += s.svc.now().Sub(t0) - pc.waited
+				pc.stages.queue += pc.waited
 			}
-			if err := s.svc.down.Wait(pc.ctx, len(b.Data)); err != nil {
-				return err
+			if !pc.downTaken { // a small block: its tokens once read
+				if err := s.svc.down.Wait(pc.ctx, len(b.Data)); err != nil {
+					return err
+				}
 			}
 			err := s.onBlock(pc, b) // copies b.Data out
 			pc.r.Release()
@@ -230,18 +306,16 @@ func (pc *peerConn) readLoop() error {
 }
 
 // queueLeaf hands leaf i to the store goroutine, in a copy: data is the
-// reader's buffer. It waits for a free buffer and a place in the queue.
+// reader's buffer, given back once copied. It waits for a place in the
+// peer's store queue. (The reader waited for room at the store before it
+// read a large block, beforeBody, so the buffer is taken without waiting.)
 func (pc *peerConn) queueLeaf(i int, data []byte) error {
 	svc := pc.sess.svc
 	bufs := svc.leafBufs
-	t0 := svc.now()
-	buf, err := bufs.get(pc.ctx, len(data))
-	if err != nil {
-		return err
-	}
-	pc.stages.queue += svc.now().Sub(t0)
+	buf := bufs.get(len(data))
 	copy(buf, data)
-	t0 = svc.now()
+	pc.r.Release()
+	t0 := svc.now()
 	select {
 	case pc.storeQ <- storeJob{index: i, data: buf}:
 		pc.stages.queue += svc.now().Sub(t0)
@@ -379,12 +453,11 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 	}
 	var buf []byte
 	if size > 0 {
-		b, err := svc.serveBufs.get(pc.ctx, int(size))
-		if err != nil {
-			return err
-		}
-		defer svc.serveBufs.put(b)
-		buf = b
+		// Taken after the limiter, without waiting: a peer that does not
+		// read what we send holds this one until the write deadline, not
+		// the buffers of the other peers' writers.
+		buf = svc.serveBufs.get(int(size))
+		defer svc.serveBufs.put(buf)
 	}
 	t0 := svc.now()
 	data, err := svc.store.GetInto(pc.ctx, c, buf)

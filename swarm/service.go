@@ -103,7 +103,10 @@ type Config struct {
 	// download has fewer than MaxSessionPeers peers (default 30 s).
 	FindInterval time.Duration
 	// StreamTimeout bounds opening a stream and the handshake, and every
-	// write (real time: these are socket deadlines; default 20 s).
+	// write (real time: these are socket deadlines; default 20 s); and a
+	// pause inside a block's body (on Clock, checked at each tick: a peer
+	// that sends nothing of a block it started for that long is dropped
+	// and reported to OnOverBudget).
 	StreamTimeout time.Duration
 	// SuperSeed chooses when a kept root is super-seeded (default
 	// SuperSeedAuto: when its serving session starts while MaxUpload caps
@@ -121,7 +124,8 @@ type Config struct {
 	RelayedData func(peer.ID) bool
 	// Budget bounds the control messages one peer may send us
 	// (budget.go); OnOverBudget, if set, is told of a peer whose session
-	// stream was reset for staying over it (the node scores it).
+	// stream was reset for staying over it, or for stalling inside a
+	// block longer than StreamTimeout (the node scores it).
 	Budget       Budget
 	OnOverBudget func(peer.ID)
 
@@ -422,6 +426,7 @@ func (s *Service) tickLoop(ticks <-chan time.Time) {
 		s.acct.Prune(now, accountIdle, maxAccounts)
 		s.budget.sweep(now)
 		for _, sess := range s.sessionList() {
+			sess.dropStalled(now)
 			sess.tick(now)
 		}
 	}

@@ -170,16 +170,23 @@ func (w tLogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// host adds a host to the mocknet, linked to every other.
+func (n *testNet) host() host.Host {
+	n.t.Helper()
+	h, err := n.mn.GenPeer()
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if err := n.mn.LinkAll(); err != nil {
+		n.t.Fatal(err)
+	}
+	return h
+}
+
 func (n *testNet) node(name string, cfg Config) *testNode {
 	t := n.t
 	t.Helper()
-	h, err := n.mn.GenPeer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.mn.LinkAll(); err != nil {
-		t.Fatal(err)
-	}
+	h := n.host()
 	nd := &testNode{name: name, h: h, dir: t.TempDir()}
 	nd.openStore(t)
 	log := slog.New(slog.NewTextHandler(tLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", name)

@@ -15,71 +15,106 @@ import (
 // not by the goroutine that reads the peer's stream: hashing a leaf and
 // writing it to the destination file (which on a cold disk costs more than
 // receiving it) then overlap with reading the next one. The reader copies
-// each leaf out of its reusable buffer into one of storeSlots buffers
-// shared by the whole service and queues it, at most storeDepth per peer;
-// when every buffer is taken, readers wait, and the flow control of their
-// streams slows the senders. So the memory for leaves between network and
-// disk is bounded by storeSlots leaves however many peers send at once.
+// each leaf out of its frame buffer into a buffer for the store and
+// queues it, at most storeDepth per peer. Before it reads a block's body
+// it waits until fewer than storeSlots leaves are with the store (queued
+// or being written) across the service, and the flow control of its
+// stream slows the sender meanwhile. So the memory for leaves between
+// network and disk is about storeSlots leaves however many peers send at
+// once (a few more when several readers find room at the same moment).
 //
-// Served leaves are read the same way, into one of serveSlots buffers
-// shared by every peer's writer (Store.GetInto), taken after the upload
-// limiter let the leaf through and given back once it is written to the
-// stream: a seeder with many peers holds serveSlots leaves, not one
-// freshly allocated leaf per peer and per request. Two cores keep two
-// reads and writes busy; a writer that finds them all taken waits.
+// Served leaves are read the same way, into a buffer shared by every
+// peer's writer (Store.GetInto, serveSlots of them kept for reuse), taken
+// after the upload limiter let the leaf through and given back once it is
+// written to the stream: a seeder with many peers reuses a few leaves'
+// memory, not one freshly allocated leaf per peer and per request. A
+// writer that finds none free takes a fresh one rather than wait: the one
+// it would wait for may be held by a peer that does not read (see the
+// package doc, Streams).
 const (
 	storeSlots = 4
 	storeDepth = 2
 	serveSlots = 2
 )
 
-// frameSlots is how many blocks the session readers of the whole service
-// may be reading at once (FramePool). Readers take a buffer only while a
-// block arrives and give it back once it is copied out for the store, so
-// a leecher that many peers send to holds at most frameSlots, not one per
-// peer it ever received from; its other peers' blocks wait in their
-// streams' receive windows.
+// frameSlots is how many buffers the FramePool of the whole service keeps
+// for the session readers' blocks. Readers take one only while a block
+// arrives and give it back once it is copied out for the store, so a
+// leecher that many peers send to reuses frameSlots buffers, not one per
+// peer it ever received from; a block that arrives while all are lent is
+// read into a buffer that grows with it and is dropped after.
 const frameSlots = 2
 
-// leafBufs hands out at most storeSlots buffers at a time. Freed buffers
-// are reused last-in first-out, so a single download keeps reusing the
-// same few and the rest are never allocated.
+// leafBufs hands out the buffers of leaves between the network and the
+// disk. It keeps at most n free buffers for reuse, last-in first-out, so a
+// single download keeps reusing the same few and the rest are never
+// allocated. get never waits: a peer that stops reading what we send, or
+// stops sending a block it started, holds at most the one buffer of its
+// stream, and the other peers' streams take another (a fresh one when
+// none is free), so one slow or hostile peer cannot stall the node's
+// transfers. What bounds the buffers in use is what comes before get: for
+// received leaves, waitRoom, which holds a reader back before it reads a
+// block's body while n buffers are with the store (the disk is behind);
+// for served leaves, the choker's upload slots and the upload limiter.
 type leafBufs struct {
-	tokens chan struct{}
-	mu     sync.Mutex
-	free   [][]byte
+	n    int
+	mu   sync.Mutex
+	used int
+	free [][]byte
+	// room is closed, and replaced, when used drops below n.
+	room chan struct{}
 }
 
 func newLeafBufs(n int) *leafBufs {
-	return &leafBufs{tokens: make(chan struct{}, n)}
+	return &leafBufs{n: n, room: make(chan struct{})}
 }
 
-// get returns a buffer of n bytes, waiting while all are taken.
-func (p *leafBufs) get(ctx context.Context, n int) ([]byte, error) {
-	select {
-	case p.tokens <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+// get returns a buffer of size bytes, at once.
+func (p *leafBufs) get(size int) []byte {
 	p.mu.Lock()
+	p.used++
 	var b []byte
 	if k := len(p.free); k > 0 {
 		b = p.free[k-1]
 		p.free = p.free[:k-1]
 	}
 	p.mu.Unlock()
-	if cap(b) < n {
-		b = chunker.AlignedBuffer(n) // so the store can write it with direct I/O
+	if cap(b) < size {
+		b = chunker.AlignedBuffer(size) // so the store can write it with direct I/O
 	}
-	return b[:n], nil
+	return b[:size]
 }
 
-// put returns a buffer from get.
+// put returns a buffer from get; beyond n free ones it is dropped.
 func (p *leafBufs) put(b []byte) {
 	p.mu.Lock()
-	p.free = append(p.free, b[:0])
-	p.mu.Unlock()
-	<-p.tokens
+	defer p.mu.Unlock()
+	if len(p.free) < p.n {
+		p.free = append(p.free, b[:0])
+	}
+	p.used--
+	if p.used == p.n-1 {
+		close(p.room)
+		p.room = make(chan struct{})
+	}
+}
+
+// waitRoom waits until fewer than n buffers are in use.
+func (p *leafBufs) waitRoom(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		if p.used < p.n {
+			p.mu.Unlock()
+			return nil
+		}
+		room := p.room
+		p.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // stages times the receiving pipeline of one peer, to find what it waits

@@ -2,7 +2,6 @@ package swarm
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -102,57 +101,81 @@ type Reader struct {
 	dec decoder
 
 	frames *FramePool
-	ctx    context.Context // bounds the wait for a frame buffer
-	lent   []byte          // the pool's buffer holding the last message, if any
+	lent   []byte // the pool's buffer holding the last message, if any
+	// large, if set, is called with the length of every frame larger
+	// than smallFrame before a buffer is found for its body; progress
+	// after every bodyChunk bytes of such a body.
+	large    func(n int) error
+	progress func()
 }
+
+// bodyChunk is how much of a large frame's body a Reader reads between
+// two calls of its progress hook.
+const bodyChunk = 32 << 10
 
 // smallFrame is the largest frame a Reader with a FramePool reads into its
 // own buffer: every message but a block (and a bitfield of more than half
 // a million leaves).
 const smallFrame = 64 << 10
 
-// FramePool lends Readers the buffers they read blocks into, at most its
-// size at a time, so the readers of many streams share a few instead of
-// each keeping one of MaxMessageSize for the life of its stream. A reader
-// takes one only once a block's frame starts and gives it back once the
-// block is copied out; while none is free it waits, and its stream's flow
-// control holds the sender. Safe for concurrent use.
+// FramePool lends Readers the buffers they read blocks into, so the readers
+// of many streams share a few instead of each keeping one of
+// MaxMessageSize for the life of its stream. A reader takes one only once a
+// block's frame starts and gives it back once the block is copied out.
+// It never waits for one: while all are lent, a reader reads the block into
+// a buffer of its own that grows with the bytes that arrive and is dropped
+// once the block is copied out, so a peer that sends a block's length and
+// then nothing holds one buffer, not every reader of the node (see the
+// package doc, Memory). Safe for concurrent use.
 type FramePool struct {
-	tokens chan struct{}
-	mu     sync.Mutex
-	free   [][]byte
+	mu   sync.Mutex
+	n    int // buffers at most, lent or free
+	lent int
+	free [][]byte
 }
 
 // NewFramePool returns a pool of at most n buffers.
-func NewFramePool(n int) *FramePool { return &FramePool{tokens: make(chan struct{}, n)} }
+func NewFramePool(n int) *FramePool { return &FramePool{n: n} }
 
-func (p *FramePool) get(ctx context.Context) ([]byte, error) {
-	select {
-	case p.tokens <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+// get returns a free buffer of MaxMessageSize bytes, or nil when all n are
+// lent.
+func (p *FramePool) get() []byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.lent >= p.n {
+		return nil
+	}
+	p.lent++
 	if k := len(p.free); k > 0 {
 		b := p.free[k-1]
 		p.free = p.free[:k-1]
-		return b, nil
+		return b
 	}
-	return make([]byte, MaxMessageSize), nil
+	return make([]byte, MaxMessageSize)
 }
 
 func (p *FramePool) put(b []byte) {
 	p.mu.Lock()
 	p.free = append(p.free, b)
+	p.lent--
 	p.mu.Unlock()
-	<-p.tokens
 }
 
 // UseFramePool makes r read frames larger than smallFrame into buffers
-// lent by p, waiting for one until ctx ends. Call before the first
-// ReadMessage.
-func (r *Reader) UseFramePool(ctx context.Context, p *FramePool) { r.ctx, r.frames = ctx, p }
+// lent by p, or into a growing buffer of its own while p has none free.
+// Call before the first ReadMessage.
+func (r *Reader) UseFramePool(p *FramePool) { r.frames = p }
+
+// OnLargeFrame makes r call before with the length of every frame larger
+// than smallFrame, once the length is read and before any buffer is taken
+// for the body (an error from it is ReadMessage's), and progress after
+// every bodyChunk bytes of that body. A session waits in before for what
+// the block will need next (its download tokens, room at the store), so
+// that no buffer is held while it waits, and learns from progress that
+// the sender is still sending. Call before the first ReadMessage.
+func (r *Reader) OnLargeFrame(before func(n int) error, progress func()) {
+	r.large, r.progress = before, progress
+}
 
 // Release gives the buffer holding the last message back to the pool:
 // that message's data must not be used after. ReadMessage releases it
@@ -193,20 +216,8 @@ func (r *Reader) ReadMessage() (Message, error) {
 		return nil, wireErr("read message", ErrMessageTooLarge,
 			"length %d, at most %d allowed", n, r.max)
 	}
-	var body []byte
-	if r.frames != nil && n > smallFrame {
-		b, err := r.frames.get(r.ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read message body: %w", err)
-		}
-		r.lent, body = b, b[:n]
-	} else {
-		if cap(r.buf) < int(n) {
-			r.buf = make([]byte, n)
-		}
-		body = r.buf[:n]
-	}
-	if _, err := io.ReadFull(r.br, body); err != nil {
+	body, err := r.readBody(int(n))
+	if err != nil {
 		r.Release()
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
@@ -219,6 +230,69 @@ func (r *Reader) ReadMessage() (Message, error) {
 	}
 	return m, err
 }
+
+// readBody reads a body of n bytes: into the reader's own buffer, or for
+// a large frame with a FramePool into a pooled buffer, or while the pool
+// has none free into a growing one (growFrame).
+func (r *Reader) readBody(n int) ([]byte, error) {
+	if r.frames == nil || n <= smallFrame {
+		if cap(r.buf) < n {
+			r.buf = make([]byte, n)
+		}
+		body := r.buf[:n]
+		_, err := io.ReadFull(r.br, body)
+		return body, err
+	}
+	if r.large != nil {
+		if err := r.large(n); err != nil {
+			return nil, err
+		}
+	}
+	if b := r.frames.get(); b != nil {
+		r.lent = b
+		_, err := r.fill(b[:n])
+		return b[:n], err
+	}
+	return r.growFrame(n)
+}
+
+// fill reads len(p) bytes of a large frame's body, in bodyChunk pieces
+// when there is a progress hook to call after each.
+func (r *Reader) fill(p []byte) (int, error) {
+	if r.progress == nil {
+		return io.ReadFull(r.br, p)
+	}
+	got := 0
+	for got < len(p) {
+		k, err := io.ReadFull(r.br, p[got:min(len(p), got+bodyChunk)])
+		got += k
+		if err != nil {
+			return got, err
+		}
+		r.progress()
+	}
+	return got, nil
+}
+
+// growFrame reads a body of n bytes into a buffer of its own: first into
+// one of growStart bytes, and only once that is full into one of n, so a
+// peer that stops sending makes us hold about four times what it sent at
+// most, and an honest block costs one copy of its first growStart bytes.
+// The buffer is garbage once the message is used.
+func (r *Reader) growFrame(n int) ([]byte, error) {
+	b := make([]byte, min(n, growStart))
+	got, err := r.fill(b)
+	if err != nil || got == n {
+		return b[:got], err
+	}
+	whole := make([]byte, n)
+	copy(whole, b)
+	k, err := r.fill(whole[got:])
+	return whole[:got+k], err
+}
+
+// growStart is the first buffer of growFrame.
+const growStart = 256 << 10
 
 // Writer writes frames to a stream, reusing one buffer for headers and small
 // messages. A Block's data is written straight from the caller's slice.

@@ -176,23 +176,11 @@
 //     peer is not snubbed (at a low rate it pays less often than
 //     SnubTimeout) and is not judged on trials; one that falls behind
 //     loses its slot at once.
-//   - A debt outlives the stream: when a paying peer's last stream ends
-//     owing (it crashed after its last voucher), the priced node keeps the
-//     debt, so reconnecting never buys payCredit again, and the handshake
-//     of the peer's next stream says what it owes (Owed). A payer pays
-//     that with its first voucher, whatever its size, believing at most
-//     payCredit and a leaf's worth (maxOwed): what a priced peer may have
-//     served it ahead of payments, and the most a dishonest one can claim
-//     per stream. A voucher the payer stored but never sent is not lost
-//     either: the next one is cumulative.
 //   - A fetch pays within its budget; once it is spent, or the node cannot
 //     pay (no funds), its streams stop paying and it gets what free peers
-//     get. Fetching a root that is downloading raises its budget; when it
-//     paid nothing more before, its streams to priced peers are opened
-//     again saying it pays (the new stream replaces the old on both sides,
-//     unless the peer opened the old one and wins the tie). A download
-//     resumed at start has no budget until a fetch gives it one (the
-//     budget is not written to disk).
+//     get. Fetching a root that is downloading raises its budget; streams
+//     opened from then on say they pay. A download resumed at start has no
+//     budget (the budget is not written to disk).
 //
 // # Accounting and rate limits
 //

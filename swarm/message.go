@@ -131,11 +131,10 @@ func (r Ref) String() string {
 // doc): the price of a MiB of leaves in the ledger's base units and the
 // address, opaque to the swarm, that payments go to; both zero when it
 // serves for free. Pays says the sender will pay for the leaves it gets
-// from a priced peer. Owed, from a priced sender, is what the receiver's
-// earlier streams left unpaid (see Payments). All four are optional on the
-// wire after the name (an empty name stands in for a missing one when
-// they follow; Owed last, only when not zero), so a free, non-paying
-// peer's handshake is byte-identical to one from before payments existed.
+// from a priced peer. All three are optional on the wire after the name
+// (an empty name stands in for a missing one when they follow), so a
+// free, non-paying peer's handshake is byte-identical to one from before
+// payments existed.
 type Handshake struct {
 	Version uint64
 	Root    cid.Cid
@@ -144,7 +143,6 @@ type Handshake struct {
 	Price   uint64
 	PayTo   []byte
 	Pays    bool
-	Owed    uint64
 }
 
 // MaxPayToLen is the longest payee a Handshake carries.

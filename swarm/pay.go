@@ -147,30 +147,24 @@ func (b *payBook) account(id peer.ID) *payAccount {
 	return a
 }
 
-// join and leave count a paying peer's streams. An account keeps what
-// the peer owes when its last stream ends (it crashed after its last
-// voucher, say), so a peer cannot take payCredit again and again by
-// reconnecting; the handshake of its next stream tells it what it owes
-// (owed), and a payer pays that first.
+// join and leave count a paying peer's streams. A peer that opens a
+// paying stream while it has none starts again from what it paid: the
+// debt its earlier streams left (at most payCredit and a leaf: the credit
+// this node risked) is written off, and it is no longer behind. The payer
+// counts what it owes per stream (peerPayer) and forgets a stream's debt
+// with the stream, as a payer that crashed and restarted does; kept here,
+// a debt over one payStep would hold the new stream short of its first
+// payment for good: served less than a step, the payer never pays, and
+// waiting for that payment marks it behind.
 func (b *payBook) join(id peer.ID) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.account(id).streams++
-}
-
-// owed is what id's earlier streams left unpaid, when it has no paying
-// stream (a live stream's payer pays its own debt).
-func (b *payBook) owed(id peer.ID) uint64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	a := b.accts[id]
-	if a == nil || a.streams > 0 {
-		return 0
+	a := b.account(id)
+	if a.streams == 0 {
+		a.charged = min(a.charged, int64(bytesFor(a.paid, b.price)))
+		a.behind = false
 	}
-	if c := costOf(a.charged, b.price); c > a.paid {
-		return c - a.paid
-	}
-	return 0
+	a.streams++
 }
 
 func (b *payBook) leave(id peer.ID) {
@@ -182,16 +176,6 @@ func (b *payBook) leave(id peer.ID) {
 	}
 	if a.streams--; a.streams <= 0 && costOf(a.charged, b.price) <= a.paid {
 		delete(b.accts, id)
-	}
-}
-
-// refund takes back the charge of a leaf of n bytes that was not sent.
-func (b *payBook) refund(id peer.ID, n int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if a := b.accts[id]; a != nil {
-		a.charged -= int64(n)
-		b.charged -= int64(n)
 	}
 }
 
@@ -253,36 +237,22 @@ type peerPayer struct {
 	mu    sync.Mutex    // one voucher at a time
 	got   int64         // bytes of leaves received (under mu)
 	paid  uint64        // what this stream's vouchers paid (under mu)
-	// debt is what the peer said our earlier streams left unpaid (its
-	// handshake's Owed), at most maxOwed: paid with the first voucher.
-	debt uint64
-	done bool // stopped paying (budget spent, or the node cannot pay)
+	done  bool          // stopped paying (budget spent, or the node cannot pay)
 	// last is the last voucher sent; resent says it was sent again.
 	last   []byte
 	resent bool
 }
 
-func newPeerPayer(price uint64, payTo []byte, owed uint64) *peerPayer {
-	p := &peerPayer{price: price, payTo: payTo, recv: make(chan struct{}, 1)}
-	p.debt = min(owed, maxOwed(price))
-	if p.debt > 0 {
-		p.recv <- struct{}{} // pay it at once: the peer serves nothing before
-	}
-	return p
+func newPeerPayer(price uint64, payTo []byte) *peerPayer {
+	return &peerPayer{price: price, payTo: payTo, recv: make(chan struct{}, 1)}
 }
-
-// maxOwed is the most a payer believes it owes from earlier streams: what
-// a priced peer serves ahead of payments (payCredit) and a leaf in flight.
-// A peer that claims more is paid that much; a dishonest one takes at most
-// this much per stream.
-func maxOwed(price uint64) uint64 { return costOf(payCredit+MaxBlockSize, price) }
 
 // received counts a leaf of n bytes from the peer and wakes the pay loop
 // when a step is due.
 func (p *peerPayer) received(n int) {
 	p.mu.Lock()
 	p.got += int64(n)
-	due := p.owed() >= costOf(payStep, p.price)
+	due := costOf(p.got, p.price)-p.paid >= costOf(payStep, p.price)
 	p.mu.Unlock()
 	if due {
 		select {
@@ -291,9 +261,6 @@ func (p *peerPayer) received(n int) {
 		}
 	}
 }
-
-// owed is what we owe the peer on this stream; p.mu is held.
-func (p *peerPayer) owed() uint64 { return costOf(p.got, p.price) + p.debt - p.paid }
 
 // payLoop pays the peer step by step until the stream ends.
 func (pc *peerConn) payLoop() {
@@ -315,10 +282,7 @@ func (pc *peerConn) payDue(ctx context.Context, final bool) {
 	p := pc.pay
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	owed := p.owed()
-	if p.debt > p.paid {
-		final = true // an old debt is paid at once, whatever its size
-	}
+	owed := costOf(p.got, p.price) - p.paid
 	if p.done || owed == 0 || !final && owed < costOf(payStep, p.price) {
 		return
 	}

@@ -495,10 +495,6 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 		}
 	}
 	if err := w.WriteMessage(&Block{Ref: ref, Data: data}); err != nil {
-		if pc.charged && ref.IsLeaf() {
-			// Not sent: not owed (its debt would outlive the stream).
-			svc.pay.refund(pc.id, len(data))
-		}
 		return err
 	}
 	now := svc.now()

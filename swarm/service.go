@@ -794,7 +794,7 @@ func (s *Service) connect(sess *session, info peer.AddrInfo) error {
 	}
 	st.SetDeadline(time.Now().Add(s.cfg.StreamTimeout))
 	w := NewWriter(st)
-	ours := sess.handshake(info.ID)
+	ours := sess.handshake()
 	if err := w.WriteMessage(ours); err != nil {
 		st.Reset()
 		return fmt.Errorf("handshake with %s: %w", info.ID, err)

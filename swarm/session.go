@@ -362,19 +362,18 @@ func (s *session) find() {
 
 func (s *session) download() *Download { return s.dl }
 
-func (s *session) handshake(to peer.ID) *Handshake {
+func (s *session) handshake() *Handshake {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.handshakeLocked(to)
+	return s.handshakeLocked()
 }
 
 // handshakeLocked is the state's handshake with our terms: our price, and
 // whether we pay; s.mu is held.
-func (s *session) handshakeLocked(to peer.ID) *Handshake {
+func (s *session) handshakeLocked() *Handshake {
 	hs := s.st.handshake()
 	if p := s.svc.cfg.Price; p > 0 {
 		hs.Price, hs.PayTo = p, s.svc.cfg.PayTo
-		hs.Owed = s.svc.pay.owed(to)
 	}
 	s.payMu.Lock()
 	hs.Pays = s.payMax > s.paySpent && s.st.fetching
@@ -474,12 +473,12 @@ func (s *session) admit(st network.Stream, r *Reader, hs *Handshake, sent *Hands
 	ours := sent
 	if !outbound {
 		// Our handshake goes first, ahead of everything queued below.
-		ours = s.handshakeLocked(remote)
+		ours = s.handshakeLocked()
 		pc.queue(ours)
 	}
 	pc.price = hs.Price
 	if hs.Price > 0 && ours.Pays {
-		pc.pay = newPeerPayer(hs.Price, hs.PayTo, hs.Owed)
+		pc.pay = newPeerPayer(hs.Price, hs.PayTo)
 	}
 	pays := hs.Pays && s.svc.pay != nil
 	if pays {

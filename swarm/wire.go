@@ -509,9 +509,6 @@ func (m *Handshake) validate() error {
 	if err := checkTerms(m.Price, m.PayTo); err != "" {
 		return wireErr("encode handshake", ErrBadTerms, "%s", err)
 	}
-	if m.Owed > 0 && m.Price == 0 {
-		return wireErr("encode handshake", ErrBadTerms, "a debt without a price")
-	}
 	return nil
 }
 
@@ -529,7 +526,7 @@ func checkTerms(price uint64, payTo []byte) string {
 }
 
 // extended reports whether the handshake has fields after the name.
-func (m *Handshake) extended() bool { return m.Price > 0 || m.Pays || m.Owed > 0 }
+func (m *Handshake) extended() bool { return m.Price > 0 || m.Pays }
 
 func (m *Handshake) payloadLen() int {
 	n := uvarintLen(m.Version) + bytesLen(m.Root.ByteLen()) + uvarintLen(uint64(m.Leaves))
@@ -538,9 +535,6 @@ func (m *Handshake) payloadLen() int {
 	}
 	if m.extended() {
 		n += uvarintLen(m.Price) + bytesLen(len(m.PayTo)) + 1
-	}
-	if m.Owed > 0 {
-		n += uvarintLen(m.Owed)
 	}
 	return n
 }
@@ -563,9 +557,6 @@ func (m *Handshake) appendPayload(dst []byte) []byte {
 			pays = 1
 		}
 		dst = append(dst, pays)
-	}
-	if m.Owed > 0 {
-		dst = binary.AppendUvarint(dst, m.Owed)
 	}
 	return dst
 }
@@ -616,12 +607,6 @@ func (m *Handshake) decode(d *decoder) {
 		m.PayTo = slices.Clone(payTo)
 	}
 	m.Pays = pays == 1
-	if len(d.b) > 0 {
-		m.Owed = d.uvarint("owed")
-		if d.err == nil && (m.Owed == 0 || m.Price == 0) {
-			d.fail(ErrBadTerms, "a debt of %d at price %d", m.Owed, m.Price)
-		}
-	}
 }
 
 // BitfieldMsg

@@ -55,7 +55,6 @@ func sampleMessages(t testing.TB) []Message {
 		&Handshake{Version: ProtocolVersion, Root: testCID(t, "root"), Leaves: 3, Price: 1500, PayTo: []byte("payee-address")},
 		&Handshake{Version: ProtocolVersion, Root: testCID(t, "root"), Name: "a", Pays: true},
 		&Handshake{Version: ProtocolVersion, Root: testCID(t, "root"), Name: "b", Price: 1, PayTo: []byte{1}, Pays: true},
-		&Handshake{Version: ProtocolVersion, Root: testCID(t, "root"), Price: 7, PayTo: []byte{1}, Owed: 4000},
 		&BitfieldMsg{Have: bf},
 		&BitfieldMsg{Have: NewBitfield(0)},
 		&Have{Index: 300},
@@ -233,14 +232,12 @@ func TestDecodeRejects(t *testing.T) {
 		{"handshake name backslash", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), lp([]byte("a\\b"))), ErrBadName},
 		{"handshake name NUL", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), lp([]byte("a\x00b"))), ErrBadName},
 		{"handshake name too long", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), uv(MaxNameLen+1)), ErrFieldTooLarge},
-		{"handshake trailing", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), lp([]byte("n")), uv(5), lp([]byte("x")), b(1), uv(9), b(0)), ErrTrailingData},
+		{"handshake trailing", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), lp([]byte("n")), uv(0), uv(0), b(1), b(0)), ErrTrailingData},
 		{"handshake price without payee", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), uv(0), uv(5), uv(0), b(0)), ErrBadTerms},
 		{"handshake payee without price", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), uv(0), uv(0), lp([]byte("x")), b(1)), ErrBadTerms},
 		{"handshake payee too long", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), uv(0), uv(5), uv(MaxPayToLen+1)), ErrFieldTooLarge},
 		{"handshake pays flag 2", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), uv(0), uv(0), uv(0), b(2)), ErrBadTerms},
 		{"handshake terms cut", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), uv(0), uv(5)), ErrTruncated},
-		{"handshake zero debt", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), uv(0), uv(5), lp([]byte("x")), b(0), uv(0)), ErrBadTerms},
-		{"handshake debt without price", body(b(byte(MsgHandshake)), uv(1), lp(root.Bytes()), uv(1), uv(0), uv(0), uv(0), b(1), uv(9)), ErrBadTerms},
 		{"payment empty", body(b(byte(MsgPayment)), uv(0)), ErrTruncated},
 		{"payment too long", body(b(byte(MsgPayment)), uv(MaxVoucherLen+1)), ErrFieldTooLarge},
 		{"bitfield too many leaves", body(b(byte(MsgBitfield)), uv(MaxLeaves+1)), ErrIndexRange},
@@ -297,7 +294,6 @@ func TestEncodeRejectsInvalid(t *testing.T) {
 		{"handshake price without payee", &Handshake{Root: testCID(t, "r"), Price: 3}, ErrBadTerms},
 		{"handshake payee without price", &Handshake{Root: testCID(t, "r"), PayTo: []byte{1}}, ErrBadTerms},
 		{"payment empty", &Payment{}, ErrFieldTooLarge},
-		{"handshake debt without price", &Handshake{Root: testCID(t, "r"), Owed: 3}, ErrBadTerms},
 	}
 	for _, tt := range tests {
 		dst := []byte("keep")

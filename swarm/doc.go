@@ -176,11 +176,27 @@
 //     peer is not snubbed (at a low rate it pays less often than
 //     SnubTimeout) and is not judged on trials; one that falls behind
 //     loses its slot at once.
+//   - A debt dies with the peer's streams: a payer counts what it owes per
+//     stream and forgets it with the stream (as a payer that crashed and
+//     restarted does), so when a paying peer comes back with no live paying
+//     stream, the priced node writes off what its earlier streams left
+//     unpaid (at most payCredit and a leaf) and serves it from what it
+//     paid. Keeping the debt would stall an honest payer that restarted
+//     (served less than a step, it never pays), and telling it the debt to
+//     pay would make it pay twice for leaves a voucher lost at the crash
+//     already paid (vouchers are cumulative: the next one carries the lost
+//     one's amount). What a priced node risks is thus payCredit per
+//     connection of a paying peer, no more than what it gives any new peer
+//     identity, which costs nothing to make; a leaf charged but not sent
+//     is refunded.
 //   - A fetch pays within its budget; once it is spent, or the node cannot
 //     pay (no funds), its streams stop paying and it gets what free peers
-//     get. Fetching a root that is downloading raises its budget; streams
-//     opened from then on say they pay. A download resumed at start has no
-//     budget (the budget is not written to disk).
+//     get. Fetching a root that is downloading raises its budget; when it
+//     paid nothing more before, its streams to priced peers are opened
+//     again saying it pays (the new stream replaces the old on both sides,
+//     unless the peer opened the old one and wins the tie). A download
+//     resumed at start has no budget until a fetch gives it one (the
+//     budget is not written to disk).
 //
 // # Accounting and rate limits
 //

@@ -179,6 +179,16 @@ func (b *payBook) leave(id peer.ID) {
 	}
 }
 
+// refund takes back the charge of a leaf of n bytes that was not sent.
+func (b *payBook) refund(id peer.ID, n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if a := b.accts[id]; a != nil {
+		a.charged -= int64(n)
+		b.charged -= int64(n)
+	}
+}
+
 // credit records a payment of amount from id.
 func (b *payBook) credit(id peer.ID, amount uint64) {
 	b.mu.Lock()

@@ -495,6 +495,9 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 		}
 	}
 	if err := w.WriteMessage(&Block{Ref: ref, Data: data}); err != nil {
+		if pc.charged && ref.IsLeaf() {
+			svc.pay.refund(pc.id, len(data)) // not sent: not owed
+		}
 		return err
 	}
 	now := svc.now()

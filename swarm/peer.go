@@ -42,6 +42,9 @@ type peerConn struct {
 	// trial caps what the peer gets while on the optimistic slot; only
 	// the writer uses it.
 	trial *Limiter
+	// ahead is the leaf being read for the request after the one being
+	// written; only the writer uses it.
+	ahead *readAhead
 	// pay is set when we pay the peer (it is priced and the fetch has a
 	// budget); charged when it pays us (we are priced and it said it
 	// pays). badVouchers counts its vouchers refused in a row.
@@ -355,6 +358,11 @@ func (pc *peerConn) writeLoop() {
 	w := NewWriter(bw)
 	graceful := false
 	defer func() {
+		if ra := pc.ahead; ra != nil {
+			<-ra.done
+			pc.sess.svc.serveBufs.put(ra.buf)
+			pc.ahead = nil
+		}
 		if graceful {
 			pc.st.Close()
 		} else {
@@ -451,16 +459,23 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 			}
 		}
 	}
-	var buf []byte
-	if size > 0 {
-		// Taken after the limiter, without waiting: a peer that does not
-		// read what we send holds this one until the write deadline, not
-		// the buffers of the other peers' writers.
-		buf = svc.serveBufs.get(int(size))
+	t0 := svc.now()
+	var buf, data []byte
+	var err error
+	if ra := pc.takeReadAhead(ref); ra != nil {
+		buf, data, err = ra.buf, ra.data, ra.err
+	} else {
+		if size > 0 {
+			// Taken after the limiter, without waiting: a peer that
+			// does not read what we send holds this one until the write
+			// deadline, not the buffers of the other peers' writers.
+			buf = svc.serveBufs.get(int(size))
+		}
+		data, err = svc.store.GetInto(pc.ctx, c, buf)
+	}
+	if buf != nil {
 		defer svc.serveBufs.put(buf)
 	}
-	t0 := svc.now()
-	data, err := svc.store.GetInto(pc.ctx, c, buf)
 	t1 := svc.now()
 	if err != nil {
 		if errors.Is(err, chunker.ErrSourceChanged) || errors.Is(err, chunker.ErrSourceMissing) {
@@ -493,6 +508,7 @@ func (pc *peerConn) serve(w *Writer, ref Ref) error {
 		if svc.cfg.corrupt != nil {
 			data = svc.cfg.corrupt(ref.Index, data)
 		}
+		pc.startReadAhead()
 	}
 	if err := w.WriteMessage(&Block{Ref: ref, Data: data}); err != nil {
 		if pc.charged && ref.IsLeaf() {
@@ -601,4 +617,68 @@ func (pc *peerConn) onPayment(m *Payment) error {
 	svc.pay.credit(pc.id, added)
 	s.stepFrom(pc, evPaid{id: pc.id, n: bytesFor(added, svc.cfg.Price), now: svc.now()})
 	return nil
+}
+
+// readAhead is a leaf read from the store for the request queued after
+// the one being written, so that reading it overlaps the write: one more
+// serve buffer per stream that is sending, for as long as it sends.
+type readAhead struct {
+	ref  Ref
+	buf  []byte
+	data []byte
+	err  error
+	done chan struct{}
+}
+
+// startReadAhead starts reading the leaf at the head of the serve queue,
+// unless one is being read already. The limiter and the choke are checked
+// when it is served, as for any leaf; a read-ahead that is not served next
+// (cancelled, choked) is dropped.
+func (pc *peerConn) startReadAhead() {
+	if pc.ahead != nil {
+		return
+	}
+	pc.outMu.Lock()
+	var ref Ref
+	queued := len(pc.serveQ) > 0
+	if queued {
+		ref = pc.serveQ[0]
+	}
+	pc.outMu.Unlock()
+	if !queued || !ref.IsLeaf() {
+		return
+	}
+	s := pc.sess
+	s.mu.Lock()
+	lf, ok := s.st.leaf(ref.Index)
+	s.mu.Unlock()
+	svc := s.svc
+	if !ok || lf.Size <= 0 || !svc.serveBufs.hasRoom() {
+		return // (a read-ahead takes only a buffer the pool has free)
+	}
+	ra := &readAhead{ref: ref, buf: svc.serveBufs.get(int(lf.Size)), done: make(chan struct{})}
+	if !svc.spawn(func() {
+		defer close(ra.done)
+		ra.data, ra.err = svc.store.GetInto(pc.ctx, lf.Cid, ra.buf)
+	}) {
+		svc.serveBufs.put(ra.buf)
+		return
+	}
+	pc.ahead = ra
+}
+
+// takeReadAhead returns the read-ahead if it is of leaf ref, once read;
+// a read-ahead of another leaf is dropped. A node (ref by CID) leaves it.
+func (pc *peerConn) takeReadAhead(ref Ref) *readAhead {
+	ra := pc.ahead
+	if ra == nil || !ref.IsLeaf() {
+		return nil
+	}
+	pc.ahead = nil
+	<-ra.done
+	if ra.ref != ref {
+		pc.sess.svc.serveBufs.put(ra.buf)
+		return nil
+	}
+	return ra
 }

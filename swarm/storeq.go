@@ -99,6 +99,13 @@ func (p *leafBufs) put(b []byte) {
 	}
 }
 
+// hasRoom reports whether fewer than n buffers are in use.
+func (p *leafBufs) hasRoom() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.used < p.n
+}
+
 // waitRoom waits until fewer than n buffers are in use.
 func (p *leafBufs) waitRoom(ctx context.Context) error {
 	for {

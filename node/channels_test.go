@@ -337,14 +337,7 @@ func TestChannelManagerPayeeAcceptChecksOnlyHigherVouchers(t *testing.T) {
 	}
 
 	// Vouchers arriving at once: the highest wins, whatever the order.
-	var vs []ledger.Voucher
-	for range 8 {
-		v, err := payer.PayerVoucher(id, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		vs = append(vs, v)
-	}
+	vs := issueVouchers(t, payer, id, 8, 10)
 	var wg sync.WaitGroup
 	for i := len(vs) - 1; i >= 0; i-- {
 		wg.Go(func() {
@@ -380,14 +373,7 @@ func TestChannelManagerConcurrentAcceptsKeepTheHighest(t *testing.T) {
 	payee, est := w.manager(w.payeeKey, w.payeeDir)
 	defer est.Close()
 	id := w.open(100_000, 40)
-	var vs []ledger.Voucher
-	for range 60 {
-		v, err := payer.PayerVoucher(id, 7)
-		if err != nil {
-			t.Fatal(err)
-		}
-		vs = append(vs, v)
-	}
+	vs := issueVouchers(t, payer, id, 60, 7)
 	ctx, cancel := context.WithCancel(context.Background())
 	loopDone := make(chan struct{})
 	go func() { defer close(loopDone); payee.run(ctx) }()
@@ -413,4 +399,18 @@ func TestChannelManagerConcurrentAcceptsKeepTheHighest(t *testing.T) {
 	if _, v, err := payee.Close(id, 0); err != nil || v.Amount != 420 {
 		t.Fatalf("close with %d (%v); want 420", v.Amount, err)
 	}
+}
+
+// issueVouchers has payer sign n vouchers of amount more each in channel id.
+func issueVouchers(t *testing.T, payer *ChannelManager, id ledger.Hash, n int, amount uint64) []ledger.Voucher {
+	t.Helper()
+	var vs []ledger.Voucher
+	for range n {
+		v, err := payer.PayerVoucher(id, amount)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	return vs
 }

@@ -57,8 +57,11 @@ func startLabDaemon(t *testing.T, l *lab.Lab, name, repo string, extra ...string
 	if err := l.Start(cmd); err != nil {
 		t.Fatal(err)
 	}
-	if !out.waitFor(func(s string) bool { return strings.Contains(s, "daemon ready") }, nil, time.Minute) {
-		t.Fatalf("%s: daemon not ready after a minute: %s", name, out)
+	// A bound, not a timing: under CI every package's tests share the
+	// two cores with the race detector on, and one home once took more
+	// than a minute from "dht started" to ready.
+	if !out.waitFor(func(s string) bool { return strings.Contains(s, "daemon ready") }, nil, 3*time.Minute) {
+		t.Fatalf("%s: daemon not ready after 3 minutes: %s", name, out)
 	}
 	return &labNode{lab: l, name: name, repo: repo, log: out}
 }

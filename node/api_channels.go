@@ -173,10 +173,7 @@ func (n *Node) OpenChannel(req ChannelOpenRequest) (ChannelTxJSON, error) {
 	}
 	blocks := req.Expiry
 	if blocks == 0 {
-		blocks = DefaultChannelExpiryDev
-		if n.network == ledger.NetworkMain {
-			blocks = DefaultChannelExpiryMain
-		}
+		blocks = n.channelExpiry()
 	}
 	if margin := n.channels.margin; blocks <= margin || blocks > maxChannelExpiry {
 		return ChannelTxJSON{}, badRequest(fmt.Errorf("expiry %d blocks: want more than %d (payees close %d blocks before expiry by default) and at most %d",

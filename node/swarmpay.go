@@ -70,7 +70,8 @@ func (m *ChannelManager) acceptPayment(from peer.ID, b []byte) (uint64, error) {
 	return acc.Added(), nil
 }
 
-// channelExpiry is how many blocks a channel opened for a fetch lives.
+// channelExpiry is how many blocks a channel lives when its opener gives
+// no expiry: one opened for a fetch, or by `channel open`.
 func (n *Node) channelExpiry() uint64 {
 	if n.network == ledger.NetworkMain {
 		return DefaultChannelExpiryMain
@@ -82,41 +83,35 @@ func (n *Node) channelExpiry() uint64 {
 // pay amount more, opening one with deposit (and life blocks to expiry)
 // when there is none, and waiting until its opening is on the main chain.
 func (m *ChannelManager) channelTo(ctx context.Context, payee ledger.Address, amount, deposit, life uint64) (ledger.Hash, error) {
-	m.openMu.Lock()
-	defer m.openMu.Unlock()
-	if id, ok, err := m.usableChannel(payee, amount); err != nil || ok {
-		return id, err
+	id, err := m.openFor(payee, amount, deposit, life)
+	if err != nil {
+		return ledger.Hash{}, err
 	}
-	id, pending := m.opening[payee]
-	if !pending || !m.chain.HasTx(id) {
-		tip := m.chain.Tip().Height
-		tx, err := m.chain.NewChannelOpen(m.key, payee, deposit, tip+max(life, 2*m.margin+1), 0)
-		if err != nil {
-			return ledger.Hash{}, fmt.Errorf("open a channel of %s to pay %s: %w", ledger.FormatCoins(deposit), payee.Encode(m.params), err)
+	// The wait for the opening to be mined is outside openMu: paying
+	// another payee through a channel that is open waits for nobody.
+	done := func() {
+		m.openMu.Lock()
+		if m.opening[payee] == id {
+			delete(m.opening, payee)
 		}
-		if _, err := m.submit(tx); err != nil {
-			return ledger.Hash{}, fmt.Errorf("open a channel to pay %s: %w", payee.Encode(m.params), err)
-		}
-		id = tx.ID()
-		m.opening[payee] = id
-		m.log.Info("opened a channel to pay a peer", "channel", id, "payee", payee.Encode(m.params), "deposit", ledger.FormatCoins(deposit))
+		m.openMu.Unlock()
 	}
 	tips, unsubscribe := m.chain.SubscribeTip()
 	defer unsubscribe()
 	for {
 		ch, err := m.chain.Channel(id)
 		if err == nil && ch.State == ledger.ChannelOpen {
-			delete(m.opening, payee)
+			done()
 			return id, nil
 		}
 		if err == nil {
-			delete(m.opening, payee)
+			done()
 			return ledger.Hash{}, fmt.Errorf("channel %s to %s was settled before it paid anything", id, payee.Encode(m.params))
 		}
 		if !m.chain.HasTx(id) {
 			// Neither mined nor pending: a reorganisation or the
 			// mempool dropped the opening.
-			delete(m.opening, payee)
+			done()
 			return ledger.Hash{}, fmt.Errorf("the opening of channel %s to %s is no longer pending", id, payee.Encode(m.params))
 		}
 		select {
@@ -125,6 +120,32 @@ func (m *ChannelManager) channelTo(ctx context.Context, payee ledger.Address, am
 			return ledger.Hash{}, fmt.Errorf("waiting for channel %s to open: %w", id, ctx.Err())
 		}
 	}
+}
+
+// openFor returns a usable channel to payee (usableChannel), or the one
+// being opened to it, or submits the opening of a new one; openMu orders
+// these, so that payments to one payee share one opening.
+func (m *ChannelManager) openFor(payee ledger.Address, amount, deposit, life uint64) (ledger.Hash, error) {
+	m.openMu.Lock()
+	defer m.openMu.Unlock()
+	if id, ok, err := m.usableChannel(payee, amount); err != nil || ok {
+		return id, err
+	}
+	if id, pending := m.opening[payee]; pending && m.chain.HasTx(id) {
+		return id, nil
+	}
+	tip := m.chain.Tip().Height
+	tx, err := m.chain.NewChannelOpen(m.key, payee, deposit, tip+max(life, 2*m.margin+1), 0)
+	if err != nil {
+		return ledger.Hash{}, fmt.Errorf("open a channel of %s coins to pay %s: %w", ledger.FormatCoins(deposit), payee.Encode(m.params), err)
+	}
+	if _, err := m.submit(tx); err != nil {
+		return ledger.Hash{}, fmt.Errorf("open a channel to pay %s: %w", payee.Encode(m.params), err)
+	}
+	id := tx.ID()
+	m.opening[payee] = id
+	m.log.Info("opened a channel to pay a peer", "channel", id, "payee", payee.Encode(m.params), "deposit", ledger.FormatCoins(deposit))
+	return id, nil
 }
 
 // usableChannel finds an open channel from this wallet to payee whose

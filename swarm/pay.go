@@ -51,7 +51,8 @@ type PayFunc func(ctx context.Context, req PayRequest) ([]byte, error)
 
 // AcceptFunc checks and keeps a voucher a peer paid us with, durably
 // before it returns, and returns what it added to the ones before it
-// (Config.AcceptPayment). An error drops the peer.
+// (Config.AcceptPayment). An error refuses the voucher; a peer whose
+// vouchers are refused maxBadVouchers times in a row is dropped.
 type AcceptFunc func(from peer.ID, voucher []byte) (added uint64, err error)
 
 // costOf is what n bytes cost at price per MiB, rounded up; it saturates
@@ -244,10 +245,15 @@ type peerPayer struct {
 	price uint64
 	payTo []byte
 	recv  chan struct{} // a leaf arrived: maybe a step is due
-	mu    sync.Mutex    // one voucher at a time
-	got   int64         // bytes of leaves received (under mu)
-	paid  uint64        // what this stream's vouchers paid (under mu)
-	done  bool          // stopped paying (budget spent, or the node cannot pay)
+	// paying orders the vouchers, one at a time; it is held while the
+	// node signs one, which may wait for a channel to be mined. mu guards
+	// the fields below and is never held across that wait, so the reader
+	// counting leaves (received) never waits for a payment.
+	paying sync.Mutex
+	mu     sync.Mutex
+	got    int64  // bytes of leaves received
+	paid   uint64 // what this stream's vouchers paid (written under paying too)
+	done   bool   // stopped paying (budget spent, or the node cannot pay)
 	// last is the last voucher sent; resent says it was sent again.
 	last   []byte
 	resent bool
@@ -290,31 +296,43 @@ func (pc *peerConn) payLoop() {
 // pays no more (the peer serves us as it serves any free peer).
 func (pc *peerConn) payDue(ctx context.Context, final bool) {
 	p := pc.pay
+	p.paying.Lock()
+	defer p.paying.Unlock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	owed := costOf(p.got, p.price) - p.paid
-	if p.done || owed == 0 || !final && owed < costOf(payStep, p.price) {
+	paid, done := p.paid, p.done
+	p.mu.Unlock()
+	if done || owed == 0 || !final && owed < costOf(payStep, p.price) {
 		return
 	}
 	s := pc.sess
 	amount, budget := s.reservePay(owed)
 	if amount == 0 {
-		p.done = true
-		s.log.Info("fetch budget spent: paying a peer no more", "peer", pc.id, "paid", p.paid)
+		p.stop()
+		s.log.Info("fetch budget spent: paying a peer no more", "peer", pc.id, "paid", paid)
 		return
 	}
 	v, err := s.svc.cfg.Pay(ctx, PayRequest{Peer: pc.id, PayTo: p.payTo, Amount: amount, Budget: budget})
 	if err != nil {
 		s.unreservePay(amount)
 		if ctx.Err() == nil {
-			p.done = true
+			p.stop()
 			s.log.Warn("cannot pay peer: getting only what it gives free peers", "peer", pc.id, "err", err)
 		}
 		return
 	}
+	p.mu.Lock()
 	p.paid += amount
 	p.last, p.resent = v, false
+	p.mu.Unlock()
 	pc.queue(&Payment{Voucher: v})
+}
+
+// stop makes the stream pay no more.
+func (p *peerPayer) stop() {
+	p.mu.Lock()
+	p.done = true
+	p.mu.Unlock()
 }
 
 // resendPayment sends the last voucher again, once, when the peer says we
@@ -348,11 +366,4 @@ func (s *session) unreservePay(amount uint64) {
 	s.payMu.Lock()
 	s.paySpent -= amount
 	s.payMu.Unlock()
-}
-
-// paySpentNow returns what the session paid (or is paying) in all.
-func (s *session) paySpentNow() uint64 {
-	s.payMu.Lock()
-	defer s.payMu.Unlock()
-	return s.paySpent
 }

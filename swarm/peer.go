@@ -620,8 +620,9 @@ func (pc *peerConn) onPayment(m *Payment) error {
 }
 
 // readAhead is a leaf read from the store for the request queued after
-// the one being written, so that reading it overlaps the write: one more
-// serve buffer per stream that is sending, for as long as it sends.
+// the one being written, so that reading it overlaps the write. It takes
+// a serve buffer only when the pool has one free (startReadAhead), so it
+// never adds to the buffers held when many streams send at once.
 type readAhead struct {
 	ref  Ref
 	buf  []byte

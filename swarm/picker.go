@@ -186,9 +186,10 @@ func (p *Picker) Interesting(id peer.ID) bool {
 //
 //   - while fewer than RandomFirst leaves are done or requested, at random;
 //   - then rarest first (fewest peers have it), random among equals;
-//   - in endgame, when every missing leaf is already requested, leaves that
-//     are requested from other peers but not this one, those with the
-//     fewest requests first, each from at most EndgamePeers peers at once.
+//   - in endgame, when every missing leaf is already requested, and only
+//     to a peer with no request outstanding: one leaf that is requested
+//     from other peers, the one with the fewest requests, each leaf from
+//     at most EndgamePeers peers at once (libtorrent's strict end game).
 //
 // It returns nil for an unknown peer or when there is nothing to request.
 func (p *Picker) Pick(id peer.ID, max int) []int {
@@ -207,8 +208,8 @@ func (p *Picker) Pick(id peer.ID, max int) []int {
 			return uint64(p.avail[i])<<32 | uint64(p.prio[i])
 		}))
 	}
-	if rest := max - len(picked); rest > 0 && p.Endgame() {
-		picked = p.request(id, pp, picked, p.best(pp, rest, true, func(i int) uint64 {
+	if len(picked) == 0 && len(pp.pending) == 0 && p.Endgame() {
+		picked = p.request(id, pp, picked, p.best(pp, 1, true, func(i int) uint64 {
 			return uint64(len(p.reqs[i]))<<32 | uint64(p.prio[i])
 		}))
 	}

@@ -201,8 +201,8 @@ func pendingOf(p *Picker, id peer.ID) []int {
 
 func TestPickerEndgameDuplicatesAndCancels(t *testing.T) {
 	const n = 8
-	p := newTestPicker(t, n, PickerConfig{EndgamePeers: 3}, 4)
-	for _, id := range ids("a", "b", "c", "d") {
+	p := newTestPicker(t, n, PickerConfig{EndgamePeers: 2}, 4)
+	for _, id := range ids("a", "b", "c", "d", "e") {
 		mustAddPeer(t, p, id, NewFullBitfield(n))
 	}
 	for range 5 {
@@ -218,44 +218,55 @@ func TestPickerEndgameDuplicatesAndCancels(t *testing.T) {
 	if !p.Endgame() {
 		t.Fatal("not in endgame once every missing leaf is requested")
 	}
-	// b and c are asked for the same leaves; d would be a fourth requester.
-	for _, id := range ids("b", "c") {
+	// Strict end game: an idle peer is asked for one leaf already requested
+	// elsewhere, the least requested; a peer with requests outstanding is
+	// asked for nothing more.
+	dups := map[peer.ID]int{}
+	for _, id := range ids("b", "c", "d") {
 		dup := p.Pick(id, 10)
-		slices.Sort(dup)
-		want := slices.Sorted(slices.Values(got))
-		if !slices.Equal(dup, want) {
-			t.Fatalf("endgame: %s picked %v, want duplicates %v", id, dup, want)
+		if len(dup) != 1 || !slices.Contains(got, dup[0]) {
+			t.Fatalf("endgame: idle %s picked %v, want one of %v", id, dup, got)
+		}
+		for other, i := range dups {
+			if i == dup[0] {
+				t.Fatalf("endgame: %s and %s both picked leaf %d while others had one requester", other, id, i)
+			}
+		}
+		dups[id] = dup[0]
+		if again := p.Pick(id, 10); len(again) != 0 {
+			t.Fatalf("endgame: %s, with a request outstanding, picked %v more", id, again)
 		}
 	}
-	if dup := p.Pick("d", 10); len(dup) != 0 {
-		t.Fatalf("endgame: d picked %v though each leaf is already requested from 3 peers", dup)
+	if dup := p.Pick("e", 10); len(dup) != 0 {
+		t.Fatalf("endgame: e picked %v though each leaf is already requested from 2 peers", dup)
 	}
 	if dup := p.Pick("a", 10); len(dup) != 0 {
 		t.Fatalf("endgame: a was asked twice for the same leaves: %v", dup)
 	}
-	// The leaf arrives from b: cancel it at a and c.
-	leaf := got[0]
+	// b's leaf arrives from b: cancel it at a.
+	leaf := dups["b"]
 	cancel := mustReceive(t, p, "b", leaf)
-	slices.Sort(cancel)
-	if !slices.Equal(cancel, ids("a", "c")) {
-		t.Fatalf("cancels for leaf %d = %v, want [a c]", leaf, cancel)
+	if !slices.Equal(cancel, ids("a")) {
+		t.Fatalf("cancels for leaf %d = %v, want [a]", leaf, cancel)
 	}
 	// A late copy from a is not accepted twice.
 	if _, err := p.Received("a", leaf); !errors.Is(err, ErrNotRequested) {
 		t.Fatalf("duplicate after cancel: err = %v, want ErrNotRequested", err)
 	}
-	// A failed endgame request frees a place for d.
-	p.Failed("c", got[1])
-	if dup := p.Pick("d", 10); !slices.Equal(dup, []int{got[1]}) {
-		t.Fatalf("after c failed leaf %d, d picked %v", got[1], dup)
+	// A failed endgame request frees a place for e.
+	p.Failed("c", dups["c"])
+	if dup := p.Pick("e", 10); !slices.Equal(dup, []int{dups["c"]}) {
+		t.Fatalf("after c failed leaf %d, e picked %v", dups["c"], dup)
 	}
-	for _, i := range got[1:] {
-		mustReceive(t, p, "a", i)
+	for _, i := range got {
+		if i != leaf {
+			mustReceive(t, p, "a", i)
+		}
 	}
 	if !p.Done() || p.Endgame() {
 		t.Fatalf("done=%v endgame=%v after every leaf arrived", p.Done(), p.Endgame())
 	}
-	for _, id := range ids("a", "b", "c", "d") {
+	for _, id := range ids("a", "b", "c", "d", "e") {
 		if p.Pending(id) != 0 {
 			t.Errorf("%s still has %d pending requests after completion", id, p.Pending(id))
 		}

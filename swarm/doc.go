@@ -103,11 +103,15 @@
 // something to trade; then rarest first, by the number of session peers
 // that have each leaf (tracked from bitfields, have messages and
 // departures), random among equals through a permutation drawn once per
-// picker; then endgame, once every missing leaf is requested: the same
-// leaves are requested from other peers too, fewest requesters first, at
-// most EndgamePeers (3) at once, and Received returns the peers to cancel
-// when a copy arrives. A leaf is never requested from a peer that has not
-// announced it, nor twice from the same peer.
+// picker; then endgame, once every missing leaf is requested: a peer with
+// no request outstanding is asked for one leaf already requested from
+// others, the one with the fewest requesters, each leaf from at most
+// EndgamePeers (3) at once, and Received returns the peers to cancel when
+// a copy arrives. Endgame is strict, as libtorrent's is by default: only
+// idle peers get copies. With 1 MiB leaves and queues of up to 32, every
+// missing leaf of a small file is requested early, and copies to every
+// peer multiplied the bytes sent. A leaf is never requested from a peer
+// that has not announced it, nor twice from the same peer.
 //
 // Leaves are requested whole. A leaf (at most 1 MiB) is the unit verified
 // against its CID, so splitting it across peers would leave a bad sub-block
@@ -133,8 +137,9 @@
 // counts as the peer's; and a downloader sends Have of each leaf it gets
 // to every peer that does not hold every leaf, also to one that announced
 // the leaf (as BitTorrent does), so the seeder sees leaves spread even
-// when it told more than one peer of them. The downloaders' own picker is unchanged: rarest first among
-// the session's peers, after RandomFirst random leaves, so what the seeder
+// when it told more than one peer of them. The downloaders' own picker is
+// unchanged: rarest first among the session's peers, after RandomFirst
+// random leaves, so what the seeder
 // sent one peer is what the others fetch from it. A priced node does not
 // super-seed by default (see Payments): peers that cannot reach each other
 // (behind NATs without a hole punch) would stall at two leaves each, and a
@@ -346,14 +351,18 @@
 //     stream, and idle with no request queued. On a 1 GiB loopback fetch
 //     they show the leecher waiting on the network and the seeder's writer
 //     never idle, its time in store.Get (a pread and, before files were
-//     trusted, the re-hash of the leaf): the sender is the critical path, not the request pipeline.
+//     trusted, the re-hash of the leaf): the sender is the critical path,
+//     not the request pipeline.
 //   - Memory: blocks live in buffers the service shares among its peers,
-//     not in buffers of each peer: a block being received is read into
-//     one of frameSlots (2) buffers of a FramePool, given back once it is
-//     copied into a buffer for the store (storeSlots, 4, kept for reuse);
-//     a block being served is read (Store.GetInto) into one of serveSlots
-//     (2), given back once written. A peer's reader keeps only a small
-//     buffer (64 KiB) of its own. So a node that 30 peers send to and take
+//     not in buffers of each peer: a leaf being received is read straight
+//     into an aligned buffer for the store once its frame's header is
+//     read (Reader.UseLeafBuffers; storeSlots, 4, kept for reuse), which
+//     the store workers verify and write and give back, with no copy; any
+//     other large frame (a node, a large bitfield) is read into one of
+//     frameSlots (2) buffers of a FramePool; a block being served is read
+//     (Store.GetInto) into one of serveSlots (2), given back once
+//     written. A peer's reader keeps only a small buffer (64 KiB) of its
+//     own. So a node that 30 peers send to and take
 //     from reuses a handful of block buffers, where it kept one per peer
 //     in each direction (storeq.go); more are in use only while more
 //     blocks are on their way at once (next item). A stream reserves one
@@ -366,12 +375,14 @@
 //     never waits for one: a bounded pool that made it wait let two peers
 //     that send a block's length and then nothing, or ask for leaves and
 //     never read them, stall every download or upload of the node. So,
-//     with no pooled buffer free, a reader reads the block into a buffer
-//     of its own, 256 KiB until that is full and only then the block's
-//     size (a peer that stops sending makes us hold about four times what
-//     it sent at most, or 256 KiB), and a writer reads the leaf into a
-//     fresh buffer; either is garbage once used, and the pools keep only
-//     their few for reuse. What bounds the buffers in use is what a stream
+//     a reader reads a leaf into a buffer for the store that counts as
+//     the store's only once the leaf is whole and queued (a fresh one when
+//     none is free; a peer that stops inside a leaf holds that one leaf's
+//     buffer), with no FramePool buffer free it reads any other large
+//     frame into a buffer of its own, 256 KiB until that is full and only
+//     then the frame's size, and a writer reads the leaf into a fresh
+//     buffer; each is garbage once used, and the pools keep only their few
+//     for reuse. What bounds the buffers in use is what a stream
 //     waits for first, holding nothing: a reader, once a block's length is
 //     read and before it takes a buffer for the body, waits for the
 //     download limiter's tokens and for room at the store (fewer than

@@ -84,24 +84,25 @@ func (r *rogue) next() Message {
 	return m
 }
 
-// stallInBlock sends the length of a 1 MiB block and a little of its body,
-// then nothing more. It returns once the node reads the body (so it took a
-// buffer for it): mocknet hands a stream's writes over one at a time, so
-// once the third write is handed over, the second, part of the body, has
-// been read.
+// stallInBlock sends the length of a block of leaf 0 with 1 MiB of data and a
+// little of its body, then nothing more. It returns once the node reads the
+// body (so it took a buffer for it): mocknet hands a stream's writes over one
+// at a time, so once the third write is handed over, the second, part of the
+// body, has been read.
 func (r *rogue) stallInBlock() {
 	r.t.Helper()
 	frame := binary.AppendUvarint(nil, 1+2+1<<20)
+	frame = append(frame, byte(MsgBlock), refLeaf, 0)
 	r.write(append(frame, make([]byte, 300)...))
 	r.write(make([]byte, 64<<10))
 	r.write(make([]byte, 300))
 }
 
-// TestSilentSenderHoldsNoOneElse: peers that send a block's length and
-// then go silent hold a buffer each, not the node's downloads: with more
-// of them than the FramePool has buffers, a download from an honest
-// seeder completes; and at the tick after StreamTimeout they are dropped
-// and reported (Config.OnOverBudget).
+// TestSilentSenderHoldsNoOneElse: peers that send a block's length and then
+// go silent hold a buffer each, not the node's downloads: with more of them
+// than the node keeps leaves for the store (storeSlots) or frame buffers, a
+// download from an honest seeder completes; and at the tick after
+// StreamTimeout they are dropped and reported (Config.OnOverBudget).
 func TestSilentSenderHoldsNoOneElse(t *testing.T) {
 	n := newTestNet(t, true)
 	reported := make(chan peer.ID, 8)
@@ -111,7 +112,7 @@ func TestSilentSenderHoldsNoOneElse(t *testing.T) {
 	// whole node's.
 	kept := n.share(leech, randomBytes(t, 100<<10), 32<<10)
 	var rogues []*rogue
-	for range frameSlots + 1 {
+	for range max(storeSlots, frameSlots) + 1 {
 		r := n.rogue(leech, kept)
 		r.stallInBlock()
 		rogues = append(rogues, r)

@@ -33,12 +33,14 @@ type peerConn struct {
 	wake     chan struct{}
 	stop     chan struct{}
 	// storeQ carries received leaves from the reader to the store
-	// goroutine; storeErr is that goroutine's first error, read by run
-	// once the goroutine is done.
-	storeQ   chan storeJob
-	storeErr error
-	stages   stages
-	stopOnce sync.Once
+	// workers; storeErr is their first error (storeFailed once set), read
+	// by run once they are done.
+	storeQ      chan storeJob
+	storeMu     sync.Mutex
+	storeErr    error
+	storeFailed atomic.Bool
+	stages      stages
+	stopOnce    sync.Once
 	// trial caps what the peer gets while on the optimistic slot; only
 	// the writer uses it.
 	trial *Limiter
@@ -80,6 +82,7 @@ func newPeerConn(s *session, st network.Stream, r *Reader, id, initiator peer.ID
 		storeQ: make(chan storeJob, storeDepth),
 	}
 	r.UseFramePool(s.svc.frames)
+	r.UseLeafBuffers(readerLeaves{s.svc.leafBufs})
 	r.OnLargeFrame(pc.beforeBody, pc.bodyProgress)
 	return pc
 }
@@ -222,15 +225,21 @@ func (pc *peerConn) run() {
 		s.remove(pc)
 		return
 	}
-	storeDone := make(chan struct{})
-	if !s.svc.spawn(func() {
-		defer close(storeDone)
-		pc.storeLoop()
-	}) {
-		pc.halt()
-		<-writerDone
-		s.remove(pc)
-		return
+	var stores sync.WaitGroup
+	for range storeWorkers {
+		stores.Add(1)
+		if !s.svc.spawn(func() {
+			defer stores.Done()
+			pc.storeLoop()
+		}) {
+			stores.Done()
+			pc.halt()
+			close(pc.storeQ)
+			stores.Wait()
+			<-writerDone
+			s.remove(pc)
+			return
+		}
 	}
 	payDone := make(chan struct{})
 	if pc.pay == nil || !s.svc.spawn(func() {
@@ -243,7 +252,7 @@ func (pc *peerConn) run() {
 	pc.r.Release()
 	pc.halt()
 	close(pc.storeQ)
-	<-storeDone
+	stores.Wait()
 	<-writerDone
 	<-payDone
 	if pc.storeErr != nil && !errors.Is(err, ErrBadData) {
@@ -308,16 +317,22 @@ func (pc *peerConn) readLoop() error {
 	}
 }
 
-// queueLeaf hands leaf i to the store goroutine, in a copy: data is the
-// reader's buffer, given back once copied. It waits for a place in the
-// peer's store queue. (The reader waited for room at the store before it
-// read a large block, beforeBody, so the buffer is taken without waiting.)
+// queueLeaf hands leaf i to the store workers: the buffer the reader read
+// it into (a large leaf, Reader.UseLeafBuffers), or else a copy of data,
+// the reader's own buffer. It waits for a place in the peer's store
+// queue. (The reader waited for room at the store before it read a large
+// block, beforeBody, so the buffer is counted without waiting.)
 func (pc *peerConn) queueLeaf(i int, data []byte) error {
 	svc := pc.sess.svc
 	bufs := svc.leafBufs
-	buf := bufs.get(len(data))
-	copy(buf, data)
-	pc.r.Release()
+	buf := pc.r.TakeLeaf()
+	if buf != nil {
+		bufs.commit()
+	} else {
+		buf = bufs.get(len(data))
+		copy(buf, data)
+		pc.r.Release()
+	}
 	t0 := svc.now()
 	select {
 	case pc.storeQ <- storeJob{index: i, data: buf}:
@@ -329,25 +344,37 @@ func (pc *peerConn) queueLeaf(i int, data []byte) error {
 	}
 }
 
-// storeLoop verifies and writes the leaves the reader queues. After an
-// error (bad data ends the peer) it only frees the rest of the queue.
+// storeLoop verifies and writes the leaves the reader queues; storeWorkers
+// of them share the peer's queue. After an error (bad data ends the peer)
+// they only free the rest of the queue.
 func (pc *peerConn) storeLoop() {
 	svc := pc.sess.svc
+	var st stages // this worker's, added to the peer's at the end
 	t := svc.now()
 	for job := range pc.storeQ {
 		t0 := svc.now()
-		pc.stages.storeIdle += t0.Sub(t)
-		if pc.storeErr == nil {
+		st.storeIdle += t0.Sub(t)
+		if !pc.storeFailed.Load() {
 			if err := pc.sess.storeLeaf(pc, job.index, job.data); err != nil {
-				pc.storeErr = err
+				pc.storeMu.Lock()
+				if pc.storeErr == nil {
+					pc.storeErr = err
+				}
+				pc.storeMu.Unlock()
+				pc.storeFailed.Store(true)
 				pc.halt()
 			}
 		}
 		svc.leafBufs.put(job.data)
 		t = svc.now()
-		pc.stages.store += t.Sub(t0)
-		pc.stages.leaves++
+		st.store += t.Sub(t0)
+		st.leaves++
 	}
+	pc.storeMu.Lock()
+	pc.stages.store += st.store
+	pc.stages.storeIdle += st.storeIdle
+	pc.stages.leaves += st.leaves
+	pc.storeMu.Unlock()
 }
 
 // writeLoop sends the queued control messages, then serves one requested

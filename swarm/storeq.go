@@ -11,17 +11,17 @@ import (
 	"github.com/myco-p2p/myco/chunker"
 )
 
-// Received leaves are verified and written by a store goroutine per peer,
-// not by the goroutine that reads the peer's stream: hashing a leaf and
+// Received leaves are verified and written by storeWorkers goroutines per
+// peer, not by the goroutine that reads the peer's stream: hashing a leaf and
 // writing it to the destination file (which on a cold disk costs more than
-// receiving it) then overlap with reading the next one. The reader copies
-// each leaf out of its frame buffer into a buffer for the store and
-// queues it, at most storeDepth per peer. Before it reads a block's body
-// it waits until fewer than storeSlots leaves are with the store (queued
-// or being written) across the service, and the flow control of its
-// stream slows the sender meanwhile. So the memory for leaves between
-// network and disk is about storeSlots leaves however many peers send at
-// once (a few more when several readers find room at the same moment).
+// receiving it) then overlap with reading the next one. The reader reads each
+// large leaf straight into a buffer for the store (small ones it copies into
+// one) and queues it, at most storeDepth per peer. Before it reads a block's
+// body it waits until fewer than storeSlots leaves are with the store (queued
+// or being written) across the service, and the flow control of its stream
+// slows the sender meanwhile. So the memory for leaves between network and
+// disk is about storeSlots leaves however many peers send at once (a few more
+// when several readers find room at the same moment).
 //
 // Served leaves are read the same way, into a buffer shared by every
 // peer's writer (Store.GetInto, serveSlots of them kept for reuse), taken
@@ -33,8 +33,12 @@ import (
 // package doc, Streams).
 const (
 	storeSlots = 4
-	storeDepth = 2
-	serveSlots = 2
+	// storeWorkers verify and write one peer's leaves at once: with one,
+	// a single fast peer's leaves waited for one core's SHA-256 while the
+	// other core was partly idle (testnet/bench.sh, 1 GiB one-to-one).
+	storeWorkers = 2
+	storeDepth   = 2
+	serveSlots   = 2
 )
 
 // frameSlots is how many buffers the FramePool of the whole service keeps
@@ -69,10 +73,20 @@ func newLeafBufs(n int) *leafBufs {
 	return &leafBufs{n: n, room: make(chan struct{})}
 }
 
-// get returns a buffer of size bytes, at once.
+// get returns a buffer of size bytes, at once, counted as in use until
+// put.
 func (p *leafBufs) get(size int) []byte {
+	p.commit()
+	return p.take(size)
+}
+
+// take returns a buffer of size bytes, at once, not counted as in use: a
+// reader reads a leaf into it (readerLeaves) and counts it (commit) only
+// once the leaf is whole and queued for the store, so a peer that stops
+// inside a leaf holds its buffer but never makes the other readers wait
+// (waitRoom).
+func (p *leafBufs) take(size int) []byte {
 	p.mu.Lock()
-	p.used++
 	var b []byte
 	if k := len(p.free); k > 0 {
 		b = p.free[k-1]
@@ -85,19 +99,45 @@ func (p *leafBufs) get(size int) []byte {
 	return b[:size]
 }
 
-// put returns a buffer from get; beyond n free ones it is dropped.
-func (p *leafBufs) put(b []byte) {
+// commit counts a buffer from take as in use: put gives it back.
+func (p *leafBufs) commit() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.used++
+	p.mu.Unlock()
+}
+
+// drop gives back a buffer from take that was never committed.
+func (p *leafBufs) drop(b []byte) {
+	p.mu.Lock()
+	p.keep(b)
+	p.mu.Unlock()
+}
+
+// keep adds b to the free buffers, unless n are free already. p.mu held.
+func (p *leafBufs) keep(b []byte) {
 	if len(p.free) < p.n {
 		p.free = append(p.free, b[:0])
 	}
+}
+
+// put returns a buffer from get, or from take once committed; beyond n
+// free ones it is dropped.
+func (p *leafBufs) put(b []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.keep(b)
 	p.used--
 	if p.used == p.n-1 {
 		close(p.room)
 		p.room = make(chan struct{})
 	}
 }
+
+// readerLeaves lends a Reader the buffers of p, uncounted (take, drop).
+type readerLeaves struct{ p *leafBufs }
+
+func (r readerLeaves) Get(n int) []byte { return r.p.take(n) }
+func (r readerLeaves) Put(b []byte)     { r.p.drop(b) }
 
 // hasRoom reports whether fewer than n buffers are in use.
 func (p *leafBufs) hasRoom() bool {

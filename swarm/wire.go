@@ -102,6 +102,11 @@ type Reader struct {
 
 	frames *FramePool
 	lent   []byte // the pool's buffer holding the last message, if any
+	// leaves, if set, gives the buffers a leaf's data is read straight
+	// into (UseLeafBuffers); owned is the one holding the last message's
+	// data until TakeLeaf or Release.
+	leaves LeafBuffers
+	owned  []byte
 	// large, if set, is called with the length of every frame larger
 	// than smallFrame before a buffer is found for its body; progress
 	// after every bodyChunk bytes of such a body.
@@ -177,6 +182,31 @@ func (r *Reader) OnLargeFrame(before func(n int) error, progress func()) {
 	r.large, r.progress = before, progress
 }
 
+// LeafBuffers gives a Reader the buffers it reads leaves into. Get returns
+// a buffer of n bytes at once (it must not wait: see FramePool); Put takes
+// back one the reader's user did not take (TakeLeaf).
+type LeafBuffers interface {
+	Get(n int) []byte
+	Put(b []byte)
+}
+
+// UseLeafBuffers makes r read the data of every large leaf Block straight
+// into a buffer from b, once the frame's header is read: no frame buffer
+// and no copy. The Block's Data is that buffer; the reader's user may
+// keep it (TakeLeaf), or it goes back to b at the next ReadMessage or
+// Release. Other large frames (nodes, large bitfields) still use the
+// FramePool. Call before the first ReadMessage.
+func (r *Reader) UseLeafBuffers(b LeafBuffers) { r.leaves = b }
+
+// TakeLeaf returns the buffer holding the last message's data if it is a
+// leaf read into a buffer from UseLeafBuffers, and nil otherwise. The
+// caller owns it from then on (the reader forgets it).
+func (r *Reader) TakeLeaf() []byte {
+	b := r.owned
+	r.owned = nil
+	return b
+}
+
 // Release gives the buffer holding the last message back to the pool:
 // that message's data must not be used after. ReadMessage releases it
 // too; Release frees it sooner, once a block has been copied out.
@@ -184,6 +214,10 @@ func (r *Reader) Release() {
 	if r.lent != nil {
 		r.frames.put(r.lent)
 		r.lent = nil
+	}
+	if r.owned != nil {
+		r.leaves.Put(r.owned)
+		r.owned = nil
 	}
 }
 
@@ -202,21 +236,32 @@ func NewReader(r io.Reader, maxSize int) *Reader {
 // buffer is grown. A Block's Data is valid until the next call or Release.
 func (r *Reader) ReadMessage() (Message, error) {
 	r.Release()
-	n, err := binary.ReadUvarint(r.br)
+	n, err := readLength(r.br)
 	if err != nil {
 		if err == io.EOF {
 			return nil, io.EOF
 		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("read message length: %w", err)
+		if errors.Is(err, errLengthOverflow) {
+			return nil, wireErr("read message length", ErrBadVarint, "%v", err)
 		}
-		return nil, wireErr("read message length", ErrBadVarint, "%v", err)
+		return nil, fmt.Errorf("read message length: %w", err)
 	}
 	if n > uint64(r.max) {
 		return nil, wireErr("read message", ErrMessageTooLarge,
 			"length %d, at most %d allowed", n, r.max)
 	}
-	body, err := r.readBody(int(n))
+	large := r.frames != nil && n > smallFrame
+	if large && r.large != nil {
+		if err := r.large(int(n)); err != nil {
+			return nil, fmt.Errorf("read message body: %w", err)
+		}
+	}
+	if large && r.leaves != nil {
+		if m, ok, err := r.readLeaf(int(n)); ok {
+			return m, err
+		}
+	}
+	body, err := r.readBody(int(n), large)
 	if err != nil {
 		r.Release()
 		if err == io.EOF {
@@ -231,22 +276,79 @@ func (r *Reader) ReadMessage() (Message, error) {
 	return m, err
 }
 
+var errLengthOverflow = errors.New("length overflows 64 bits")
+
+// readLength reads a frame's uvarint length. Only a length that overflows
+// 64 bits is the peer's fault (errLengthOverflow); any other error is the
+// stream's (a reset, a closed connection), io.ErrUnexpectedEOF if it ends
+// inside the length.
+func readLength(br io.ByteReader) (uint64, error) {
+	var x uint64
+	var shift uint
+	for i := range binary.MaxVarintLen64 {
+		c, err := br.ReadByte()
+		if err != nil {
+			if i > 0 && err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				return 0, errLengthOverflow
+			}
+			return x | uint64(c)<<shift, nil
+		}
+		x |= uint64(c&0x7f) << shift
+		shift += 7
+	}
+	return 0, errLengthOverflow
+}
+
+// leafHeader is the most a leaf Block's header takes: the type, the ref's
+// kind and its index.
+const leafHeader = 2 + binary.MaxVarintLen64
+
+// readLeaf reads a large frame of n bytes that is a leaf Block with
+// acceptable fields straight into a buffer from r.leaves; ok is false,
+// with nothing consumed, for any other frame, which the decoder then
+// reads (and rejects, if it must).
+func (r *Reader) readLeaf(n int) (m Message, ok bool, err error) {
+	hdr, _ := r.br.Peek(min(n, leafHeader))
+	if len(hdr) < 3 || MsgType(hdr[0]) != MsgBlock || hdr[1] != refLeaf {
+		return nil, false, nil
+	}
+	i, k := binary.Uvarint(hdr[2:])
+	size := n - 2 - k
+	if k <= 0 || i >= MaxLeaves || size > MaxBlockSize {
+		return nil, false, nil
+	}
+	if _, err := r.br.Discard(2 + k); err != nil {
+		return nil, true, fmt.Errorf("read message body: %w", err)
+	}
+	buf := r.leaves.Get(size)
+	if _, err := r.fill(buf); err != nil {
+		r.leaves.Put(buf)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, true, fmt.Errorf("read message body: %w", err)
+	}
+	r.owned = buf
+	return &Block{Ref: LeafRef(int(i)), Data: buf}, true, nil
+}
+
 // readBody reads a body of n bytes: into the reader's own buffer, or for
 // a large frame with a FramePool into a pooled buffer, or while the pool
 // has none free into a growing one (growFrame).
-func (r *Reader) readBody(n int) ([]byte, error) {
-	if r.frames == nil || n <= smallFrame {
+func (r *Reader) readBody(n int, large bool) ([]byte, error) {
+	if !large {
 		if cap(r.buf) < n {
 			r.buf = make([]byte, n)
 		}
 		body := r.buf[:n]
 		_, err := io.ReadFull(r.br, body)
 		return body, err
-	}
-	if r.large != nil {
-		if err := r.large(n); err != nil {
-			return nil, err
-		}
 	}
 	if b := r.frames.get(); b != nil {
 		r.lent = b

@@ -8,6 +8,7 @@ import (
 	"io"
 	"reflect"
 	"testing"
+	"testing/iotest"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -201,6 +202,16 @@ func TestReaderTruncatedStream(t *testing.T) {
 	overflow := bytes.Repeat([]byte{0xff}, 11)
 	if _, err := NewReader(bytes.NewReader(overflow), 0).ReadMessage(); !errors.Is(err, ErrBadVarint) {
 		t.Errorf("overlong length varint: err = %v, want ErrBadVarint", err)
+	}
+	// A stream that fails inside a length (a reset) is the stream's
+	// error, not the peer's malformed varint.
+	reset := errors.New("stream reset")
+	for _, prefix := range [][]byte{nil, {0x80}} {
+		r := io.MultiReader(bytes.NewReader(prefix), iotest.ErrReader(reset))
+		_, err := NewReader(r, 0).ReadMessage()
+		if !errors.Is(err, reset) || errors.Is(err, ErrBadVarint) {
+			t.Errorf("reset after %d bytes of a length: err = %v, want the reset", len(prefix), err)
+		}
 	}
 }
 

@@ -37,7 +37,7 @@ func BenchmarkSecureStream(b *testing.B) {
 			const size = 256 << 20
 			newHost := func() host.Host {
 				h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.Transport(tcp.NewTCPTransport),
-					sec.opt, libp2p.Muxer(yamux.ID, yamux.DefaultTransport), libp2p.DisableRelay(), libp2p.ResourceManager(&network.NullResourceManager{}))
+					sec.opt, libp2p.Muxer(yamux.ID, yamuxTransport()), libp2p.DisableRelay(), libp2p.ResourceManager(&network.NullResourceManager{}))
 				if err != nil {
 					b.Fatal(err)
 				}

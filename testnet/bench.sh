@@ -481,6 +481,20 @@ many=${BENCH_MANY:-24}
 echo "== swarm: $many daemons, 64 MiB from a 20 MB/s seeder, all the others at once" >&2
 "$TESTNET_DIR/up.sh" "$many" >/dev/null
 mapfile -t mpids <"$RUN_DIR/pids"
+# Every 0.1 s, each daemon's anonymous resident memory (RssAnon, KiB): the
+# peak RSS is that plus the binary's mapped pages (RssFile), which all the
+# daemons share.
+anon_log="$RUN_DIR/anon.log"
+(
+	files=()
+	for p in "${mpids[@]}"; do files+=("/proc/$p/status"); done
+	while :; do
+		awk '/^Pid:/ { p = $2 } /^RssAnon:/ { print p, $2 }' "${files[@]}" 2>/dev/null || true
+		sleep 0.1
+	done
+) >"$anon_log" &
+anon_pid=$!
+trap 'kill "$anon_pid" 2>/dev/null || true; cleanup' EXIT
 # cpu_ticks_all: cpu_ticks summed over every daemon of this section.
 cpu_ticks_all() { local t=0 p; for p in "${mpids[@]}"; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
 f64="$RUN_DIR/f64.bin"
@@ -503,6 +517,13 @@ for ((i = 0; i < many; i++)); do
 	r=$(peak_rss_mib "${mpids[$i]}")
 	[ "$r" -le "$rss_max" ] || { rss_max=$r rss_who=$i; }
 done
+kill "$anon_pid" 2>/dev/null || true
+wait "$anon_pid" 2>/dev/null || true
+trap cleanup EXIT
+file_who=$(awk '/^RssFile:/ { printf "%d", $2 / 1024 }' "/proc/${mpids[$rss_who]}/status")
+anon_who=$(awk -v p="${mpids[$rss_who]}" '$1 == p && $2 > m { m = $2 } END { printf "%d", m / 1024 }' "$anon_log")
+anon_max=$(awk '$2 > m { m = $2 } END { printf "%d", m / 1024 }' "$anon_log")
+seed_rss=$(peak_rss_mib "${mpids[0]}")
 cores=$(nproc)
 cap_s=$(awk 'BEGIN { printf "%.1f", 64 * 1048576 / 20e6 }')
 cpu_b=$(awk -v c="$cpu_s" -v n="$cores" 'BEGIN { printf "%.1f", c / n }')
@@ -513,6 +534,9 @@ row "swarm: 64 MiB, seeder capped at 20 MB/s, $((many - 1)) leechers at once (al
 	"$(awk -v ms="$all_ms" -v b="$bound" 'BEGIN { printf "%.2f", ms / 1000 / b }')" "<= 2x the larger bound (client-server: $((many - 1))x cap)"
 row "swarm: largest peak RSS of the $many daemons (VmHWM; daemon $rss_who; 0 is the seeder)" "${rss_max} MiB" "64 MiB" \
 	"$(awk -v a="$rss_max" 'BEGIN { printf "%.2f", a / 64 }')" "<= 64 MiB"
+row "  daemon $rss_who: its largest anonymous memory (RssAnon, every 0.1 s) / binary's pages mapped (RssFile)" \
+	"${anon_who} / ${file_who} MiB" "${anon_max} MiB any daemon" "-" "-"
+row "  the seeder's peak RSS (VmHWM)" "${seed_rss} MiB" "64 MiB" "$(awk -v a="$seed_rss" 'BEGIN { printf "%.2f", a / 64 }')" "<= 64 MiB"
 cleanup
 print_table "many leechers"
 # === end of the many-leechers section ========================================

@@ -38,12 +38,12 @@
 //     reserves a 256 KiB window, a swarm stream 1.1 MiB more) before the
 //     DHT's write budget could ban it (TestAttackProviderFloodBanned), and
 //     a node could fetch only a few roots from one peer at a time.
-//   - Yamux streams (TCP connections) start with a 1 MiB receive window,
-//     not yamux's 256 KiB, so a seeder sends a whole leaf without waiting
-//     for a window update (host.go has the figures). go-yamux reserves
-//     only the first 256 KiB of it from the resource manager; a peer may
-//     send the rest ahead of our reads on any stream, as it may once a
-//     window grew.
+//   - Yamux streams (TCP connections) start with a 4 MiB receive window,
+//     not yamux's 256 KiB, so a seeder keeps sending while window updates
+//     are on their way (host.go has the figures). go-yamux reserves only
+//     the first 256 KiB of it from the resource manager; a peer may send
+//     the rest ahead of our reads on any stream, as it may once a window
+//     grew, and as go-libp2p's QUIC allows up to 10 MiB.
 //   - A daemon runs its garbage collector at GOGC=30 unless the
 //     environment sets GOGC or GOMEMLIMIT (memory.go says why, with the
 //     figures, and why not a memory limit).

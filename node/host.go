@@ -209,15 +209,17 @@ func reachOptions(hc hostConfig) (opts []libp2p.Option, setHost func(host.Host),
 	return opts, func(h host.Host) { hp.Store(&h) }, nil
 }
 
-// yamuxWindow is the receive window a yamux stream starts with: one
-// whole 1 MiB leaf, so that a seeder sends a leaf without waiting for a
-// window update (yamux starts at 256 KiB and grows a window only when it
-// is used up within a few round trips). On this 2-core machine's 1 GiB
-// loopback fetch over TLS (testnet/bench.sh) the fetch reached 0.83 to
-// 0.86 of the CPU floor at 256 KiB, 0.87 to 0.88 at 1 MiB and 0.87 to
-// 0.89 at 4 MiB; 1 MiB is chosen since it is what a peer may send us
-// ahead of our reads on every stream.
-const yamuxWindow = 1 << 20
+// yamuxWindow is the receive window a yamux stream starts with: four
+// 1 MiB leaves, so that a seeder keeps sending while our window updates
+// are on their way (yamux starts at 256 KiB and grows a window only when
+// it is used up within a few measured round trips, which on a busy
+// machine's loopback it seldom is). The 1 GiB loopback fetch over TLS
+// (testnet/bench.sh, this 2-core machine, runs alternated) reached 0.83
+// to 0.86 of the CPU floor at 256 KiB; 0.81 to 0.88 at 1 MiB; 0.85 to
+// 0.90 at 4 MiB; 0.87 to 0.89 at 8 MiB. A peer may send that much ahead
+// of our reads on each stream, as go-libp2p's QUIC lets it send up to
+// 10 MiB.
+const yamuxWindow = 4 << 20
 
 // yamuxTransport is go-libp2p's yamux with the initial window above.
 func yamuxTransport() *yamux.Transport {

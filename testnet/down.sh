@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # down.sh: stop exactly the daemons that up.sh started (by the PIDs it
-# recorded), waiting for each to exit; SIGKILL after 10 s.
+# recorded), waiting for each to exit; after 10 s, SIGQUIT (its goroutines'
+# stacks go to its log of errors, to show where it was stuck), then
+# SIGKILL.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -18,7 +20,8 @@ for pid in "${pids[@]}"; do
 		sleep 0.1
 	done
 	if kill -0 "$pid" 2>/dev/null; then
-		echo "testnet: pid $pid did not stop within 10 s; killing it" >&2
+		echo "testnet: pid $pid did not stop within 10 s; its goroutines go to its node's .err log in $RUN_DIR; killing it" >&2
+		quit_dump "$pid"
 		kill -KILL "$pid" 2>/dev/null
 	fi
 	stopped=$((stopped + 1))

@@ -24,7 +24,9 @@ build_myco() {
 node_repo() { echo "$RUN_DIR/node$1"; }
 
 # wait_ready I PID: wait until node I's daemon prints "daemon ready", or fail
-# if its process dies or 60 s pass.
+# if its process dies or 60 s pass. A daemon still not ready then is sent
+# SIGQUIT, so that Go writes every goroutine's stack to its log of errors
+# (node I.err): where it is stuck.
 wait_ready() {
 	local log="$RUN_DIR/node$1.log" pid=$2 i
 	for ((i = 0; i < 600; i++)); do
@@ -32,7 +34,19 @@ wait_ready() {
 		kill -0 "$pid" 2>/dev/null || { cat "$RUN_DIR/node$1.err" >&2; die "node $1 exited before it was ready"; }
 		sleep 0.1
 	done
-	die "node $1 not ready after 60 s"
+	quit_dump "$pid"
+	die "node $1 not ready after 60 s; its goroutines are in $RUN_DIR/node$1.err"
+}
+
+# quit_dump PID: send a daemon SIGQUIT (Go writes every goroutine's stack to
+# its stderr and exits) and wait up to 5 s for it to exit.
+quit_dump() {
+	local i
+	kill -QUIT "$1" 2>/dev/null || return 0
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
 }
 
 # json_first_addr: read `myco id --json` on stdin and print its first

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,7 +62,14 @@ func startLabDaemon(t *testing.T, l *lab.Lab, name, repo string, extra ...string
 	// two cores with the race detector on, and one home once took more
 	// than a minute from "dht started" to ready.
 	if !out.waitFor(func(s string) bool { return strings.Contains(s, "daemon ready") }, nil, 3*time.Minute) {
-		t.Fatalf("%s: daemon not ready after 3 minutes: %s", name, out)
+		// Where is it stuck? On SIGQUIT Go writes every goroutine's
+		// stack to stderr, which out holds, and exits.
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-l.Done(cmd):
+		case <-time.After(30 * time.Second):
+		}
+		t.Fatalf("%s: daemon not ready after 3 minutes; its output and goroutines: %s", name, out)
 	}
 	return &labNode{lab: l, name: name, repo: repo, log: out}
 }

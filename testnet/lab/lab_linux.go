@@ -283,6 +283,19 @@ func (l *Lab) Start(cmd *exec.Cmd) error {
 	return nil
 }
 
+// Done returns a channel closed once cmd, which Start started, has exited
+// (nil for a command the lab did not start).
+func (l *Lab) Done(cmd *exec.Cmd) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range l.procs {
+		if p.cmd == cmd {
+			return p.done
+		}
+	}
+	return nil
+}
+
 // CapUplink limits what a home sends to the internet to rate bits per
 // second, with a token bucket (tc tbf) on its router's WAN link.
 func (l *Lab) CapUplink(home string, rate int64) {

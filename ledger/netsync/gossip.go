@@ -115,6 +115,9 @@ func (s *Service) startGossip(ctx context.Context) error {
 	if err := ps.RegisterTopicValidator(s.txsTopicName, pubsub.ValidatorEx(s.validateTxMsg)); err != nil {
 		return fmt.Errorf("transaction validator: %w", err)
 	}
+	if h := s.cfg.beforeJoin; h != nil {
+		h(s)
+	}
 	blocks, err := ps.Join(s.blocksTopicName)
 	if err != nil {
 		return fmt.Errorf("join %s: %w", s.blocksTopicName, err)

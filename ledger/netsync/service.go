@@ -86,6 +86,10 @@ type Config struct {
 	// OnTx, if set, is called when a transaction from a peer entered the
 	// mempool (the node's wallet shows it as pending).
 	OnTx func(tx *ledger.Tx, from peer.ID)
+
+	// beforeJoin, in tests, runs in Start just before the topics are
+	// joined.
+	beforeJoin func(*Service)
 }
 
 func (c *Config) defaults() {
@@ -214,7 +218,7 @@ type Service struct {
 	orphans *orphanPool
 	future  *futurePool
 	scores  map[peer.ID]float64
-	state   int // 0 new, 1 started, 2 closed
+	state   int // 0 new, 1 started, 2 closed, 3 starting (Start)
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -321,16 +325,36 @@ func (s *Service) Blocklist() *Blocklist { return s.bl }
 // service starts once.
 func (s *Service) Start() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	switch s.state {
-	case 1:
+	case 1, 3:
+		s.mu.Unlock()
 		return errors.New("netsync: service already started")
 	case 2:
+		s.mu.Unlock()
 		return ErrClosed
 	}
+	s.state = 3
+	s.mu.Unlock()
+	// Pubsub starts without s.mu held: joining and subscribing wait for
+	// pubsub's event loop, which asks misbehaviour() (s.mu) for the score
+	// of a peer whose RPC or heartbeat it handles. Under s.mu that was a
+	// deadlock, hit when peers already connected spoke first: the daemon
+	// hung after "dht started" and never got ready.
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := s.startGossip(ctx); err != nil {
-		cancel()
+	err := s.startGossip(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil && s.state == 2 {
+		err = ErrClosed // Close came first; it leaves the rest to us
+		for _, sub := range s.subs {
+			sub.Cancel()
+		}
+	}
+	if err != nil {
+		cancel() // ends pubsub, which this context started
+		if s.state == 3 {
+			s.state = 0
+		}
 		return fmt.Errorf("start netsync: %w", err)
 	}
 	s.ctx, s.cancel = ctx, cancel
@@ -405,7 +429,7 @@ func (s *Service) running() (context.Context, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch s.state {
-	case 0:
+	case 0, 3:
 		return nil, ErrNotStarted
 	case 2:
 		return nil, ErrClosed

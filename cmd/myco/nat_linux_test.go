@@ -59,8 +59,9 @@ func startLabDaemon(t *testing.T, l *lab.Lab, name, repo string, extra ...string
 		t.Fatal(err)
 	}
 	// A bound, not a timing: under CI every package's tests share the
-	// two cores with the race detector on, and one home once took more
-	// than a minute from "dht started" to ready.
+	// two cores with the race detector on. (One home once never got
+	// ready after "dht started": netsync's Start deadlocked with pubsub,
+	// since fixed.)
 	if !out.waitFor(func(s string) bool { return strings.Contains(s, "daemon ready") }, nil, 3*time.Minute) {
 		// Where is it stuck? On SIGQUIT Go writes every goroutine's
 		// stack to stderr, which out holds, and exits.

@@ -38,6 +38,11 @@
 //     reserves a 256 KiB window, a swarm stream 1.1 MiB more) before the
 //     DHT's write budget could ban it (TestAttackProviderFloodBanned), and
 //     a node could fetch only a few roots from one peer at a time.
+//   - A peer is dialled on its TCP addresses first and on QUIC 250 ms
+//     later (dialRanker in host.go): a QUIC connection costs about twice
+//     the CPU per byte, in user space, and keeps its queued packets in our
+//     memory. Peers with QUIC alone, and hole punches (go-libp2p dials
+//     every address at once for those), still use QUIC.
 //   - Yamux streams (TCP connections) start with a 4 MiB receive window,
 //     not yamux's 256 KiB, so a seeder keeps sending while window updates
 //     are on their way (host.go has the figures). go-yamux reserves only

@@ -65,7 +65,7 @@ func (c ChannelsConfig) validate() error {
 	return nil
 }
 
-// amount parses an amount field Validate checked ("" is 0).
+// amountOf parses an amount field validate checked ("" is 0).
 func amountOf(s string) uint64 {
 	v, _ := ledger.ParseAmount(s)
 	return v

@@ -368,10 +368,7 @@ func (w *channelWorld) managers() (payer, payee *ChannelManager) {
 // locking).
 func TestChannelManagerConcurrentAcceptsKeepTheHighest(t *testing.T) {
 	w := newChannelWorld(t)
-	payer, pst := w.manager(w.payerKey, w.payerDir)
-	defer pst.Close()
-	payee, est := w.manager(w.payeeKey, w.payeeDir)
-	defer est.Close()
+	payer, payee := w.managers()
 	id := w.open(100_000, 40)
 	vs := issueVouchers(t, payer, id, 60, 7)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -241,9 +241,9 @@ const quicAfterTCP = 250 * time.Millisecond
 // (which is QUIC first). Moving bytes costs a TCP connection far less CPU
 // than a QUIC one, whose packets user space encrypts and acknowledges one
 // by one: 24 dev daemons fetching one 64 MiB file at once (testnet/bench.sh)
-// took 5.9 s and 11 CPU-seconds with TCP only, 12 to 15 s and 24 to 28
-// with go-libp2p's ranking, whose connections were QUIC; the largest peak
-// RSS fell from 75-88 MiB to 66 MiB, QUIC's queued packets being in our
+// took 6.3 to 6.5 s and 12 CPU-seconds with this ranker, 12 to 15 s and 24
+// to 28 with go-libp2p's, whose connections were QUIC; the largest peak
+// RSS fell from 75-88 MiB to 69-73 MiB, QUIC's queued packets being in our
 // memory where TCP's are in the kernel's. QUIC keeps the rest: peers with
 // no TCP address, and hole punches, which go-libp2p dials on every address
 // at once whatever the ranker says.

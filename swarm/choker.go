@@ -272,7 +272,7 @@ func (c *Choker) SetPaying(id peer.ID, pays bool, now time.Time) []Decision {
 	}
 	p.pays = pays
 	prev := c.slots()
-	if !pays && c.cfg.Priced && p.slot == SlotRegular {
+	if !pays && p.slot == SlotRegular {
 		p.slot = SlotNone
 	}
 	c.fill(now)

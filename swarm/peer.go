@@ -33,14 +33,13 @@ type peerConn struct {
 	wake     chan struct{}
 	stop     chan struct{}
 	// storeQ carries received leaves from the reader to the store
-	// workers; storeErr is their first error (storeFailed once set), read
-	// by run once they are done.
-	storeQ      chan storeJob
-	storeMu     sync.Mutex
-	storeErr    error
-	storeFailed atomic.Bool
-	stages      stages
-	stopOnce    sync.Once
+	// workers; storeErr is their first error, read by run once they are
+	// done. storeMu guards it and the workers' share of stages.
+	storeQ   chan storeJob
+	storeMu  sync.Mutex
+	storeErr error
+	stages   stages
+	stopOnce sync.Once
 	// trial caps what the peer gets while on the optimistic slot; only
 	// the writer uses it.
 	trial *Limiter
@@ -290,7 +289,7 @@ func (pc *peerConn) readLoop() error {
 					return err
 				}
 			}
-			err := s.onBlock(pc, b) // copies b.Data out
+			err := s.onBlock(pc, b) // takes b.Data's buffer, or copies it out
 			pc.r.Release()
 			if err != nil {
 				return err
@@ -354,14 +353,16 @@ func (pc *peerConn) storeLoop() {
 	for job := range pc.storeQ {
 		t0 := svc.now()
 		st.storeIdle += t0.Sub(t)
-		if !pc.storeFailed.Load() {
+		pc.storeMu.Lock()
+		failed := pc.storeErr != nil
+		pc.storeMu.Unlock()
+		if !failed {
 			if err := pc.sess.storeLeaf(pc, job.index, job.data); err != nil {
 				pc.storeMu.Lock()
 				if pc.storeErr == nil {
 					pc.storeErr = err
 				}
 				pc.storeMu.Unlock()
-				pc.storeFailed.Store(true)
 				pc.halt()
 			}
 		}

@@ -20,8 +20,10 @@ import (
 // body it waits until fewer than storeSlots leaves are with the store (queued
 // or being written) across the service, and the flow control of its stream
 // slows the sender meanwhile. So the memory for leaves between network and
-// disk is about storeSlots leaves however many peers send at once (a few more
-// when several readers find room at the same moment).
+// disk is about storeSlots leaves with the store (a few more when several
+// readers find room at the same moment) and one per stream whose leaf is
+// arriving: never waiting for one, so that a peer that stops inside a leaf
+// stalls nobody, those are as many as the peers sending at once.
 //
 // Served leaves are read the same way, into a buffer shared by every
 // peer's writer (Store.GetInto, serveSlots of them kept for reuse), taken
@@ -34,19 +36,21 @@ import (
 const (
 	storeSlots = 4
 	// storeWorkers verify and write one peer's leaves at once: with one,
-	// a single fast peer's leaves waited for one core's SHA-256 while the
-	// other core was partly idle (testnet/bench.sh, 1 GiB one-to-one).
+	// the store was the leecher's busiest stage (84 to 88% of a 1 GiB
+	// loopback fetch, testnet/bench.sh), on one core; the gain of two was
+	// within that bench's noise.
 	storeWorkers = 2
 	storeDepth   = 2
 	serveSlots   = 2
 )
 
 // frameSlots is how many buffers the FramePool of the whole service keeps
-// for the session readers' blocks. Readers take one only while a block
-// arrives and give it back once it is copied out for the store, so a
-// leecher that many peers send to reuses frameSlots buffers, not one per
-// peer it ever received from; a block that arrives while all are lent is
-// read into a buffer that grows with it and is dropped after.
+// for the session readers' large frames other than leaves (nodes, large
+// bitfields; a leaf goes straight into a buffer for the store). Readers
+// take one only while such a frame arrives and give it back once it is
+// used, so a node reuses frameSlots buffers, not one per peer it ever
+// received from; a frame that arrives while all are lent is read into a
+// buffer that grows with it and is dropped after.
 const frameSlots = 2
 
 // leafBufs hands out the buffers of leaves between the network and the
@@ -56,10 +60,12 @@ const frameSlots = 2
 // stops sending a block it started, holds at most the one buffer of its
 // stream, and the other peers' streams take another (a fresh one when
 // none is free), so one slow or hostile peer cannot stall the node's
-// transfers. What bounds the buffers in use is what comes before get: for
+// transfers. What bounds the buffers in use is what comes before: for
 // received leaves, waitRoom, which holds a reader back before it reads a
-// block's body while n buffers are with the store (the disk is behind);
-// for served leaves, the choker's upload slots and the upload limiter.
+// block's body while n buffers are with the store (the disk is behind),
+// and the peers sending at once (a leaf being read is taken, not counted,
+// until it is queued); for served leaves, the choker's upload slots and
+// the upload limiter.
 type leafBufs struct {
 	n    int
 	mu   sync.Mutex

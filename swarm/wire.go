@@ -3,7 +3,6 @@ package swarm
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -96,6 +95,7 @@ func (d *decoder) message(body []byte) (Message, error) {
 // lent by the pool instead, so that buffer stays small.
 type Reader struct {
 	br  *bufio.Reader
+	lr  lengthReader // br, as a frame's length is read from it
 	buf []byte
 	max int
 	dec decoder
@@ -227,7 +227,8 @@ func NewReader(r io.Reader, maxSize int) *Reader {
 	if maxSize <= 0 || maxSize > MaxMessageSize {
 		maxSize = MaxMessageSize
 	}
-	return &Reader{br: bufio.NewReaderSize(r, 4096), max: maxSize}
+	br := bufio.NewReaderSize(r, 4096)
+	return &Reader{br: br, lr: lengthReader{br: br}, max: maxSize}
 }
 
 // ReadMessage reads the next message. It returns io.EOF if the stream ends
@@ -236,12 +237,13 @@ func NewReader(r io.Reader, maxSize int) *Reader {
 // buffer is grown. A Block's Data is valid until the next call or Release.
 func (r *Reader) ReadMessage() (Message, error) {
 	r.Release()
-	n, err := readLength(r.br)
+	r.lr.err = nil
+	n, err := binary.ReadUvarint(&r.lr)
 	if err != nil {
 		if err == io.EOF {
 			return nil, io.EOF
 		}
-		if errors.Is(err, errLengthOverflow) {
+		if r.lr.err == nil { // the stream is fine: the length overflows
 			return nil, wireErr("read message length", ErrBadVarint, "%v", err)
 		}
 		return nil, fmt.Errorf("read message length: %w", err)
@@ -258,16 +260,12 @@ func (r *Reader) ReadMessage() (Message, error) {
 	}
 	if large && r.leaves != nil {
 		if m, ok, err := r.readLeaf(int(n)); ok {
-			return m, err
+			return m, r.bodyErr(err)
 		}
 	}
 	body, err := r.readBody(int(n), large)
 	if err != nil {
-		r.Release()
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, fmt.Errorf("read message body: %w", err)
+		return nil, r.bodyErr(err)
 	}
 	m, err := r.dec.message(body)
 	if err != nil {
@@ -276,33 +274,34 @@ func (r *Reader) ReadMessage() (Message, error) {
 	return m, err
 }
 
-var errLengthOverflow = errors.New("length overflows 64 bits")
-
-// readLength reads a frame's uvarint length. Only a length that overflows
-// 64 bits is the peer's fault (errLengthOverflow); any other error is the
-// stream's (a reset, a closed connection), io.ErrUnexpectedEOF if it ends
-// inside the length.
-func readLength(br io.ByteReader) (uint64, error) {
-	var x uint64
-	var shift uint
-	for i := range binary.MaxVarintLen64 {
-		c, err := br.ReadByte()
-		if err != nil {
-			if i > 0 && err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return 0, err
-		}
-		if c < 0x80 {
-			if i == binary.MaxVarintLen64-1 && c > 1 {
-				return 0, errLengthOverflow
-			}
-			return x | uint64(c)<<shift, nil
-		}
-		x |= uint64(c&0x7f) << shift
-		shift += 7
+// bodyErr is an error reading a body as ReadMessage returns it, once the
+// body's buffer is given back (nil stays nil).
+func (r *Reader) bodyErr(err error) error {
+	if err == nil {
+		return nil
 	}
-	return 0, errLengthOverflow
+	r.Release()
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("read message body: %w", err)
+}
+
+// lengthReader is the byte reader binary.ReadUvarint reads a frame's
+// length through: it keeps the stream's own error, so that an error with
+// none is the length's (it overflows 64 bits: the peer's fault) and any
+// other the stream's (a reset, a closed connection).
+type lengthReader struct {
+	br  *bufio.Reader
+	err error
+}
+
+func (l *lengthReader) ReadByte() (byte, error) {
+	c, err := l.br.ReadByte()
+	if err != nil {
+		l.err = err
+	}
+	return c, err
 }
 
 // leafHeader is the most a leaf Block's header takes: the type, the ref's
@@ -310,9 +309,9 @@ func readLength(br io.ByteReader) (uint64, error) {
 const leafHeader = 2 + binary.MaxVarintLen64
 
 // readLeaf reads a large frame of n bytes that is a leaf Block with
-// acceptable fields straight into a buffer from r.leaves; ok is false,
-// with nothing consumed, for any other frame, which the decoder then
-// reads (and rejects, if it must).
+// acceptable fields straight into a buffer from r.leaves (r.owned, which
+// Release gives back); ok is false, with nothing consumed, for any other
+// frame, which the decoder then reads (and rejects, if it must).
 func (r *Reader) readLeaf(n int) (m Message, ok bool, err error) {
 	hdr, _ := r.br.Peek(min(n, leafHeader))
 	if len(hdr) < 3 || MsgType(hdr[0]) != MsgBlock || hdr[1] != refLeaf {
@@ -324,18 +323,13 @@ func (r *Reader) readLeaf(n int) (m Message, ok bool, err error) {
 		return nil, false, nil
 	}
 	if _, err := r.br.Discard(2 + k); err != nil {
-		return nil, true, fmt.Errorf("read message body: %w", err)
+		return nil, true, err
 	}
-	buf := r.leaves.Get(size)
-	if _, err := r.fill(buf); err != nil {
-		r.leaves.Put(buf)
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, true, fmt.Errorf("read message body: %w", err)
+	r.owned = r.leaves.Get(size)
+	if _, err := r.fill(r.owned); err != nil {
+		return nil, true, err
 	}
-	r.owned = buf
-	return &Block{Ref: LeafRef(int(i)), Data: buf}, true, nil
+	return &Block{Ref: LeafRef(int(i)), Data: r.owned}, true, nil
 }
 
 // readBody reads a body of n bytes: into the reader's own buffer, or for
